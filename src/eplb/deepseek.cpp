@@ -1,0 +1,221 @@
+// DeepSeek's EPLB rebalance with the canonical, deterministic semantics of DESIGN.md. Row-wise
+// kernels on raw pointers with reused scratch so that a 58-layer plan does not allocate per row.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+#include "eplb/error.h"
+#include "eplb/policy.h"
+
+namespace eplb {
+
+const char* policy_name(Policy policy) {
+    switch (policy) {
+        case Policy::kDeepseek:
+            return "deepseek";
+    }
+    return "?";
+}
+
+void validate_loads(const LoadMatrix& load, const char* what) {
+    for (Eigen::Index r = 0; r < load.rows(); ++r) {
+        for (Eigen::Index e = 0; e < load.cols(); ++e) {
+            const float v = load(r, e);
+            EPLB_CHECK(std::isfinite(v) && v >= 0.0f, what << " of row " << r << ", expert " << e << " is " << v
+                                                           << ": loads must be finite and >= 0");
+        }
+    }
+}
+
+namespace {
+
+struct PackScratch {
+    std::vector<int> order;
+    std::vector<float> pack_weight;
+    std::vector<int> pack_count;
+    std::vector<int> heap;
+};
+
+// balanced_packing of one row: n items onto m packs.
+void pack_row(const float* weight, int n, int m, int* pack, int* rank, PackScratch& s) {
+    const int per_pack = n / m;
+    if (per_pack == 1) {
+        for (int i = 0; i < n; ++i) {
+            pack[i] = i;
+            rank[i] = 0;
+        }
+        return;
+    }
+    s.order.resize(n);
+    std::iota(s.order.begin(), s.order.end(), 0);
+    std::stable_sort(s.order.begin(), s.order.end(), [&](int a, int b) { return weight[a] > weight[b]; });
+    s.pack_weight.assign(m, 0.0f);
+    s.pack_count.assign(m, 0);
+    // Min-heap of the packs with room, keyed (accumulated weight, pack index): its top is exactly
+    // "the least-loaded pack, ties to the lowest index" without an O(m) scan per item.
+    auto heavier = [&](int a, int b) {
+        return s.pack_weight[a] != s.pack_weight[b] ? s.pack_weight[a] > s.pack_weight[b] : a > b;
+    };
+    s.heap.resize(m);
+    std::iota(s.heap.begin(), s.heap.end(), 0);  // all zero weight: index order is a valid heap
+    for (int item : s.order) {
+        std::pop_heap(s.heap.begin(), s.heap.end(), heavier);
+        const int p = s.heap.back();
+        pack[item] = p;
+        rank[item] = s.pack_count[p];
+        s.pack_weight[p] += weight[item];
+        if (++s.pack_count[p] == per_pack) {
+            s.heap.pop_back();
+        } else {
+            std::push_heap(s.heap.begin(), s.heap.end(), heavier);
+        }
+    }
+}
+
+struct ReplicateScratch {
+    std::vector<float> ratio;
+    std::vector<int> heap;
+};
+
+// replicate_experts of one row: n experts onto r slots.
+void replicate_row(const float* weight, int n, int r, int* phy2log, int* phyrank, int* logcnt,
+                   ReplicateScratch& s) {
+    for (int i = 0; i < n; ++i) {
+        phy2log[i] = i;
+        phyrank[i] = 0;
+        logcnt[i] = 1;
+    }
+    if (r == n) return;
+    s.ratio.assign(weight, weight + n);
+    // Max-heap keyed (weight/logcnt, -index): the top is the argmax with ties to the lowest index.
+    auto lighter = [&](int a, int b) { return s.ratio[a] != s.ratio[b] ? s.ratio[a] < s.ratio[b] : a > b; };
+    s.heap.resize(n);
+    std::iota(s.heap.begin(), s.heap.end(), 0);
+    std::make_heap(s.heap.begin(), s.heap.end(), lighter);
+    for (int i = n; i < r; ++i) {
+        std::pop_heap(s.heap.begin(), s.heap.end(), lighter);
+        const int e = s.heap.back();
+        phy2log[i] = e;
+        phyrank[i] = logcnt[e];
+        ++logcnt[e];
+        s.ratio[e] = weight[e] / static_cast<float>(logcnt[e]);
+        std::push_heap(s.heap.begin(), s.heap.end(), lighter);
+    }
+}
+
+}  // namespace
+
+Packing balanced_packing(const LoadMatrix& weight, int num_packs) {
+    const int rows = static_cast<int>(weight.rows()), n = static_cast<int>(weight.cols());
+    EPLB_CHECK(num_packs >= 1 && n % num_packs == 0,
+               "balanced_packing: " << n << " items do not divide into " << num_packs << " packs");
+    Packing out{IndexMatrix(rows, n), IndexMatrix(rows, n)};
+    PackScratch scratch;
+    for (int r = 0; r < rows; ++r) {
+        pack_row(weight.row(r).data(), n, num_packs, out.pack_index.row(r).data(), out.rank_in_pack.row(r).data(),
+                 scratch);
+    }
+    return out;
+}
+
+Replication replicate_experts(const LoadMatrix& weight, int num_physical) {
+    const int rows = static_cast<int>(weight.rows()), n = static_cast<int>(weight.cols());
+    EPLB_CHECK(num_physical >= n, "replicate_experts: " << num_physical << " slots for " << n << " experts");
+    Replication out{IndexMatrix(rows, num_physical), IndexMatrix(rows, num_physical), IndexMatrix(rows, n)};
+    ReplicateScratch scratch;
+    for (int r = 0; r < rows; ++r) {
+        replicate_row(weight.row(r).data(), n, num_physical, out.phy2log.row(r).data(), out.phyrank.row(r).data(),
+                      out.logcnt.row(r).data(), scratch);
+    }
+    return out;
+}
+
+namespace {
+
+// The hierarchical procedure for one row; the global policy calls it with one group and one node.
+class HierarchicalPlanner {
+public:
+    HierarchicalPlanner(int num_experts, int num_slots, int num_groups, int num_nodes, int num_gpus)
+        : e_(num_experts), r_(num_slots), g_(num_groups), n_(num_nodes), p_(num_gpus) {
+        group_weight_.resize(g_);
+        group_pack_.resize(g_);
+        group_rank_.resize(g_);
+        mlog2log_.resize(e_);
+        node_weight_.resize(e_ / n_);
+        node_phy2mlog_.resize(r_ / n_);
+        node_phyrank_.resize(r_ / n_);
+        node_logcnt_.resize(e_ / n_);
+        replica_weight_.resize(r_ / n_);
+        gpu_index_.resize(r_ / n_);
+        rank_in_gpu_.resize(r_ / n_);
+    }
+
+    void plan_row(const float* weight, int* phy2log, int* phyrank, int* logcnt) {
+        const int group_size = e_ / g_, groups_per_node = g_ / n_;
+        const int experts_per_node = e_ / n_, slots_per_node = r_ / n_, gpus_per_node = p_ / n_;
+        const int slots_per_gpu = r_ / p_;
+        // 1. Groups to nodes by their float32 sums (in index order).
+        for (int g = 0; g < g_; ++g) {
+            float sum = 0.0f;
+            for (int i = 0; i < group_size; ++i) sum += weight[g * group_size + i];
+            group_weight_[g] = sum;
+        }
+        pack_row(group_weight_.data(), g_, n_, group_pack_.data(), group_rank_.data(), pack_scratch_);
+        // 2. Node-local ("middle") expert order: whole groups, in the order they were packed.
+        for (int e = 0; e < e_; ++e) {
+            const int g = e / group_size;
+            const int mlog = (group_pack_[g] * groups_per_node + group_rank_[g]) * group_size + e % group_size;
+            mlog2log_[mlog] = e;
+        }
+        for (int node = 0; node < n_; ++node) {
+            const int* node_mlog2log = mlog2log_.data() + node * experts_per_node;
+            for (int j = 0; j < experts_per_node; ++j) node_weight_[j] = weight[node_mlog2log[j]];
+            // 3. Replicate within the node.
+            replicate_row(node_weight_.data(), experts_per_node, slots_per_node, node_phy2mlog_.data(),
+                          node_phyrank_.data(), node_logcnt_.data(), replicate_scratch_);
+            // 4. Pack the node's replicas (load split evenly over replicas) onto its GPUs.
+            for (int i = 0; i < slots_per_node; ++i) {
+                const int m = node_phy2mlog_[i];
+                replica_weight_[i] = node_weight_[m] / static_cast<float>(node_logcnt_[m]);
+            }
+            pack_row(replica_weight_.data(), slots_per_node, gpus_per_node, gpu_index_.data(), rank_in_gpu_.data(),
+                     pack_scratch_);
+            for (int i = 0; i < slots_per_node; ++i) {
+                const int slot = node * slots_per_node + gpu_index_[i] * slots_per_gpu + rank_in_gpu_[i];
+                phy2log[slot] = node_mlog2log[node_phy2mlog_[i]];
+                phyrank[slot] = node_phyrank_[i];
+            }
+            for (int j = 0; j < experts_per_node; ++j) logcnt[node_mlog2log[j]] = node_logcnt_[j];
+        }
+    }
+
+private:
+    int e_, r_, g_, n_, p_;
+    std::vector<float> group_weight_, node_weight_, replica_weight_;
+    std::vector<int> group_pack_, group_rank_, mlog2log_;
+    std::vector<int> node_phy2mlog_, node_phyrank_, node_logcnt_, gpu_index_, rank_in_gpu_;
+    PackScratch pack_scratch_;
+    ReplicateScratch replicate_scratch_;
+};
+
+}  // namespace
+
+Placement plan_deepseek(const LoadMatrix& load, const ParallelConfig& config) {
+    EPLB_CHECK(load.cols() == config.num_logical_experts,
+               "load has " << load.cols() << " experts but num_logical_experts is " << config.num_logical_experts);
+    const bool hierarchical = config.hierarchical();
+    HierarchicalPlanner planner(config.num_logical_experts, config.num_physical_experts,
+                                hierarchical ? config.num_groups : 1, hierarchical ? config.num_nodes : 1,
+                                config.num_gpus);
+    const auto rows = load.rows();
+    Placement out{IndexMatrix(rows, config.num_physical_experts), IndexMatrix(rows, config.num_physical_experts),
+                  IndexMatrix(rows, config.num_logical_experts)};
+    for (Eigen::Index r = 0; r < rows; ++r) {
+        planner.plan_row(load.row(r).data(), out.phy2log.row(r).data(), out.phyrank.row(r).data(),
+                         out.logcnt.row(r).data());
+    }
+    return out;
+}
+
+}  // namespace eplb

@@ -1,0 +1,50 @@
+// The placement policies: the names users type, and the exact `deepseek` policy of DESIGN.md
+// with its two building blocks exposed for tests and for other policies.
+#pragma once
+
+#include <string>
+
+#include "eplb/config.h"
+#include "eplb/placement.h"
+#include "eplb/types.h"
+
+namespace eplb {
+
+enum class Policy {
+    kDeepseek,  // DeepSeek's EPLB, canonical semantics of DESIGN.md (bit-exact)
+};
+
+const char* policy_name(Policy policy);
+
+// Result of balanced_packing: for each item (row r, item i) its pack and its rank in the pack.
+struct Packing {
+    IndexMatrix pack_index;    // [X][n]
+    IndexMatrix rank_in_pack;  // [X][n]
+};
+
+// Packs the n items of every row of `weight` [X][n] onto num_packs packs of n/num_packs items each:
+// items by weight descending (equal weights: lower index first), each to the least-loaded pack that
+// still has room (ties: lowest pack index), pack weights accumulated in float32 in pick order.
+// With one item per pack, item i goes to pack i (no sorting).
+Packing balanced_packing(const LoadMatrix& weight, int num_packs);
+
+// Result of replicate_experts for weight [X][n] and r slots.
+struct Replication {
+    IndexMatrix phy2log;  // [X][r] slot i < n holds expert i; slot n+j the j-th extra replica
+    IndexMatrix phyrank;  // [X][r] replica rank: the expert's count before the increment
+    IndexMatrix logcnt;   // [X][n] replicas per expert (>= 1, sums to r)
+};
+
+// Gives each of the r - n extra slots to the expert maximising weight/logcnt (float32 division;
+// ties: lowest index), one at a time.
+Replication replicate_experts(const LoadMatrix& weight, int num_physical);
+
+// DeepSeek's rebalance_experts for loads [L][E] (any number of independent rows): hierarchical
+// when config.hierarchical(), else the same procedure with one group and one node.
+// `config` must be valid (ParallelConfig::validate) and loads finite and >= 0.
+Placement plan_deepseek(const LoadMatrix& load, const ParallelConfig& config);
+
+// Checks that loads are finite and >= 0; names the first bad (row, expert) and value.
+void validate_loads(const LoadMatrix& load, const char* what = "load");
+
+}  // namespace eplb

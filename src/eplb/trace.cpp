@@ -1,0 +1,91 @@
+// LoadTrace helpers: step sums, layer selection, ranges and validation.
+#include "eplb/trace.h"
+
+#include <cmath>
+#include <cstdlib>
+
+#include "eplb/error.h"
+
+namespace eplb {
+
+LoadMatrix LoadTrace::step(int t) const {
+    return Eigen::Map<const LoadMatrix>(step_data(t), num_layers, num_experts);
+}
+
+LoadMatrix LoadTrace::sum_steps(int first, int end) const {
+    EPLB_CHECK(first >= 0 && first < end && end <= num_steps,
+               "--steps " << first << ":" << end << " is outside the trace's " << num_steps << " steps [0, "
+                          << num_steps << ")");
+    DoubleMatrix sum = DoubleMatrix::Zero(num_layers, num_experts);
+    for (int t = first; t < end; ++t) {
+        sum += Eigen::Map<const LoadMatrix>(step_data(t), num_layers, num_experts).cast<double>();
+    }
+    return sum.cast<float>();
+}
+
+Range parse_range(const std::string& text, const char* what) {
+    const auto colon = text.find(':');
+    auto parse_int = [&](const std::string& s, int fallback) {
+        if (s.empty()) return fallback;
+        char* end = nullptr;
+        errno = 0;
+        const long v = std::strtol(s.c_str(), &end, 10);
+        EPLB_CHECK(end && *end == '\0' && errno == 0 && v >= 0 && v <= 1 << 30,
+                   what << " '" << text << "' is not a range A:B of non-negative integers");
+        return static_cast<int>(v);
+    };
+    EPLB_CHECK(colon != std::string::npos, what << " '" << text << "' is not a range A:B (e.g. 3:61)");
+    Range r{parse_int(text.substr(0, colon), 0), parse_int(text.substr(colon + 1), -1)};
+    EPLB_CHECK(r.end == -1 || r.first < r.end, what << " '" << text << "' is empty: A must be below B");
+    return r;
+}
+
+LoadTrace select_layers(const LoadTrace& trace, Range layers) {
+    LoadTrace out;
+    out.model = trace.model;
+    out.num_steps = trace.num_steps;
+    out.num_experts = trace.num_experts;
+    std::vector<int> rows;
+    const int last_id = trace.layer_ids.empty() ? -1 : trace.layer_ids.back();
+    for (int l = 0; l < trace.num_layers; ++l) {
+        const int id = trace.layer_ids[l];
+        if (id >= layers.first && (layers.end == -1 || id < layers.end)) rows.push_back(l);
+    }
+    const bool past_end = layers.end != -1 && layers.end > last_id + 1;
+    EPLB_CHECK(!rows.empty() && !past_end, "--layers " << layers.first << ":"
+                                                       << (layers.end == -1 ? std::string() : std::to_string(layers.end))
+                                                       << " is outside the trace's layers "
+                                                       << (trace.layer_ids.empty() ? 0 : trace.layer_ids.front())
+                                                       << ":" << last_id + 1);
+    out.num_layers = static_cast<int>(rows.size());
+    for (int l : rows) out.layer_ids.push_back(trace.layer_ids[l]);
+    out.values.resize(static_cast<size_t>(out.num_steps) * out.num_layers * out.num_experts);
+    for (int t = 0; t < out.num_steps; ++t) {
+        for (int i = 0; i < out.num_layers; ++i) {
+            const float* src = trace.step_data(t) + static_cast<size_t>(rows[i]) * trace.num_experts;
+            std::copy(src, src + trace.num_experts,
+                      out.values.begin() + (static_cast<size_t>(t) * out.num_layers + i) * out.num_experts);
+        }
+    }
+    return out;
+}
+
+void validate_trace(const LoadTrace& trace, const std::string& source) {
+    EPLB_CHECK(trace.num_steps >= 1 && trace.num_layers >= 1 && trace.num_experts >= 1,
+               source << ": empty trace (" << trace.num_steps << " steps, " << trace.num_layers << " layers, "
+                      << trace.num_experts << " experts)");
+    EPLB_CHECK(trace.values.size() == static_cast<size_t>(trace.num_steps) * trace.num_layers * trace.num_experts &&
+                   trace.layer_ids.size() == static_cast<size_t>(trace.num_layers),
+               source << ": inconsistent trace shape");
+    const size_t per_step = static_cast<size_t>(trace.num_layers) * trace.num_experts;
+    for (size_t i = 0; i < trace.values.size(); ++i) {
+        const float v = trace.values[i];
+        if (!std::isfinite(v) || v < 0.0f) {
+            const size_t t = i / per_step, l = i % per_step / trace.num_experts, e = i % trace.num_experts;
+            EPLB_FAIL(source << ": load at step " << t << ", layer " << trace.layer_ids[l] << ", expert " << e
+                             << " is " << v << ": loads must be finite and >= 0");
+        }
+    }
+}
+
+}  // namespace eplb

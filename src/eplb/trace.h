@@ -1,0 +1,46 @@
+// An expert-load trace in memory: [T][L][E] float32 loads with the model layer id of each row.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "eplb/types.h"
+
+namespace eplb {
+
+struct LoadTrace {
+    int num_steps = 0;
+    int num_layers = 0;
+    int num_experts = 0;
+    std::vector<float> values;   // [T][L][E], row-major
+    std::vector<int> layer_ids;  // model layer id of each of the L rows (0..L-1 unless a file says)
+    std::string model;           // free text, may be empty
+
+    const float* step_data(int t) const {
+        return values.data() + static_cast<size_t>(t) * num_layers * num_experts;
+    }
+    // Load of step t as [L][E].
+    LoadMatrix step(int t) const;
+    // Sum over steps [first, end) as [L][E], accumulated in double and rounded once to float32.
+    LoadMatrix sum_steps(int first, int end) const;
+};
+
+// A half-open range [first, end) as given by `--layers A:B` or `--steps A:B`; end = -1 means "to
+// the end".
+struct Range {
+    int first = 0;
+    int end = -1;
+};
+
+// Parses "A:B", "A:" or ":B" (A, B >= 0); throws invalid input naming `what` and the text.
+Range parse_range(const std::string& text, const char* what);
+
+// Keeps the rows whose model layer id lies in `layers`; throws if the range selects nothing or
+// reaches past the trace (naming the ids the trace has).
+LoadTrace select_layers(const LoadTrace& trace, Range layers);
+
+// Checks shape and values (finite, >= 0); `source` names the file in messages.
+void validate_trace(const LoadTrace& trace, const std::string& source);
+
+}  // namespace eplb

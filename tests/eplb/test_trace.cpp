@@ -1,0 +1,59 @@
+// LoadTrace helpers: ranges, layer selection, step sums, validation.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "eplb/error.h"
+#include "eplb/trace.h"
+
+using namespace eplb;
+
+namespace {
+LoadTrace small_trace() {
+    LoadTrace t;
+    t.num_steps = 3;
+    t.num_layers = 4;
+    t.num_experts = 2;
+    t.layer_ids = {3, 4, 5, 6};
+    for (int i = 0; i < 24; ++i) t.values.push_back(static_cast<float>(i));
+    return t;
+}
+}  // namespace
+
+TEST_CASE("parse_range") {
+    CHECK(parse_range("3:61", "--layers").first == 3);
+    CHECK(parse_range("3:61", "--layers").end == 61);
+    CHECK(parse_range(":5", "--layers").first == 0);
+    CHECK(parse_range("2:", "--layers").end == -1);
+    CHECK_THROWS_WITH_AS(parse_range("5:5", "--layers"), "--layers '5:5' is empty: A must be below B", Error);
+    CHECK_THROWS_AS(parse_range("x:3", "--layers"), Error);
+    CHECK_THROWS_AS(parse_range("7", "--steps"), Error);
+    CHECK_THROWS_AS(parse_range("-1:3", "--steps"), Error);
+}
+
+TEST_CASE("select_layers by model layer id") {
+    const LoadTrace t = small_trace();
+    const LoadTrace s = select_layers(t, {4, 6});
+    CHECK(s.num_layers == 2);
+    CHECK(s.layer_ids == std::vector<int>{4, 5});
+    CHECK(s.step(1)(0, 0) == 10.0f);  // step 1, layer id 4 (row 1), expert 0
+    CHECK_THROWS_WITH_AS(select_layers(t, {0, 9}), "--layers 0:9 is outside the trace's layers 3:7", Error);
+    CHECK_THROWS_AS(select_layers(t, {10, -1}), Error);
+}
+
+TEST_CASE("sum_steps") {
+    const LoadTrace t = small_trace();
+    const LoadMatrix s = t.sum_steps(0, 3);
+    CHECK(s(0, 0) == 0.0f + 8 + 16);
+    CHECK(s(3, 1) == 7.0f + 15 + 23);
+    CHECK_THROWS_AS(t.sum_steps(2, 4), Error);
+}
+
+TEST_CASE("validate_trace names the step, layer and expert") {
+    LoadTrace t = small_trace();
+    t.values[8 + 3] = -2;  // step 1, row 1 (layer id 4), expert 1
+    CHECK_THROWS_WITH_AS(validate_trace(t, "x.json"),
+                         "x.json: load at step 1, layer 4, expert 1 is -2: loads must be finite and >= 0", Error);
+    t.values[8 + 3] = std::numeric_limits<float>::infinity();
+    CHECK_THROWS_AS(validate_trace(t, "x.json"), Error);
+}

@@ -1,0 +1,47 @@
+// Helpers shared by the tests: random loads with ties and zeros, the shared traces directory.
+#pragma once
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "eplb/gen_trace.h"
+#include "eplb/types.h"
+
+namespace eplb::test {
+
+// Random loads [rows][cols]: a mix of small integers (many ties), zeros, and floats.
+inline LoadMatrix random_loads(Rng& rng, int rows, int cols) {
+    LoadMatrix w(rows, cols);
+    const int mode = static_cast<int>(rng.next() % 4);
+    for (int r = 0; r < rows; ++r) {
+        for (int c = 0; c < cols; ++c) {
+            const double u = rng.uniform();
+            switch (mode) {
+                case 0:  // ties everywhere
+                    w(r, c) = static_cast<float>(rng.next() % 4);
+                    break;
+                case 1:  // sparse
+                    w(r, c) = u < 0.5 ? 0.0f : static_cast<float>(rng.next() % 1000);
+                    break;
+                case 2:  // floats
+                    w(r, c) = static_cast<float>(u * 1000.0);
+                    break;
+                default:  // heavy-tailed integers
+                    w(r, c) = static_cast<float>(std::floor(std::exp(u * 12.0)));
+                    break;
+            }
+        }
+    }
+    return w;
+}
+
+// ../shared/traces/sglang-deepseek-v3-logical-count (via EPLB_SHARED), or "" when absent.
+inline std::string shared_traces_dir() {
+    const char* shared = std::getenv("EPLB_SHARED");
+    if (!shared) return "";
+    const std::filesystem::path dir = std::filesystem::path(shared) / "traces" / "sglang-deepseek-v3-logical-count";
+    return std::filesystem::is_directory(dir) ? dir.string() : "";
+}
+
+}  // namespace eplb::test
