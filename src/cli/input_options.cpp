@@ -34,13 +34,17 @@ void add_input_options(CLI::App& app, InputOptions& o, bool with_policy) {
                    "Model layers A:B to use, [A, B) (default: the config's moe_layers, else all)");
     app.add_option("--steps", o.steps, "Steps A:B of a time series to sum, [A, B) (default: all)");
     if (with_policy) {
+        std::string names;
+        for (const auto& [name, policy] : policy_names()) names += (names.empty() ? "" : "|") + name;
         o.policy_opt = app.add_option("--policy", o.policy, "Placement policy")
-                           ->transform(CLI::CheckedTransformer(policy_names(), CLI::ignore_case))
-                           ->capture_default_str();
+                           ->transform(CLI::CheckedTransformer(policy_names(), CLI::ignore_case).description(""))
+                           ->type_name(names)
+                           ->default_str("deepseek");
         const std::map<std::string, Backend> backends = {
             {"auto", Backend::kAuto}, {"cpu", Backend::kCpu}, {"cuda", Backend::kCuda}};
         app.add_option("--backend", o.backend, "Planner backend: auto = CUDA when a GPU is present, else CPU")
-            ->transform(CLI::CheckedTransformer(backends, CLI::ignore_case))
+            ->transform(CLI::CheckedTransformer(backends, CLI::ignore_case).description(""))
+            ->type_name("auto|cpu|cuda")
             ->default_str("auto");
     }
 }

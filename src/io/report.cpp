@@ -47,10 +47,11 @@ std::string TextTable::render() const {
 
 std::string load_strip(const double* loads, int n) {
     static const char* const kBlocks[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
-    const double mx = n > 0 ? *std::max_element(loads, loads + n) : 0.0;
+    if (n == 0) return "";
+    const double lo = *std::min_element(loads, loads + n), hi = *std::max_element(loads, loads + n);
     std::string s;
     for (int i = 0; i < n; ++i) {
-        const int level = mx > 0 ? std::clamp(static_cast<int>(loads[i] / mx * 8.0 - 1e-9), 0, 7) : 0;
+        const int level = hi > lo ? std::clamp(static_cast<int>((loads[i] - lo) / (hi - lo) * 8.0), 0, 7) : 0;
         s += kBlocks[level];
     }
     return s;
@@ -106,9 +107,11 @@ std::string render_placement_report(const std::string& title, const PlacementDoc
     if (!m.layers.empty()) {
         const int w = m.worst_layer;
         const LayerMetrics& lm = m.layers[w];
-        out += format("\nworst layer %d: GPU loads (▁..█ = 0..max), max %.1f on GPU %d, mean %.1f\n",
-                      doc.layer_ids.empty() ? w : doc.layer_ids[w], lm.max_gpu_load, lm.max_gpu,
-                      lm.mean_gpu_load);
+        const double* loads = m.gpu_loads.row(w).data();
+        out += format("\nworst layer %d: one character a GPU, nodes apart (▁ = min %.1f, █ = max %.1f on GPU %d; "
+                      "mean %.1f)\n",
+                      doc.layer_ids.empty() ? w : doc.layer_ids[w], *std::min_element(loads, loads + c.num_gpus),
+                      lm.max_gpu_load, lm.max_gpu, lm.mean_gpu_load);
         const int gpn = c.gpus_per_node();
         std::string strip;
         const std::string all = load_strip(m.gpu_loads.row(w).data(), c.num_gpus);

@@ -25,7 +25,7 @@ class TextTable {
 // printf-style formatting into a std::string.
 std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
-// One character per GPU, its load relative to the layer's max (▁ to █), for a compact strip.
+// One character per GPU, its load between the layer's min (▁) and max (█), for a compact strip.
 std::string load_strip(const double* loads, int n);
 
 // The readable report of `plan` and `evaluate`: effective config, policy taken, overall metrics,
