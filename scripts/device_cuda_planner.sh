@@ -33,6 +33,7 @@ export PKG_CONFIG_PATH="$pc${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 
 step machine
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv | tee "$out/gpu.txt"
+echo "transparent hugepages: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)"
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 nvcc --version | tail -1; meson --version; nproc
 

@@ -139,6 +139,21 @@ TEST_CASE("plan_windows: one launch for a batch of windows, split per window") {
     }
 }
 
+TEST_CASE("plan_into reuses or reshapes the output and gives the CPU's maps") {
+    auto cuda = make_cuda_planner();
+    Rng rng(12);
+    const ParallelConfig c{256, 288, 8, 4, 32};
+    Placement out{IndexMatrix::Constant(3, 5, -3), IndexMatrix::Constant(3, 5, -3),
+                  IndexMatrix::Constant(3, 2, -3)};
+    for (int round = 0; round < 3; ++round) {  // reshaped once, then reused
+        const LoadMatrix load = test::random_loads(rng, 61, 256);
+        const int32_t* before = out.phy2log.data();
+        cuda->plan_into(load, c, Policy::kDeepseek, out);
+        if (round == 2) CHECK(out.phy2log.data() == before);  // same shape: no new allocation
+        check_same_placement(out, plan_deepseek(load, c));
+    }
+}
+
 TEST_CASE("bad input fails as on the CPU") {
     auto cuda = make_cuda_planner();
     const ParallelConfig c{12, 16, 4, 2, 8};

@@ -77,3 +77,17 @@ TEST_CASE("evaluate_windows = evaluate of each window; summarize_rows of a row r
     CHECK_THROWS_WITH_AS(evaluate_windows(*cpu, plans, {loads[0]}, c),
                          "4 placements but 1 load windows to score them on", Error);
 }
+
+TEST_CASE("plan_into = plan, whatever `out` held before") {
+    auto cpu = make_cpu_planner();
+    Rng rng(19);
+    const ParallelConfig c{64, 80, 8, 2, 16};
+    const LoadMatrix load = test::random_loads(rng, 4, 64);
+    Placement out{IndexMatrix::Constant(2, 7, 5), IndexMatrix::Constant(2, 7, 5),
+                  IndexMatrix::Constant(2, 3, 5)};
+    cpu->plan_into(load, c, Policy::kDeepseek, out);
+    const Placement want = plan_deepseek(load, c);
+    CHECK(out.phy2log == want.phy2log);
+    CHECK(out.phyrank == want.phyrank);
+    CHECK(out.logcnt == want.logcnt);
+}
