@@ -277,8 +277,9 @@ class CudaPlanner final : public Planner {
 
     // Brings rows [0, rows) of device arrays back (after the work queued on stream_), through two
     // pinned staging halves of about kChunkBytes: the device copies chunk c into one half while
-    // the host copies chunk c - 1 out of the other. Copying from the device straight into
-    // pageable memory went at 1.4 GB/s on the H100 machine, against the link's ~20 GB/s.
+    // the host copies chunk c - 1 out of the other. On the H100 machine, copying 198 MB of maps
+    // straight into pageable memory ran at 1.4 GB/s; staged, a 1024 x 58 batch into an output
+    // that is reused takes 34 ms end to end (into a new one, the host's first touch adds ~80 ms).
     void download_rows(std::initializer_list<RowTransfer> arrays, int64_t rows) {
         constexpr size_t kChunkBytes = size_t{4} << 20;
         size_t row_bytes = 0;
