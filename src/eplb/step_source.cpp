@@ -20,4 +20,11 @@ void TraceStepSource::load_step(int t, float* out) {
     std::copy_n(trace_.step_data(first_ + t), n, out);
 }
 
+StepRangeSource::StepRangeSource(StepSource& inner, int first, int end)
+    : inner_(inner), first_(first), end_(end == -1 ? inner.num_steps() : end) {
+    EPLB_CHECK(first_ >= 0 && first_ < end_ && end_ <= inner.num_steps(),
+               "--steps " << first << ":" << end_ << " is outside the series' " << inner.num_steps()
+                          << " steps [0, " << inner.num_steps() << ")");
+}
+
 }  // namespace eplb

@@ -32,4 +32,18 @@ class TraceStepSource final : public StepSource {
     int first_, end_;
 };
 
+// Steps [first, end) of another source (end = -1: to its end); step 0 is the inner step `first`.
+class StepRangeSource final : public StepSource {
+  public:
+    StepRangeSource(StepSource& inner, int first, int end = -1);
+    int num_steps() const override { return end_ - first_; }
+    int num_layers() const override { return inner_.num_layers(); }
+    int num_experts() const override { return inner_.num_experts(); }
+    void load_step(int t, float* out) override { inner_.load_step(first_ + t, out); }
+
+  private:
+    StepSource& inner_;
+    int first_, end_;
+};
+
 }  // namespace eplb
