@@ -121,7 +121,11 @@ int run_simulate(const SimulateOptions& o) {
         doc.model = file.model;
     }
     const bool generated = o.input.trace_path.empty();
-    const bool embedded = generated && o.input.config_path.empty();
+    // The embedded DeepSeek-V3 default applies when nothing gives shapes: no trace, no config, and
+    // no generator flag that sets the layers or experts.
+    const bool gen_shapes = o.gen.num_layers_opt->count() || o.gen.first_layer_opt->count() ||
+                            o.gen.num_experts_opt->count() || o.gen.from_traces_opt->count();
+    const bool embedded = generated && o.input.config_path.empty() && !gen_shapes;
     std::optional<Range> layers;
     if (!o.input.layers.empty()) {
         layers = parse_range(o.input.layers, "--layers");

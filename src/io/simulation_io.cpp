@@ -130,9 +130,9 @@ std::string simulation_to_svg(const SimulationDoc& doc, const SimulationResult& 
     LinePlot plot;
     plot.title = "eplb simulate: balancedness per step (mean / max GPU load)";
     const ParallelConfig& c = doc.config;
-    plot.subtitle = format("%d experts -> %d slots on %d GPUs (%d nodes), %d steps x %d layers",
-                           c.num_logical_experts, c.num_physical_experts, c.num_gpus, c.num_nodes, r.num_steps,
-                           r.num_layers);
+    plot.subtitle = format("%d experts -> %d slots on %d GPUs (%d node%s), %d steps x %d layers",
+                           c.num_logical_experts, c.num_physical_experts, c.num_gpus, c.num_nodes,
+                           c.num_nodes == 1 ? "" : "s", r.num_steps, r.num_layers);
     const SharedLoop loop = shared_loop(r);
     if (loop.window > 0) plot.subtitle += format(", window %d", loop.window);
     if (loop.interval > 0) plot.subtitle += format(", interval %d", loop.interval);
