@@ -6,11 +6,10 @@
 #include <filesystem>
 #include <set>
 
-#include <nlohmann/json.hpp>
-
 #include "eplb/error.h"
 #include "eplb/trace.h"
 #include "io/file_util.h"
+#include "io/json_util.h"
 
 namespace eplb::io {
 
@@ -153,12 +152,7 @@ void validate_thresholds(const CheckThresholds& t, bool has_baseline, const std:
 }
 
 CheckFile parse_check_file(const std::string& text, const std::string& source) {
-    json j;
-    try {
-        j = json::parse(text);
-    } catch (const json::parse_error& e) {
-        EPLB_FAIL(source << ": not valid JSON (byte " << e.byte << "): " << e.what());
-    }
+    const json j = parse_json(text, source);
     EPLB_CHECK(j.is_object(), source << ": expected a JSON object with \"cases\"");
     for (auto it = j.begin(); it != j.end(); ++it) {
         const std::string& key = it.key();
@@ -198,11 +192,7 @@ CheckFile parse_check_file(const std::string& text, const std::string& source) {
     return f;
 }
 
-CheckFile read_check_file(const std::string& path) {
-    const std::string text = read_text_file(path);
-    EPLB_CHECK(!text.empty(), path << ": empty file");
-    return parse_check_file(text, path);
-}
+CheckFile read_check_file(const std::string& path) { return parse_check_file(read_text_file(path), path); }
 
 Baseline read_baseline(const std::string& path, const PlacementImportOptions& options) {
     const std::string text = read_text_file(path);

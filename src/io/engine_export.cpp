@@ -9,11 +9,10 @@
 #include <map>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
 #include "eplb/error.h"
 #include "eplb_config.h"
 #include "io/file_util.h"
+#include "io/json_util.h"
 
 namespace eplb::io {
 
@@ -43,14 +42,6 @@ std::string matrix_lines(const IndexMatrix& m) {
 std::string lower(std::string s) {
     std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
     return s;
-}
-
-json parse_json(const std::string& text, const std::string& source) {
-    try {
-        return json::parse(text);
-    } catch (const json::parse_error& e) {
-        EPLB_FAIL(source << ": not valid JSON (byte " << e.byte << "): " << e.what());
-    }
 }
 
 // A rectangular int matrix under `key` with `cols` columns (0: any, fixed by the first row).

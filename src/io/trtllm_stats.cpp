@@ -10,10 +10,9 @@
 #include <filesystem>
 #include <set>
 
-#include <nlohmann/json.hpp>
-
 #include "eplb/error.h"
 #include "io/file_util.h"
+#include "io/json_util.h"
 
 namespace eplb::io {
 
@@ -174,12 +173,7 @@ LoadTrace read_trtllm_stats(const std::string& dir) {
     EPLB_CHECK(fs::exists(meta_path, ec),
                dir << ": a directory trace must be a TensorRT-LLM expert-statistics dump (meta_info.json + "
                       "rank*.safetensors), but it has no meta_info.json");
-    json meta;
-    try {
-        meta = json::parse(read_text_file(meta_path.string()));
-    } catch (const json::parse_error& e) {
-        EPLB_FAIL(meta_path.string() << ": not valid JSON (byte " << e.byte << "): " << e.what());
-    }
+    const json meta = parse_json(read_text_file(meta_path.string()), meta_path.string());
     EPLB_CHECK(meta.is_object(), meta_path.string() << ": expected a JSON object");
     auto meta_int = [&](const char* key) -> int64_t {
         if (!meta.contains(key)) return -1;
