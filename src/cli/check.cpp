@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/input_options.h"
+#include "eplb/batch.h"
 #include "eplb/error.h"
 #include "eplb/metrics.h"
 #include "eplb/migration.h"
@@ -52,6 +53,7 @@ struct CaseRun {
     io::Baseline baseline;
     IndexMatrix baseline_phy2log;  // the baseline's rows for this case's layers (placement baselines)
     Placement placement;
+    Metrics metrics;  // of the placement on the case's load
     double seconds = 0;
 };
 
@@ -110,7 +112,7 @@ IndexMatrix baseline_rows(const io::PlacementDoc& base, const CaseRun& run) {
 
 CaseResult score(const CaseRun& run) {
     const ParallelConfig& c = run.in.config;
-    const Metrics m = evaluate(run.placement.phy2log, run.in.load, c);
+    const Metrics& m = run.metrics;
     const io::CheckThresholds& t = run.thresholds;
     CaseResult r;
     auto add = [&](Measure measure) {
@@ -141,9 +143,7 @@ CaseResult score(const CaseRun& run) {
                                     static_cast<long long>(moved.experts_moved), moved.bytes_moved / 1e9);
     }
     if (t.max_regression) {
-        const double base = run.baseline.balancedness
-                                ? *run.baseline.balancedness
-                                : evaluate(run.baseline_phy2log, run.in.load, c).balancedness;
+        const double base = *run.baseline.balancedness;  // recorded, or the placement scored here
         const double regression = base - m.balancedness;
         const bool pass = regression <= *t.max_regression;
         add({compare("regression", regression, pass, "<=", ">", *t.max_regression) +
@@ -291,8 +291,8 @@ int run_check(const CheckOptions& o) {
         suite_name = "eplb check";
     }
 
-    // Plan: the cases that share a config and policy go to the planner as one stacked load matrix
-    // (on the GPU backend, one launch for all of them).
+    // Plan: the cases that share a config and policy go to the planner as one batch of windows
+    // (plan_windows: one stacked call, on the GPU backend one launch for all of them).
     std::string notice;
     const auto planner = make_planner(in.backend, &notice);
     if (!notice.empty()) std::cerr << notice << "\n";
@@ -305,24 +305,42 @@ int run_check(const CheckOptions& o) {
             .push_back(i);
     }
     for (const auto& [key, members] : groups) {
-        const CaseRun& first = runs[members.front()];
+        const ParallelConfig& config = runs[members.front()].in.config;
+        std::vector<LoadMatrix> windows;
         Eigen::Index rows = 0;
-        for (size_t i : members) rows += runs[i].in.load.rows();
-        LoadMatrix stacked(rows, first.in.config.num_logical_experts);
-        Eigen::Index offset = 0;
         for (size_t i : members) {
-            stacked.middleRows(offset, runs[i].in.load.rows()) = runs[i].in.load;
-            offset += runs[i].in.load.rows();
+            windows.push_back(runs[i].in.load);
+            rows += runs[i].in.load.rows();
         }
         const auto t0 = Clock::now();
-        const Placement all = planner->plan(stacked, first.in.config, first.in.policy);
-        const double plan_seconds = seconds_since(t0);
-        offset = 0;
+        const std::vector<Placement> plans =
+            plan_windows(*planner, windows, config, runs[members.front()].in.policy);
+        // Score the plans, and the placement baselines a regression compares against, on their
+        // loads in one call as well.
+        std::vector<IndexMatrix> maps;
+        std::vector<LoadMatrix> loads;
+        std::vector<size_t> baseline_of;  // case index of each baseline map after the plans
+        for (size_t k = 0; k < members.size(); ++k) {
+            maps.push_back(plans[k].phy2log);
+            loads.push_back(windows[k]);
+        }
         for (size_t i : members) {
-            const Eigen::Index n = runs[i].in.load.rows();
-            runs[i].placement = slice_layers(all, static_cast<int>(offset), static_cast<int>(offset + n));
-            runs[i].seconds += plan_seconds * static_cast<double>(n) / static_cast<double>(rows);
-            offset += n;
+            if (runs[i].thresholds.max_regression && runs[i].baseline.placement) {
+                maps.push_back(runs[i].baseline_phy2log);
+                loads.push_back(runs[i].in.load);
+                baseline_of.push_back(i);
+            }
+        }
+        const std::vector<Metrics> metrics = evaluate_windows(*planner, maps, loads, config);
+        const double seconds = seconds_since(t0);
+        for (size_t k = 0; k < members.size(); ++k) {
+            CaseRun& run = runs[members[k]];
+            run.placement = plans[k];
+            run.metrics = metrics[k];
+            run.seconds += seconds * static_cast<double>(run.in.load.rows()) / static_cast<double>(rows);
+        }
+        for (size_t b = 0; b < baseline_of.size(); ++b) {
+            runs[baseline_of[b]].baseline.balancedness = metrics[members.size() + b].balancedness;
         }
     }
 
