@@ -12,7 +12,8 @@ void add_gen_options(CLI::App& app, GenCliOptions& o, const std::string& prefix,
     o.gen.flag_prefix = "--" + prefix;
     GenTraceOptions& g = o.gen;
     auto add = [&](const std::string& name, auto& value, const std::string& help) {
-        CLI::Option* opt = app.add_option("--" + prefix + name, value, help)->capture_default_str()->group(group);
+        CLI::Option* opt =
+            app.add_option("--" + prefix + name, value, help)->capture_default_str()->group(group);
         o.options.push_back(opt);
         return opt;
     };
@@ -22,20 +23,22 @@ void add_gen_options(CLI::App& app, GenCliOptions& o, const std::string& prefix,
     add("num-steps", g.num_steps, "Steps (rows of the time series)");
     add("tokens", g.tokens_per_step, "Tokens per step and layer");
     o.top_k_opt = add("top-k", g.top_k, "Experts per token");
-    CLI::Option* skew = add("skew", g.skew, "Zipf exponent: the expert of popularity rank i gets weight (i+1)^-skew");
+    CLI::Option* skew =
+        add("skew", g.skew, "Zipf exponent: the expert of popularity rank i gets weight (i+1)^-skew");
     add("drift", g.drift, "Per-step std of each expert's log-popularity (mean-reverting walk)");
     add("seed", g.seed, "Random seed");
     add("switch-every", g.switch_every,
-        "A regime switch every K steps (0: never): a new hot-expert order, or the next workload of --" + prefix +
-            "from-traces");
-    CLI::Option* fraction =
-        add("switch-fraction", g.switch_fraction, "Share of each layer's experts whose popularity ranks a switch shuffles");
-    o.from_traces_opt = app.add_option("--" + prefix + "from-traces", o.from_traces,
-                                       "Aggregate traces A,B,... (any trace format): each step samples its tokens from "
-                                       "the current one's expert distribution (the shape comes from them)")
-                            ->delimiter(',')
-                            ->check(CLI::ExistingFile)
-                            ->group(group);
+        "A regime switch every K steps (0: never): a new hot-expert order, or the next workload of --" +
+            prefix + "from-traces");
+    CLI::Option* fraction = add("switch-fraction", g.switch_fraction,
+                                "Share of each layer's experts whose popularity ranks a switch shuffles");
+    o.from_traces_opt =
+        app.add_option("--" + prefix + "from-traces", o.from_traces,
+                       "Aggregate traces A,B,... (any trace format): each step samples its tokens from "
+                       "the current one's expert distribution (the shape comes from them)")
+            ->delimiter(',')
+            ->check(CLI::ExistingFile)
+            ->group(group);
     o.options.push_back(o.from_traces_opt);
     CLI::Option* random = app.add_flag("--" + prefix + "switch-random", g.switch_random,
                                        "At a switch draw the next workload at random (default: in order)")
@@ -66,10 +69,11 @@ GenTraceOptions resolve_gen_options(const GenCliOptions& o) {
             layer_ids = t.layer_ids;
         } else {
             const LoadMatrix& first = g.workloads.front();
-            EPLB_CHECK(t.num_layers == first.rows() && t.num_experts == first.cols() && t.layer_ids == layer_ids,
-                       path << ": " << t.num_layers << " layers x " << t.num_experts << " experts, but "
-                            << o.from_traces.front() << " has " << first.rows() << " x " << first.cols()
-                            << " (the --" << o.prefix << "from-traces files must have the same layers and experts)");
+            EPLB_CHECK(
+                t.num_layers == first.rows() && t.num_experts == first.cols() && t.layer_ids == layer_ids,
+                path << ": " << t.num_layers << " layers x " << t.num_experts << " experts, but "
+                     << o.from_traces.front() << " has " << first.rows() << " x " << first.cols()
+                     << " (the --" << o.prefix << "from-traces files must have the same layers and experts)");
         }
         g.workloads.push_back(t.sum_steps(0, t.num_steps));
     }

@@ -15,14 +15,15 @@ namespace eplb::cli {
 struct GenCliOptions {
     GenTraceOptions gen;  // holds the defaults shown in --help, then the parsed values
     std::vector<std::string> from_traces;
-    std::string prefix;                  // "" or "gen-"
-    std::vector<CLI::Option*> options;   // every generator flag, to ask which were given
+    std::string prefix;                 // "" or "gen-"
+    std::vector<CLI::Option*> options;  // every generator flag, to ask which were given
     CLI::Option *num_layers_opt = nullptr, *first_layer_opt = nullptr, *num_experts_opt = nullptr,
                 *top_k_opt = nullptr, *from_traces_opt = nullptr;
 };
 
 // Adds the generator flags, named --PREFIXnum-steps etc., in the help group `group`.
-void add_gen_options(CLI::App& app, GenCliOptions& options, const std::string& prefix, const std::string& group);
+void add_gen_options(CLI::App& app, GenCliOptions& options, const std::string& prefix,
+                     const std::string& group);
 
 // Whether any generator flag was given.
 bool any_gen_option(const GenCliOptions& options);

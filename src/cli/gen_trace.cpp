@@ -27,10 +27,10 @@ int run_gen_trace(const GenTraceCliOptions& o) {
 
 Command setup_gen_trace(CLI::App& parent) {
     auto o = std::make_shared<GenTraceCliOptions>();
-    CLI::App* app = parent.add_subcommand(
-        "gen-trace",
-        "Generate a synthetic expert-load trace (Zipf-like skew or a mixture of measured workloads; drift and "
-        "regime switches over steps)");
+    CLI::App* app = parent.add_subcommand("gen-trace",
+                                          "Generate a synthetic expert-load trace (Zipf-like skew or a "
+                                          "mixture of measured workloads; drift and "
+                                          "regime switches over steps)");
     app->add_option("-o,--output", o->output,
                     "Output file: .json (eplb.trace/v1), .csv or .npy; - for JSON on stdout")
         ->required();

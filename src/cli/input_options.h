@@ -12,7 +12,10 @@
 #include "eplb/planner.h"
 #include "eplb/policy.h"
 #include "eplb/trace.h"
-#include "io/config_io.h"
+
+namespace eplb::io {
+struct ConfigFile;
+}  // namespace eplb::io
 
 namespace eplb::cli {
 
@@ -48,11 +51,15 @@ struct ResolvedInput {
 // validates everything; without --trace and --config runs the embedded DeepSeek-V3 default.
 ResolvedInput resolve_input(const InputOptions& options);
 
+// The same with config keys that override the config file (a check case's own keys); flags still
+// override both.
+ResolvedInput resolve_input(const InputOptions& options, const io::ConfigFile& overrides);
+
 // The config half of resolve_input: the flags over the config file over the embedded default
 // (embedded: neither --trace nor --config), for a trace of num_experts experts; validated.
 // trace_source names the trace in messages.
-ParallelConfig resolve_parallel_config(const InputOptions& options, const io::ConfigFile& file, int num_experts,
-                                       bool embedded, const std::string& trace_source);
+ParallelConfig resolve_parallel_config(const InputOptions& options, const io::ConfigFile& file,
+                                       int num_experts, bool embedded, const std::string& trace_source);
 
 // The generator options of the embedded default trace (DeepSeek-V3 shapes, MoE layers 3..60).
 GenTraceOptions embedded_trace_options();

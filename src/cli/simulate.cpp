@@ -47,14 +47,15 @@ class ProgressBar {
     ~ProgressBar() { clear(); }
     void update(int done, int total) {
         if (!enabled_) return;
-        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+        const double elapsed =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
         if (elapsed < 1.0 || done >= total) return;
         constexpr int kWidth = 30;
         const int filled = static_cast<int>(static_cast<double>(done) / total * kWidth);
         const double left = elapsed * (total - done) / std::max(1, done);
         std::cerr << "\r[" << std::string(filled, '#') << std::string(kWidth - filled, '.') << "] "
-                  << io::format("%3d%%  step %d of %d  %.1f s, about %.0f s left ", 100 * done / total, done, total,
-                                elapsed, std::ceil(left))
+                  << io::format("%3d%%  step %d of %d  %.1f s, about %.0f s left ", 100 * done / total, done,
+                                total, elapsed, std::ceil(left))
                   << std::flush;
         shown_ = true;
     }
@@ -81,7 +82,8 @@ void select_generated_layers(GenTraceOptions& g, Range range) {
     }
     const bool past_end = range.end != -1 && range.end > ids.back() + 1;
     EPLB_CHECK(!rows.empty() && !past_end,
-               "--layers " << range.first << ":" << (range.end == -1 ? std::string() : std::to_string(range.end))
+               "--layers " << range.first << ":"
+                           << (range.end == -1 ? std::string() : std::to_string(range.end))
                            << " is outside the generated layers " << ids.front() << ":" << ids.back() + 1);
     std::vector<int> kept;
     for (int i : rows) kept.push_back(ids[i]);
@@ -142,7 +144,8 @@ int run_simulate(const SimulateOptions& o) {
     if (!generated) {
         doc.trace_source = o.input.trace_path;
         if (io::extension_of(o.input.trace_path) == "npy") {
-            auto reader = std::make_unique<io::NpyStepReader>(o.input.trace_path, layers.value_or(Range{}), steps);
+            auto reader =
+                std::make_unique<io::NpyStepReader>(o.input.trace_path, layers.value_or(Range{}), steps);
             doc.layer_ids = reader->layer_ids();
             doc.title = "trace " + o.input.trace_path + " (read step by step)";
             owned = std::move(reader);
@@ -160,7 +163,8 @@ int run_simulate(const SimulateOptions& o) {
         GenTraceOptions g = resolve_gen_options(o.gen);
         if (g.workloads.empty()) {
             // The config's shapes unless the generator flags say otherwise (as `plan` does).
-            if (file.num_logical_experts && !o.gen.num_experts_opt->count()) g.num_experts = *file.num_logical_experts;
+            if (file.num_logical_experts && !o.gen.num_experts_opt->count())
+                g.num_experts = *file.num_logical_experts;
             if (file.top_k && !o.gen.top_k_opt->count()) g.top_k = *file.top_k;
             if (file.moe_layers && !o.gen.num_layers_opt->count() && !o.gen.first_layer_opt->count()) {
                 g.first_layer_id = file.moe_layers->first;
@@ -174,7 +178,8 @@ int run_simulate(const SimulateOptions& o) {
         doc.title = "generated series: " + doc.generator;
         if (embedded) {
             doc.title =
-                "embedded default: DeepSeek-V3 shapes (58 MoE layers x 256 experts, 8 groups) on 4 nodes x 8 GPUs "
+                "embedded default: DeepSeek-V3 shapes (58 MoE layers x 256 experts, 8 groups) on 4 nodes x 8 "
+                "GPUs "
                 "with 32 redundant experts, " +
                 doc.title;
         }
@@ -255,9 +260,10 @@ Command setup_simulate(CLI::App& parent) {
                           ->delimiter(',')
                           ->type_name("I[,I...]")
                           ->default_str("3000");
-    app->add_option("--threshold", o->thresholds,
-                    "Rearrange at a check only when the window's balancedness under the placement in force is "
-                    "below this (SGLang's utilization threshold); 'off' = always; a list runs each")
+    app->add_option(
+           "--threshold", o->thresholds,
+           "Rearrange at a check only when the window's balancedness under the placement in force is "
+           "below this (SGLang's utilization threshold); 'off' = always; a list runs each")
         ->delimiter(',')
         ->type_name("T[,T...]")
         ->default_str("off");
@@ -266,7 +272,8 @@ Command setup_simulate(CLI::App& parent) {
     app->add_option("--csv", o->csv,
                     "Write step,policy,balancedness,max_gpu_load,mean_gpu_load,rearranged,experts_moved");
     app->add_option("--svg", o->svg, "Write a plot of balancedness over the steps");
-    app->add_flag("--json", o->json, "Print everything as JSON (schema eplb.simulation/v1) instead of the table");
+    app->add_flag("--json", o->json,
+                  "Print everything as JSON (schema eplb.simulation/v1) instead of the table");
     o->gen.gen = embedded_trace_options();
     o->gen.gen.num_steps = kDefaultGeneratedSteps;
     add_gen_options(*app, o->gen, "gen-", "Generated series (without --trace)");

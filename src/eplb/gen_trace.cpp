@@ -34,7 +34,7 @@ uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 // Acklam's rational approximation of the standard normal quantile (relative error < 1.2e-9).
 double normal_quantile(double p) {
-    static constexpr double a[] = {-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+    static constexpr double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,  -2.759285104469687e+02,
                                    1.383577518672690e+02,  -3.066479806614716e+01, 2.506628277459239e+00};
     static constexpr double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
                                    6.680131188771972e+01, -1.328068155288572e+01};
@@ -63,7 +63,8 @@ constexpr int kQuantileBins = 1 << kQuantileBits;
 const std::array<double, kQuantileBins + 1>& quantile_table() {
     static const std::array<double, kQuantileBins + 1> table = [] {
         std::array<double, kQuantileBins + 1> t{};
-        for (int i = 1; i < kQuantileBins; ++i) t[i] = normal_quantile(static_cast<double>(i) / kQuantileBins);
+        for (int i = 1; i < kQuantileBins; ++i)
+            t[i] = normal_quantile(static_cast<double>(i) / kQuantileBins);
         return t;
     }();
     return table;
@@ -130,7 +131,8 @@ namespace {
 // vectorises; several times cheaper than libm's, and the same on every x86-64 compiler.
 inline double fast_exp(double x) {
     const double y = std::min(std::max(x, -708.0), 709.0);
-    constexpr double kInvLn2 = 1.4426950408889634, kLn2Hi = 0.6931471803691238, kLn2Lo = 1.9082149292705877e-10;
+    constexpr double kInvLn2 = 1.4426950408889634, kLn2Hi = 0.6931471803691238,
+                     kLn2Lo = 1.9082149292705877e-10;
     constexpr double kRound = 0x1.8p52;  // adding it rounds to an integer held in the low mantissa bits
     const double kd = y * kInvLn2 + kRound;
     const double k = kd - kRound;
@@ -228,8 +230,8 @@ void check_options(const GenTraceOptions& o) {
     const int num_experts = o.workloads.empty() ? o.num_experts : static_cast<int>(o.workloads[0].cols());
     const int num_layers = o.workloads.empty() ? o.num_layers : static_cast<int>(o.workloads[0].rows());
     EPLB_CHECK(o.top_k >= 1 && o.top_k <= num_experts, f << "top-k (" << o.top_k
-                                                          << ") must be between 1 and the number of experts ("
-                                                          << num_experts << ")");
+                                                         << ") must be between 1 and the number of experts ("
+                                                         << num_experts << ")");
     EPLB_CHECK(o.layer_ids.empty() || static_cast<int>(o.layer_ids.size()) == num_layers,
                "layer_ids has " << o.layer_ids.size() << " entries for " << num_layers << " layers");
 }
@@ -345,7 +347,8 @@ TraceGenerator::TraceGenerator(GenTraceOptions options) : state_(std::make_uniqu
             st.workload_log.push_back(std::move(logs));
         }
         for (int l = 0; l < st.num_layers; ++l) {
-            std::copy_n(st.workload_log[0].begin() + static_cast<ptrdiff_t>(l) * e, e, st.layers[l].base.begin());
+            std::copy_n(st.workload_log[0].begin() + static_cast<ptrdiff_t>(l) * e, e,
+                        st.layers[l].base.begin());
         }
     }
 }

@@ -38,8 +38,8 @@ std::string format_threshold(double t) {
 }  // namespace
 
 std::vector<LaneSpec> make_lanes(const std::vector<Policy>& policies, const std::vector<int>& window_sizes,
-                                 const std::vector<int>& step_intervals, const std::vector<double>& thresholds,
-                                 bool oracle) {
+                                 const std::vector<int>& step_intervals,
+                                 const std::vector<double>& thresholds, bool oracle) {
     EPLB_CHECK(!policies.empty(), "no policy to simulate");
     const std::vector<int> windows = window_sizes.empty() ? std::vector<int>{1000} : window_sizes;
     const std::vector<int> intervals = step_intervals.empty() ? std::vector<int>{3000} : step_intervals;
@@ -86,8 +86,8 @@ StepScorer::StepScorer(const int32_t* phy2log, const int32_t* logcnt, int num_la
         for (int s = 0; s < num_slots_; ++s) {
             const size_t i = static_cast<size_t>(l) * num_slots_ + s;
             const int x = expert_[i];
-            EPLB_CHECK(x >= 0 && x < num_experts_,
-                       "phy2log[" << l << "][" << s << "] is " << x << ", outside [0, " << num_experts_ << ")");
+            EPLB_CHECK(x >= 0 && x < num_experts_, "phy2log[" << l << "][" << s << "] is " << x
+                                                              << ", outside [0, " << num_experts_ << ")");
             replicas_[i] = logcnt[static_cast<size_t>(l) * num_experts_ + x];
         }
     }
@@ -96,8 +96,9 @@ StepScorer::StepScorer(const int32_t* phy2log, const int32_t* logcnt, int num_la
 StepScorer::StepScorer(const Placement& p, const ParallelConfig& c)
     : StepScorer(p.phy2log.data(), p.logcnt.data(), p.num_layers(), c) {
     EPLB_CHECK(p.phy2log.cols() == c.num_physical_experts && p.logcnt.cols() == c.num_logical_experts,
-               "placement is " << p.phy2log.cols() << " slots x " << p.logcnt.cols() << " experts, config says "
-                               << c.num_physical_experts << " x " << c.num_logical_experts);
+               "placement is " << p.phy2log.cols() << " slots x " << p.logcnt.cols()
+                               << " experts, config says " << c.num_physical_experts << " x "
+                               << c.num_logical_experts);
 }
 
 StepScore StepScorer::score(const float* load, const double* layer_totals) const {
@@ -155,8 +156,8 @@ struct Snapshot {
 };
 
 struct Request {
-    int step = 0;      // index in the chunk
-    int snapshot = 0;  // index into the chunk's snapshots
+    int step = 0;        // index in the chunk
+    int snapshot = 0;    // index into the chunk's snapshots
     int batch_row = -1;  // first row of its plan in the policy's batch (interval lanes)
 };
 
@@ -182,7 +183,8 @@ void check_lanes(const std::vector<LaneSpec>& lanes) {
     for (const LaneSpec& lane : lanes) {
         if (lane.oracle) continue;
         EPLB_CHECK(lane.window_size >= 1, "window_size (" << lane.window_size << ") must be at least 1");
-        EPLB_CHECK(lane.step_interval >= 1, "step_interval (" << lane.step_interval << ") must be at least 1");
+        EPLB_CHECK(lane.step_interval >= 1,
+                   "step_interval (" << lane.step_interval << ") must be at least 1");
         EPLB_CHECK(std::isfinite(lane.threshold) && lane.threshold >= 0 && lane.threshold <= 1,
                    "threshold (" << lane.threshold << ") must be in (0, 1], or 0 for none");
     }
@@ -191,7 +193,8 @@ void check_lanes(const std::vector<LaneSpec>& lanes) {
 void check_step(const float* load, size_t n, int num_experts, int t) {
     constexpr float kMax = std::numeric_limits<float>::max();
     int bad = 0;  // no early exit, so that the common case vectorises
-    for (size_t i = 0; i < n; ++i) bad |= static_cast<int>(!(load[i] >= 0.0f)) | static_cast<int>(load[i] > kMax);
+    for (size_t i = 0; i < n; ++i)
+        bad |= static_cast<int>(!(load[i] >= 0.0f)) | static_cast<int>(load[i] > kMax);
     if (bad == 0) return;
     for (size_t i = 0; i < n; ++i) {
         const float v = load[i];
@@ -224,10 +227,10 @@ SimulationResult simulate(StepSource& source, const SimulationOptions& options, 
     c.validate();
     check_lanes(options.lanes);
     const int num_steps = source.num_steps(), num_layers = source.num_layers(), e = source.num_experts();
-    EPLB_CHECK(num_steps >= 1 && num_layers >= 1, "the load series is empty (" << num_steps << " steps, "
-                                                                               << num_layers << " layers)");
-    EPLB_CHECK(e == c.num_logical_experts, "the load series has " << e << " experts, the config "
-                                                                  << c.num_logical_experts);
+    EPLB_CHECK(num_steps >= 1 && num_layers >= 1,
+               "the load series is empty (" << num_steps << " steps, " << num_layers << " layers)");
+    EPLB_CHECK(e == c.num_logical_experts,
+               "the load series has " << e << " experts, the config " << c.num_logical_experts);
     const int r = c.num_physical_experts;
     const size_t step_size = static_cast<size_t>(num_layers) * e;
     const int num_lanes = static_cast<int>(options.lanes.size());
@@ -255,7 +258,8 @@ SimulationResult simulate(StepSource& source, const SimulationOptions& options, 
         st.scorer = StepScorer(start_map.data(), start_cnt.data(), num_layers, c);
         if (spec.oracle) continue;
         st.counter = spec.step_interval - spec.step_interval / 4;
-        auto it = std::find_if(windows.begin(), windows.end(), [&](const Window& w) { return w.size == spec.window_size; });
+        auto it = std::find_if(windows.begin(), windows.end(),
+                               [&](const Window& w) { return w.size == spec.window_size; });
         if (it == windows.end()) {
             windows.push_back({spec.window_size, std::vector<double>(step_size, 0.0)});
             it = windows.end() - 1;
@@ -280,8 +284,9 @@ SimulationResult simulate(StepSource& source, const SimulationOptions& options, 
     chunk = std::min(chunk, num_steps);
 
     // The chunk being processed and the one being read.
-    LoadMatrix buffers[2] = {LoadMatrix(static_cast<Eigen::Index>(chunk) * num_layers, e),
-                             LoadMatrix(num_steps > chunk ? static_cast<Eigen::Index>(chunk) * num_layers : 0, e)};
+    LoadMatrix buffers[2] = {
+        LoadMatrix(static_cast<Eigen::Index>(chunk) * num_layers, e),
+        LoadMatrix(num_steps > chunk ? static_cast<Eigen::Index>(chunk) * num_layers : 0, e)};
     auto read_chunk = [&source, step_size, e](LoadMatrix& buf, int first, int n) {
         for (int i = 0; i < n; ++i) {
             float* dst = buf.data() + static_cast<size_t>(i) * step_size;
@@ -302,7 +307,8 @@ SimulationResult simulate(StepSource& source, const SimulationOptions& options, 
         std::future<void> next;
         if (first + n < num_steps) {
             const int next_n = std::min(chunk, num_steps - first - n);
-            next = std::async(std::launch::async, read_chunk, std::ref(buffers[which ^ 1]), first + n, next_n);
+            next =
+                std::async(std::launch::async, read_chunk, std::ref(buffers[which ^ 1]), first + n, next_n);
         }
         struct JoinOnExit {  // an exception here must not leave the reader running
             std::future<void>& f;
@@ -341,7 +347,8 @@ SimulationResult simulate(StepSource& source, const SimulationOptions& options, 
                 LaneState& st = lanes[k];
                 if (spec.oracle || ++st.counter < spec.step_interval) continue;
                 st.counter = 0;
-                auto [it, inserted] = snapshot_of.try_emplace({st.window, i}, static_cast<int>(snapshots.size()));
+                auto [it, inserted] =
+                    snapshot_of.try_emplace({st.window, i}, static_cast<int>(snapshots.size()));
                 if (inserted) {
                     const Window& w = windows[st.window];
                     Snapshot snap;
@@ -425,7 +432,9 @@ SimulationResult simulate(StepSource& source, const SimulationOptions& options, 
                     const size_t row = static_cast<size_t>(row0 + i * num_layers);
                     apply(p.phy2log.data() + row * r, p.logcnt.data() + row * e, first + i);
                     res.max_gpu_load[first + i] =
-                        st.scorer.score(buf.data() + i * step_size, totals.data() + static_cast<size_t>(i) * num_layers)
+                        st.scorer
+                            .score(buf.data() + i * step_size,
+                                   totals.data() + static_cast<size_t>(i) * num_layers)
                             .max_gpu_load;
                 }
                 continue;
@@ -433,15 +442,17 @@ SimulationResult simulate(StepSource& source, const SimulationOptions& options, 
             size_t next_req = 0;
             for (int i = 0; i < n; ++i) {
                 const int t = first + i;
-                res.max_gpu_load[t] =
-                    st.scorer.score(buf.data() + i * step_size, totals.data() + static_cast<size_t>(i) * num_layers)
-                        .max_gpu_load;
+                res.max_gpu_load[t] = st.scorer
+                                          .score(buf.data() + i * step_size,
+                                                 totals.data() + static_cast<size_t>(i) * num_layers)
+                                          .max_gpu_load;
                 if (next_req == st.requests.size() || st.requests[next_req].step != i) continue;
                 const Request& req = st.requests[next_req++];
                 ++res.checks;
                 if (spec.threshold > 0) {
                     const Snapshot& snap = snapshots[req.snapshot];
-                    if (st.scorer.score(snap.load.data(), snap.layer_totals.data()).balancedness() >= spec.threshold) {
+                    if (st.scorer.score(snap.load.data(), snap.layer_totals.data()).balancedness() >=
+                        spec.threshold) {
                         continue;
                     }
                     const auto t0 = Clock::now();

@@ -36,8 +36,8 @@ struct LaneSpec {
 // lane per policy when `oracle`. Labels name the policy, plus each grid dimension that has more
 // than one value ("deepseek w=100 i=300"), or "deepseek oracle".
 std::vector<LaneSpec> make_lanes(const std::vector<Policy>& policies, const std::vector<int>& window_sizes,
-                                 const std::vector<int>& step_intervals, const std::vector<double>& thresholds,
-                                 bool oracle);
+                                 const std::vector<int>& step_intervals,
+                                 const std::vector<double>& thresholds, bool oracle);
 
 struct SimulationOptions {
     ParallelConfig config;  // must be valid; num_logical_experts must match the source
@@ -97,8 +97,8 @@ struct SimulationResult {
     int num_steps = 0, num_layers = 0;
     std::vector<double> mean_gpu_load;  // [T] per step, Σ over layers (the same for every lane)
     std::vector<LaneResult> lanes;
-    std::string backend;   // the planner that ran
-    double seconds = 0;    // wall time of the whole loop
+    std::string backend;  // the planner that ran
+    double seconds = 0;   // wall time of the whole loop
 };
 
 // Called after each batch of steps with (steps done, steps in all).

@@ -56,9 +56,10 @@ NpyHeader parse_npy_header(const std::string& bytes, const std::string& source) 
         EPLB_CHECK(end && (*end == '\0' || *end == ' ' || *end == 'L'), source << ": malformed .npy shape");
         h.shape.push_back(d);
     }
-    EPLB_CHECK(h.shape.size() == 2 || h.shape.size() == 3, source << ": .npy array has " << h.shape.size()
-                                                                  << " dimensions, expected [layers][experts] or "
-                                                                  << "[steps][layers][experts]");
+    EPLB_CHECK(h.shape.size() == 2 || h.shape.size() == 3,
+               source << ": .npy array has " << h.shape.size()
+                      << " dimensions, expected [layers][experts] or "
+                      << "[steps][layers][experts]");
     h.count = 1;
     for (int64_t d : h.shape) {
         EPLB_CHECK(d >= 1 && d < (1ll << 31), source << ": .npy shape has a dimension of " << d);
@@ -163,7 +164,8 @@ NpyStepReader::NpyStepReader(const std::string& path, Range layers, Range steps)
         // Layer ids of a .npy trace are its row indices.
         const int end_layer = layers.end == -1 ? file_layers_ : layers.end;
         EPLB_CHECK(layers.first < file_layers_ && end_layer <= file_layers_ && layers.first < end_layer,
-                   "--layers " << layers.first << ":" << (layers.end == -1 ? std::string() : std::to_string(layers.end))
+                   "--layers " << layers.first << ":"
+                               << (layers.end == -1 ? std::string() : std::to_string(layers.end))
                                << " is outside the trace's layers 0:" << file_layers_);
         first_row_ = layers.first;
         num_rows_ = end_layer - layers.first;
@@ -190,17 +192,19 @@ std::vector<int> NpyStepReader::layer_ids() const {
 }
 
 void NpyStepReader::load_step(int t, float* out) {
-    EPLB_CHECK(t >= 0 && t < num_steps(), path_ << ": step " << t << " is outside [0, " << num_steps() << ")");
+    EPLB_CHECK(t >= 0 && t < num_steps(),
+               path_ << ": step " << t << " is outside [0, " << num_steps() << ")");
     const int step = first_step_ + t;
     const size_t row_bytes = static_cast<size_t>(file_experts_) * header_.item_size;
-    const off_t offset = static_cast<off_t>(header_.data_offset +
-                                            (static_cast<size_t>(step) * file_layers_ + first_row_) * row_bytes);
+    const off_t offset = static_cast<off_t>(
+        header_.data_offset + (static_cast<size_t>(step) * file_layers_ + first_row_) * row_bytes);
     pread_exact(fd_, bytes_.data(), bytes_.size(), offset, path_);
     const int64_t count = static_cast<int64_t>(num_rows_) * file_experts_;
     const int64_t bad = npy_to_float(bytes_.data(), header_.type, count, out);
     if (bad >= 0) {
-        EPLB_FAIL(path_ << ": load at step " << step << ", layer " << first_row_ + bad / file_experts_ << ", expert "
-                        << bad % file_experts_ << " is " << out[bad] << ": loads must be finite and >= 0");
+        EPLB_FAIL(path_ << ": load at step " << step << ", layer " << first_row_ + bad / file_experts_
+                        << ", expert " << bad % file_experts_ << " is " << out[bad]
+                        << ": loads must be finite and >= 0");
     }
 }
 

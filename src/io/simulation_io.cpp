@@ -56,8 +56,8 @@ std::string simulation_to_csv(const SimulationDoc& doc, const SimulationResult& 
             const bool rearranged = next < lane.rearranged_at.size() && lane.rearranged_at[next] == t;
             const long long moved = rearranged ? static_cast<long long>(lane.moved_at[next++]) : 0;
             const int n = std::snprintf(buf, sizeof buf, "%d,%s,%.6f,%.9g,%.9g,%d,%lld\n", doc.first_step + t,
-                                        lane.spec.label.c_str(), step_balancedness(r, lane, t), lane.max_gpu_load[t],
-                                        r.mean_gpu_load[t], rearranged ? 1 : 0, moved);
+                                        lane.spec.label.c_str(), step_balancedness(r, lane, t),
+                                        lane.max_gpu_load[t], r.mean_gpu_load[t], rearranged ? 1 : 0, moved);
             out.append(buf, static_cast<size_t>(std::min<int>(n, sizeof buf - 1)));
         }
     }
@@ -157,15 +157,16 @@ std::string simulation_to_svg(const SimulationDoc& doc, const SimulationResult& 
 std::string render_simulation_report(const SimulationDoc& doc, const SimulationResult& r) {
     const ParallelConfig& c = doc.config;
     std::string out = "eplb simulate: " + doc.title + "\n";
-    out += format("config    %d experts -> %d slots (%d redundant), %d group%s, %d node%s x %d GPUs, %d slots per "
-                  "GPU, %s\n",
-                  c.num_logical_experts, c.num_physical_experts, c.num_redundant_experts(), c.num_groups,
-                  c.num_groups == 1 ? "" : "s", c.num_nodes, c.num_nodes == 1 ? "" : "s", c.gpus_per_node(),
-                  c.slots_per_gpu(), c.hierarchical() ? "hierarchical" : "global");
+    out += format(
+        "config    %d experts -> %d slots (%d redundant), %d group%s, %d node%s x %d GPUs, %d slots per "
+        "GPU, %s\n",
+        c.num_logical_experts, c.num_physical_experts, c.num_redundant_experts(), c.num_groups,
+        c.num_groups == 1 ? "" : "s", c.num_nodes, c.num_nodes == 1 ? "" : "s", c.gpus_per_node(),
+        c.slots_per_gpu(), c.hierarchical() ? "hierarchical" : "global");
     const int first_id = doc.layer_ids.empty() ? 0 : doc.layer_ids.front();
     const int last_id = doc.layer_ids.empty() ? 0 : doc.layer_ids.back();
-    out += format("series    %d steps (%d..%d) x %d layers (model layers %d..%d)\n", r.num_steps, doc.first_step,
-                  doc.first_step + r.num_steps - 1, r.num_layers, first_id, last_id);
+    out += format("series    %d steps (%d..%d) x %d layers (model layers %d..%d)\n", r.num_steps,
+                  doc.first_step, doc.first_step + r.num_steps - 1, r.num_layers, first_id, last_id);
     const SharedLoop loop = shared_loop(r);
     if (loop.any_loop) {
         std::string text = "loop      ";
@@ -176,7 +177,8 @@ std::string render_simulation_report(const SimulationDoc& doc, const SimulationR
         } else {
             text += "checks at the intervals of the sweep";
         }
-        text += loop.any_threshold ? ", rearranging where the lane's threshold says" : ", each one a rearrangement";
+        text += loop.any_threshold ? ", rearranging where the lane's threshold says"
+                                   : ", each one a rearrangement";
         out += text + "\n";
     }
     out += format("start     vLLM's placement (slot s holds expert s mod %d)\n", c.num_logical_experts);
@@ -219,9 +221,10 @@ std::string render_simulation_report(const SimulationDoc& doc, const SimulationR
         table.add_row(std::move(row));
     }
     out += table.render();
-    out += "\nbalancedness = sum of mean GPU load / sum of max GPU load over all steps and layers; mean step =\n"
-           "the mean of the steps' balancedness; moved = experts each GPU must receive, summed over\n"
-           "rearrangements; plan ms = time spent planning (its share of batched calls).\n";
+    out +=
+        "\nbalancedness = sum of mean GPU load / sum of max GPU load over all steps and layers; mean step =\n"
+        "the mean of the steps' balancedness; moved = experts each GPU must receive, summed over\n"
+        "rearrangements; plan ms = time spent planning (its share of batched calls).\n";
     return out;
 }
 

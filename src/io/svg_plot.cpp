@@ -5,36 +5,10 @@
 #include <cmath>
 
 #include "eplb/error.h"
+#include "io/junit.h"  // xml_escape
 #include "io/report.h"
 
 namespace eplb::io {
-
-std::string xml_escape(const std::string& text) {
-    std::string out;
-    out.reserve(text.size());
-    for (char ch : text) {
-        switch (ch) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            case '\'':
-                out += "&apos;";
-                break;
-            default:
-                out += ch;
-        }
-    }
-    return out;
-}
 
 namespace {
 
@@ -67,7 +41,8 @@ std::string render_line_plot_svg(const LinePlot& plot) {
     const size_t n = plot.series.front().y.size();
     EPLB_CHECK(n >= 1, "nothing to plot: the series are empty");
     for (const PlotSeries& s : plot.series) {
-        EPLB_CHECK(s.y.size() == n, "plot series '" << s.label << "' has " << s.y.size() << " values, expected " << n);
+        EPLB_CHECK(s.y.size() == n,
+                   "plot series '" << s.label << "' has " << s.y.size() << " values, expected " << n);
     }
     const int num_series = static_cast<int>(plot.series.size());
     const size_t bucket = std::max<size_t>(1, (n + plot.max_points - 1) / std::max(1, plot.max_points));
@@ -105,23 +80,31 @@ std::string render_line_plot_svg(const LinePlot& plot) {
     const double legend_top = rug_bottom + 48;
     const double height = legend_top + legend_rows * kLegendRow + 12;
     auto px = [&](double x) { return kLeft + (x - x_lo) / (x_hi - x_lo) * plot_w; };
-    auto py = [&](double y) { return plot_bottom - (std::clamp(y, y_lo, y_hi) - y_lo) / (y_hi - y_lo) * kPlotHeight; };
+    auto py = [&](double y) {
+        return plot_bottom - (std::clamp(y, y_lo, y_hi) - y_lo) / (y_hi - y_lo) * kPlotHeight;
+    };
 
     std::string svg;
-    svg += format(R"(<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" )",
-                  kWidth, height, kWidth, height);
-    svg += R"(font-family="Helvetica, Arial, sans-serif" font-size="12">)" "\n";
+    svg += format(
+        R"(<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" )",
+        kWidth, height, kWidth, height);
+    svg += R"(font-family="Helvetica, Arial, sans-serif" font-size="12">)"
+           "\n";
     svg += format(R"(<rect x="0" y="0" width="%.0f" height="%.0f" fill="#ffffff"/>)", kWidth, height) + "\n";
-    svg += format(R"(<text x="%.0f" y="24" font-size="16" font-weight="bold">)", kLeft) + xml_escape(plot.title) +
-           "</text>\n";
-    svg += format(R"(<text x="%.0f" y="44" fill="#555555">)", kLeft) + xml_escape(plot.subtitle) + "</text>\n";
+    svg += format(R"(<text x="%.0f" y="24" font-size="16" font-weight="bold">)", kLeft) +
+           xml_escape(plot.title) + "</text>\n";
+    svg +=
+        format(R"(<text x="%.0f" y="44" fill="#555555">)", kLeft) + xml_escape(plot.subtitle) + "</text>\n";
 
     // Grid and y ticks.
     const double y_step = nice_step(y_hi - y_lo, 6);
-    svg += R"(<g stroke="#e5e5e5" stroke-width="1">)" "\n";
+    svg += R"(<g stroke="#e5e5e5" stroke-width="1">)"
+           "\n";
     std::string y_labels;
     for (double y = std::ceil(y_lo / y_step - 1e-9) * y_step; y <= y_hi + 1e-9; y += y_step) {
-        svg += format(R"(<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>)", kLeft, py(y), kLeft + plot_w, py(y)) + "\n";
+        svg += format(R"(<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>)", kLeft, py(y), kLeft + plot_w,
+                      py(y)) +
+               "\n";
         y_labels += format(R"(<text x="%.1f" y="%.1f" text-anchor="end">%s</text>)", kLeft - 6, py(y) + 4,
                            tick_label(y, y_step).c_str()) +
                     "\n";
@@ -129,27 +112,31 @@ std::string render_line_plot_svg(const LinePlot& plot) {
     const double x_step = nice_step(x_hi - x_lo, 8);
     std::string x_labels;
     for (double x = std::ceil(x_lo / x_step - 1e-9) * x_step; x <= x_hi + 1e-9; x += x_step) {
-        svg += format(R"(<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>)", px(x), kTop, px(x), plot_bottom) + "\n";
-        x_labels += format(R"(<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>)", px(x), rug_bottom + 16,
-                           tick_label(x, x_step).c_str()) +
+        svg += format(R"(<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>)", px(x), kTop, px(x), plot_bottom) +
+               "\n";
+        x_labels += format(R"(<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>)", px(x),
+                           rug_bottom + 16, tick_label(x, x_step).c_str()) +
                     "\n";
     }
     svg += "</g>\n<g fill=\"#333333\">\n" + y_labels + x_labels + "</g>\n";
-    svg += format(R"(<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="none" stroke="#333333"/>)", kLeft,
-                  kTop, plot_w, kPlotHeight) +
+    svg += format(R"(<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="none" stroke="#333333"/>)",
+                  kLeft, kTop, plot_w, kPlotHeight) +
            "\n";
     svg += format(R"(<text x="%.1f" y="%.1f" text-anchor="middle" fill="#333333">)", kLeft + plot_w / 2,
                   rug_bottom + 34) +
            xml_escape(plot.x_label) + "</text>\n";
-    svg += format(R"svg(<text transform="translate(18 %.1f) rotate(-90)" text-anchor="middle" fill="#333333">)svg",
-                  kTop + kPlotHeight / 2) +
-           xml_escape(plot.y_label) + "</text>\n";
+    svg +=
+        format(
+            R"svg(<text transform="translate(18 %.1f) rotate(-90)" text-anchor="middle" fill="#333333">)svg",
+            kTop + kPlotHeight / 2) +
+        xml_escape(plot.y_label) + "</text>\n";
 
     // Series: the line, then its row of event marks under the plot.
     for (int k = 0; k < num_series; ++k) {
         const char* color = kColors[k % kNumColors];
-        svg += format(R"(<polyline fill="none" stroke="%s" stroke-width="1.5" stroke-linejoin="round" points=")",
-                      color);
+        svg +=
+            format(R"(<polyline fill="none" stroke="%s" stroke-width="1.5" stroke-linejoin="round" points=")",
+                   color);
         for (size_t p = 0; p < num_points; ++p) {
             if (p > 0) svg += ' ';
             svg += format("%.1f,%.1f", px(xs[p]), py(ys[k][p]));
@@ -169,17 +156,21 @@ std::string render_line_plot_svg(const LinePlot& plot) {
 
     // Legend: one item per series, then what the marks mean.
     for (int k = 0; k <= num_series; ++k) {
-        const double x = kLeft + (k % legend_columns) * legend_item, y = legend_top + (k / legend_columns) * kLegendRow;
+        const double x = kLeft + (k % legend_columns) * legend_item,
+                     y = legend_top + (k / legend_columns) * kLegendRow;
         if (k < num_series) {
-            svg += format(R"(<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="3"/>)", x, y - 4,
-                          x + 24, y - 4, kColors[k % kNumColors]) +
+            svg += format(R"(<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="3"/>)",
+                          x, y - 4, x + 24, y - 4, kColors[k % kNumColors]) +
                    "\n";
-            svg += format(R"(<text x="%.1f" y="%.1f">)", x + 30, y) + xml_escape(plot.series[k].label) + "</text>\n";
+            svg += format(R"(<text x="%.1f" y="%.1f">)", x + 30, y) + xml_escape(plot.series[k].label) +
+                   "</text>\n";
         } else if (!plot.event_label.empty()) {
-            svg += format(R"(<path stroke="#333333" d="M%.1f %.1fv%.0f M%.1f %.1fv%.0f M%.1f %.1fv%.0f"/>)", x + 4,
-                          y - 10, kRugRow - 2, x + 12, y - 10, kRugRow - 2, x + 20, y - 10, kRugRow - 2) +
-                   "\n";
-            svg += format(R"(<text x="%.1f" y="%.1f">)", x + 30, y) + xml_escape(plot.event_label) + "</text>\n";
+            svg +=
+                format(R"(<path stroke="#333333" d="M%.1f %.1fv%.0f M%.1f %.1fv%.0f M%.1f %.1fv%.0f"/>)",
+                       x + 4, y - 10, kRugRow - 2, x + 12, y - 10, kRugRow - 2, x + 20, y - 10, kRugRow - 2) +
+                "\n";
+            svg +=
+                format(R"(<text x="%.1f" y="%.1f">)", x + 30, y) + xml_escape(plot.event_label) + "</text>\n";
         }
     }
     svg += "</svg>\n";

@@ -10,7 +10,8 @@
 
 using namespace eplb;
 
-TEST_CASE("simulate: CUDA and CPU planners give identical runs (DeepSeek-V3 EP32 and EP72, drift, switches)") {
+TEST_CASE(
+    "simulate: CUDA and CPU planners give identical runs (DeepSeek-V3 EP32 and EP72, drift, switches)") {
     GenTraceOptions g;
     g.first_layer_id = 3;
     g.num_steps = 400;

@@ -178,7 +178,8 @@ TEST_CASE("a mixture of workloads: each step samples the current one, switching 
 TEST_CASE("mixture rows must agree in shape; new options are checked") {
     GenTraceOptions o;
     o.workloads = {LoadMatrix::Ones(2, 4), LoadMatrix::Ones(3, 4)};
-    CHECK_THROWS_WITH_AS(generate_trace(o), "workload 1 is 3x4 but workload 0 is 2x4 (layers x experts)", Error);
+    CHECK_THROWS_WITH_AS(generate_trace(o), "workload 1 is 3x4 but workload 0 is 2x4 (layers x experts)",
+                         Error);
     o = {};
     o.switch_fraction = 2;
     CHECK_THROWS_WITH_AS(generate_trace(o), "--switch-fraction (2) must be in [0, 1]", Error);

@@ -76,8 +76,8 @@ TEST_CASE("vLLM's start placement: slot s holds expert s mod E") {
 
 TEST_CASE("the step scorer equals evaluate() exactly") {
     Rng rng(11);
-    for (const ParallelConfig& c :
-         {ParallelConfig{16, 24, 4, 2, 8}, ParallelConfig{12, 16, 4, 2, 8}, ParallelConfig{32, 40, 1, 1, 5}}) {
+    for (const ParallelConfig& c : {ParallelConfig{16, 24, 4, 2, 8}, ParallelConfig{12, 16, 4, 2, 8},
+                                    ParallelConfig{32, 40, 1, 1, 5}}) {
         for (int trial = 0; trial < 20; ++trial) {
             const LoadMatrix load = test::random_loads(rng, 3, c.num_logical_experts);
             const Placement planned = plan_deepseek(load, c);
@@ -181,7 +181,8 @@ TEST_CASE("threshold: rearrange at a check only when the window's balancedness i
     const Placement plan = plan_deepseek(trace.sum_steps(0, 4), kSmall);
     const Metrics planned = evaluate(plan.phy2log, trace.step(0), kSmall);
     REQUIRE(planned.balancedness == doctest::Approx(12.0 / 13.0));
-    SimulationOptions o = options_for(kSmall, {lane(4, 4, 0.9), lane(4, 4, 0.95), lane(4, 4, 0.5), lane(4, 4)});
+    SimulationOptions o =
+        options_for(kSmall, {lane(4, 4, 0.9), lane(4, 4, 0.95), lane(4, 4, 0.5), lane(4, 4)});
     const SimulationResult r = run(trace, o);
     // Checks end steps 0, 4, 8, 12, 16, 20.
     for (const LaneResult& res : r.lanes) CHECK(res.checks == 6);
@@ -303,9 +304,10 @@ TEST_CASE("lane labels name what differs in the grid") {
 
 TEST_CASE("invalid input is an error naming the value") {
     const LoadTrace trace = make_series({{1, 2, 3, 4}, {4, 3, 2, 1}});
-    CHECK_THROWS_WITH_AS(run(trace, options_for(kSmall, {lane(0, 4)})), "window_size (0) must be at least 1", Error);
-    CHECK_THROWS_WITH_AS(run(trace, options_for(kSmall, {lane(2, 0)})), "step_interval (0) must be at least 1",
+    CHECK_THROWS_WITH_AS(run(trace, options_for(kSmall, {lane(0, 4)})), "window_size (0) must be at least 1",
                          Error);
+    CHECK_THROWS_WITH_AS(run(trace, options_for(kSmall, {lane(2, 0)})),
+                         "step_interval (0) must be at least 1", Error);
     CHECK_THROWS_WITH_AS(run(trace, options_for(kSmall, {lane(2, 2, 1.5)})),
                          "threshold (1.5) must be in (0, 1], or 0 for none", Error);
     CHECK_THROWS_WITH_AS(run(trace, options_for(ParallelConfig{8, 8, 1, 1, 2}, {lane(2, 2)})),

@@ -78,9 +78,12 @@ TEST_CASE("float32 [T][L][E]: each step as the whole-file parser reads it; layer
     std::vector<float> rows(3 * 8);
     part.load_step(1, rows.data());  // file step 3, layers 1..3
     CHECK(std::equal(rows.begin(), rows.end(), t.step_data(3) + 8));
-    CHECK(error_of([&] { NpyStepReader(path, Range{2, 9}); }) == "--layers 2:9 is outside the trace's layers 0:5");
-    CHECK(error_of([&] { NpyStepReader(path, Range{}, Range{5, 9}); }) ==
-          "--steps 5:9 is outside the trace's 7 steps [0, 7)");
+    CHECK(error_of([&] {
+              NpyStepReader(path, Range{2, 9});
+          }) == "--layers 2:9 is outside the trace's layers 0:5");
+    CHECK(error_of([&] {
+              NpyStepReader(path, Range{}, Range{5, 9});
+          }) == "--steps 5:9 is outside the trace's 7 steps [0, 7)");
 }
 
 TEST_CASE("int32, int64 and float64 arrays; a 2-D array is one step") {
@@ -121,7 +124,8 @@ TEST_CASE("errors name the file, and bad values their step, layer and expert") {
     CHECK(error_of([&] { r.load_step(2, step.data()); }) ==
           bad + ": load at step 2, layer 1, expert 0 is -11: loads must be finite and >= 0");
     NpyStepReader late(bad, Range{}, Range{1, 3});  // step numbers stay the file's
-    CHECK(error_of([&] { late.load_step(1, step.data()); }).find("at step 2, layer 1, expert 0") != std::string::npos);
+    CHECK(error_of([&] { late.load_step(1, step.data()); }).find("at step 2, layer 1, expert 0") !=
+          std::string::npos);
 
     const std::string nan = temp_path("nan.npy");
     write_bytes(nan, npy_of<float>("<f4", "1, 1, 2", {1, std::nan("")}));

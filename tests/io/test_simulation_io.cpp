@@ -63,7 +63,8 @@ std::string xml_problem(const std::string& xml) {
         if (xml[i] == '&') {
             const size_t semi = xml.find(';', i);
             const std::string entity = semi == std::string::npos ? "" : xml.substr(i, semi - i + 1);
-            if (entity != "&amp;" && entity != "&lt;" && entity != "&gt;" && entity != "&quot;" && entity != "&apos;") {
+            if (entity != "&amp;" && entity != "&lt;" && entity != "&gt;" && entity != "&quot;" &&
+                entity != "&apos;") {
                 return "bad entity at " + std::to_string(i);
             }
             i = semi + 1;
@@ -126,7 +127,8 @@ TEST_CASE("CSV: one row per step and lane with the result's values") {
         REQUIRE(f.size() == 7);
         CHECK(std::stoi(f[0]) == 100 + t);  // input step numbers
         CHECK(f[1] == "deepseek");
-        CHECK(std::stod(f[2]) == doctest::Approx(run.result.mean_gpu_load[t] / lane.max_gpu_load[t]).epsilon(1e-6));
+        CHECK(std::stod(f[2]) ==
+              doctest::Approx(run.result.mean_gpu_load[t] / lane.max_gpu_load[t]).epsilon(1e-6));
         CHECK(std::stod(f[3]) == doctest::Approx(lane.max_gpu_load[t]).epsilon(1e-8));
         CHECK(std::stod(f[4]) == doctest::Approx(run.result.mean_gpu_load[t]).epsilon(1e-8));
         rearranged += std::stoi(f[5]);
@@ -214,5 +216,3 @@ TEST_CASE("the text report: one table for a sweep, with the swept columns") {
           std::string::npos);
     CHECK(single.find("threshold") == std::string::npos);
 }
-
-TEST_CASE("xml_escape") { CHECK(xml_escape("a<b>&\"c'") == "a&lt;b&gt;&amp;&quot;c&apos;"); }
