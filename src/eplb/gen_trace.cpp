@@ -8,8 +8,10 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <limits>
 #include <numeric>
+#include <thread>
 
 #include "eplb/error.h"
 
@@ -182,10 +184,7 @@ struct TraceGenerator::State {
     Rng switch_rng{0};
     int workload = 0;
     int next_step = 0;
-    std::vector<double> weight, tail;  // scratch [E]
-    std::vector<double> noise;         // scratch [L][E]: sd_x · z for this step
-    std::vector<int> index;            // scratch [E]
-    std::vector<float> skipped;        // scratch step for skipped steps
+    int threads = 1;
 };
 
 namespace {
@@ -312,10 +311,8 @@ TraceGenerator::TraceGenerator(GenTraceOptions options) : state_(std::make_uniqu
     }
     st.draws = o.tokens_per_step * o.top_k;
     const int e = st.num_experts;
-    st.weight.resize(e);
-    st.tail.resize(e);
-    st.index.resize(e);
-    st.noise.resize(static_cast<size_t>(st.num_layers) * e);
+    st.threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
+    std::vector<int> index(e);
     st.switch_rng = Rng(mix64(o.seed ^ 0xD1B54A32D192ED03ull));
     st.layers.resize(st.num_layers);
     for (int l = 0; l < st.num_layers; ++l) {
@@ -328,9 +325,9 @@ TraceGenerator::TraceGenerator(GenTraceOptions options) : state_(std::make_uniqu
         s.mean.assign(e, 0.0);
         if (!mixture) {
             // A random permutation decides which expert gets which popularity rank.
-            std::iota(st.index.begin(), st.index.end(), 0);
-            for (int i = e - 1; i > 0; --i) std::swap(st.index[i], st.index[s.rng.next() % (i + 1)]);
-            for (int i = 0; i < e; ++i) s.base[st.index[i]] = -o.skew * std::log(i + 1.0);
+            std::iota(index.begin(), index.end(), 0);
+            for (int i = e - 1; i > 0; --i) std::swap(index[i], index[s.rng.next() % (i + 1)]);
+            for (int i = 0; i < e; ++i) s.base[index[i]] = -o.skew * std::log(i + 1.0);
         }
     }
     if (mixture) {
@@ -361,73 +358,143 @@ int TraceGenerator::num_experts() const { return state_->num_experts; }
 const std::vector<int>& TraceGenerator::layer_ids() const { return state_->o.layer_ids; }
 int TraceGenerator::current_workload() const { return state_->workload; }
 
-void TraceGenerator::load_step(int t, float* out) {
-    State& st = *state_;
-    const GenTraceOptions& o = st.o;
-    EPLB_CHECK(t >= st.next_step && t < o.num_steps,
-               "generated trace: step " << t << " asked after step " << st.next_step - 1 << " (of "
-                                        << o.num_steps << "): steps come in increasing order");
-    const int e = st.num_experts;
-    const size_t step_size = static_cast<size_t>(st.num_layers) * e;
-    if (t > st.next_step) st.skipped.resize(step_size);
-    for (; st.next_step <= t; ++st.next_step) {
-        const int step = st.next_step;
-        float* dst = step == t ? out : st.skipped.data();
+namespace {
+
+// Per-thread scratch of the layer work.
+struct Scratch {
+    std::vector<double> weight, tail, noise;  // [E], [E], [kLockstepLayers][E]
+    std::vector<int> index;                   // [E]
+};
+
+// Steps [first, first + count) of the layers [l_begin, l_end), written to out (step i of the range
+// at out + i·step_size; null: generated and dropped). workloads[i] is the workload of step
+// first + i, or -1 where it did not change. Layers only touch their own state and random stream,
+// so disjoint layer ranges may run on different threads.
+void generate_layers(const GenTraceOptions& o, std::vector<LayerState>& layers,
+                     const std::vector<std::vector<double>>& workload_log, int e, int64_t draws, int first,
+                     int count, const std::vector<int>& workloads, int l_begin, int l_end, float* out,
+                     size_t step_size) {
+    Scratch sc;
+    sc.weight.resize(e);
+    sc.tail.resize(e);
+    sc.noise.resize(static_cast<size_t>(kLockstepLayers) * e);
+    sc.index.resize(e);
+    std::vector<float> dropped(out ? 0 : static_cast<size_t>(kLockstepLayers) * e);
+    for (int i = 0; i < count; ++i) {
+        const int step = first + i;
         const bool switching = step > 0 && o.switch_every > 0 && step % o.switch_every == 0;
-        if (switching && !o.workloads.empty()) {
-            const int m = static_cast<int>(o.workloads.size());
-            if (m > 1) {
-                st.workload = o.switch_random
-                                  ? (st.workload + 1 + static_cast<int>(st.switch_rng.next() % (m - 1))) % m
-                                  : (st.workload + 1) % m;
-            }
-            for (int l = 0; l < st.num_layers; ++l) {
-                std::copy_n(st.workload_log[st.workload].begin() + static_cast<ptrdiff_t>(l) * e, e,
-                            st.layers[l].base.begin());
-                st.layers[l].dirty = true;
-            }
-        }
-        for (int l = 0; l < st.num_layers; ++l) {
-            LayerState& s = st.layers[l];
-            if (switching && o.workloads.empty()) {
-                // Shuffle the popularity of a random subset of experts among themselves.
-                const int k = static_cast<int>(std::llround(o.switch_fraction * e));
-                if (k >= 2) {
-                    std::iota(st.index.begin(), st.index.end(), 0);
-                    for (int i = 0; i < k; ++i) std::swap(st.index[i], st.index[i + s.rng.next() % (e - i)]);
-                    for (int i = k - 1; i > 0; --i) {
-                        std::swap(s.base[st.index[i]], s.base[st.index[s.rng.next() % (i + 1)]]);
-                    }
-                    s.dirty = true;
-                }
-            }
-            if (step > 0 && o.drift > 0) {
-                double* z = st.weight.data();
-                fill_normals(s.rng, z, e);
-                for (int x = 0; x < e; ++x) s.offset[x] = (1.0 - kReversion) * s.offset[x] + o.drift * z[x];
-                s.dirty = true;
-            }
-            if (s.dirty) {
-                for (int x = 0; x < e; ++x) st.weight[x] = fast_exp(s.base[x] + s.offset[x]);
-                prepare_row(s, st.weight.data(), st.tail.data(), e, st.draws);
-                s.dirty = false;
-            }
-            double* noise = st.noise.data() + static_cast<size_t>(l) * e;
-            fill_normals(s.rng, noise, e);
-            for (int x = 0; x < e; ++x) noise[x] *= s.sd[x];
-        }
-        for (int l0 = 0; l0 < st.num_layers; l0 += kLockstepLayers) {
-            const int g = std::min(kLockstepLayers, st.num_layers - l0);
-            LayerState* layers[kLockstepLayers];
+        for (int l0 = l_begin; l0 < l_end; l0 += kLockstepLayers) {
+            const int g = std::min(kLockstepLayers, l_end - l0);
+            LayerState* group[kLockstepLayers];
             const double* noise[kLockstepLayers];
             float* rows[kLockstepLayers];
             for (int j = 0; j < g; ++j) {
-                layers[j] = &st.layers[l0 + j];
-                noise[j] = st.noise.data() + static_cast<size_t>(l0 + j) * e;
-                rows[j] = dst + static_cast<size_t>(l0 + j) * e;
+                const int l = l0 + j;
+                LayerState& s = layers[l];
+                if (workloads[i] >= 0) {
+                    std::copy_n(workload_log[workloads[i]].begin() + static_cast<ptrdiff_t>(l) * e, e,
+                                s.base.begin());
+                    s.dirty = true;
+                }
+                if (switching && o.workloads.empty()) {
+                    // Shuffle the popularity of a random subset of experts among themselves.
+                    const int k = static_cast<int>(std::llround(o.switch_fraction * e));
+                    if (k >= 2) {
+                        std::iota(sc.index.begin(), sc.index.end(), 0);
+                        for (int a = 0; a < k; ++a)
+                            std::swap(sc.index[a], sc.index[a + s.rng.next() % (e - a)]);
+                        for (int a = k - 1; a > 0; --a) {
+                            std::swap(s.base[sc.index[a]], s.base[sc.index[s.rng.next() % (a + 1)]]);
+                        }
+                        s.dirty = true;
+                    }
+                }
+                if (step > 0 && o.drift > 0) {
+                    double* z = sc.weight.data();
+                    fill_normals(s.rng, z, e);
+                    for (int x = 0; x < e; ++x)
+                        s.offset[x] = (1.0 - kReversion) * s.offset[x] + o.drift * z[x];
+                    s.dirty = true;
+                }
+                if (s.dirty) {
+                    for (int x = 0; x < e; ++x) sc.weight[x] = fast_exp(s.base[x] + s.offset[x]);
+                    prepare_row(s, sc.weight.data(), sc.tail.data(), e, draws);
+                    s.dirty = false;
+                }
+                double* z = sc.noise.data() + static_cast<size_t>(j) * e;
+                fill_normals(s.rng, z, e);
+                for (int x = 0; x < e; ++x) z[x] *= s.sd[x];
+                group[j] = &s;
+                noise[j] = z;
+                rows[j] = out ? out + static_cast<size_t>(i) * step_size + static_cast<size_t>(l) * e
+                              : dropped.data() + static_cast<size_t>(j) * e;
             }
-            sample_rows(layers, noise, rows, g, e, st.draws);
+            sample_rows(group, noise, rows, g, e, draws);
         }
+    }
+}
+
+}  // namespace
+
+void TraceGenerator::load_step(int t, float* out) { load_steps(t, 1, out); }
+
+void TraceGenerator::load_steps(int first, int count, float* out) {
+    State& st = *state_;
+    const GenTraceOptions& o = st.o;
+    EPLB_CHECK(first >= st.next_step && count >= 1 && first + count <= o.num_steps,
+               "generated trace: steps " << first << ".." << first + count - 1 << " asked after step "
+                                         << st.next_step - 1 << " (of " << o.num_steps
+                                         << "): steps come in increasing order");
+    const int e = st.num_experts;
+    const size_t step_size = static_cast<size_t>(st.num_layers) * e;
+    // Steps before `first` are generated and dropped; then the asked ones. The workload sequence
+    // is drawn here, in step order, so that the layers can then run in parallel.
+    for (const bool keep : {false, true}) {
+        const int begin = keep ? first : st.next_step, n = keep ? count : first - st.next_step;
+        if (n <= 0) continue;
+        std::vector<int> workloads(n, -1);
+        for (int i = 0; i < n; ++i) {
+            const int step = begin + i;
+            const int m = static_cast<int>(o.workloads.size());
+            if (step > 0 && o.switch_every > 0 && step % o.switch_every == 0 && m > 0) {
+                if (m > 1) {
+                    st.workload =
+                        o.switch_random
+                            ? (st.workload + 1 + static_cast<int>(st.switch_rng.next() % (m - 1))) % m
+                            : (st.workload + 1) % m;
+                }
+                workloads[i] = st.workload;
+            }
+        }
+        float* dst = keep ? out : nullptr;
+        // Layers split over threads in whole lockstep groups; one thread for a single step or
+        // few layers, where starting threads would cost more than it saves.
+        const int groups = (st.num_layers + kLockstepLayers - 1) / kLockstepLayers;
+        const int threads = n * step_size < (1u << 16) ? 1 : std::min(st.threads, groups);
+        std::vector<std::thread> pool;
+        std::vector<std::exception_ptr> errors(threads);
+        for (int w = 0; w < threads; ++w) {
+            const int l_begin = std::min(st.num_layers, groups * w / threads * kLockstepLayers);
+            const int l_end = std::min(st.num_layers, groups * (w + 1) / threads * kLockstepLayers);
+            auto work = [&, l_begin, l_end, w] {
+                try {
+                    generate_layers(o, st.layers, st.workload_log, e, st.draws, begin, n, workloads, l_begin,
+                                    l_end, dst, step_size);
+                } catch (...) {
+                    errors[w] = std::current_exception();
+                }
+            };
+            if (w + 1 == threads) {
+                work();
+            } else {
+                pool.emplace_back(work);
+            }
+        }
+        for (std::thread& t : pool) t.join();
+        for (const std::exception_ptr& error : errors) {
+            if (error) std::rethrow_exception(error);
+        }
+        st.next_step = begin + n;
     }
 }
 
@@ -442,9 +509,7 @@ LoadTrace generate_trace(const GenTraceOptions& options) {
     trace.num_experts = gen.num_experts();
     trace.layer_ids = gen.layer_ids();
     trace.values.resize(static_cast<size_t>(trace.num_steps) * trace.num_layers * trace.num_experts);
-    for (int t = 0; t < trace.num_steps; ++t) {
-        gen.load_step(t, trace.values.data() + static_cast<size_t>(t) * trace.num_layers * trace.num_experts);
-    }
+    gen.load_steps(0, trace.num_steps, trace.values.data());
     return trace;
 }
 

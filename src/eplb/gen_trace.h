@@ -51,6 +51,8 @@ class TraceGenerator final : public StepSource {
     int num_experts() const override;
     // Steps must be asked for in increasing order; skipped steps are generated and dropped.
     void load_step(int t, float* out) override;
+    // Several steps at once, the layers spread over the cores (the result does not depend on it).
+    void load_steps(int first, int count, float* out) override;
     const std::vector<int>& layer_ids() const;
     // Mixture mode: the workload of the step generated last (0 before the first).
     int current_workload() const;

@@ -80,16 +80,20 @@ StepScorer::StepScorer(const int32_t* phy2log, const int32_t* logcnt, int num_la
       num_experts_(c.num_logical_experts),
       num_slots_(c.num_physical_experts),
       num_gpus_(c.num_gpus),
-      expert_(phy2log, phy2log + static_cast<size_t>(num_layers) * c.num_physical_experts),
-      replicas_(expert_.size()) {
+      expert_(phy2log, phy2log + static_cast<size_t>(num_layers) * c.num_physical_experts) {
+    shared_begin_.push_back(0);
     for (int l = 0; l < num_layers_; ++l) {
         for (int s = 0; s < num_slots_; ++s) {
-            const size_t i = static_cast<size_t>(l) * num_slots_ + s;
-            const int x = expert_[i];
+            const int x = expert_[static_cast<size_t>(l) * num_slots_ + s];
             EPLB_CHECK(x >= 0 && x < num_experts_, "phy2log[" << l << "][" << s << "] is " << x
                                                               << ", outside [0, " << num_experts_ << ")");
-            replicas_[i] = logcnt[static_cast<size_t>(l) * num_experts_ + x];
+            const int replicas = logcnt[static_cast<size_t>(l) * num_experts_ + x];
+            if (replicas != 1) {
+                shared_.push_back(s);
+                shared_replicas_.push_back(replicas);
+            }
         }
+        shared_begin_.push_back(static_cast<int32_t>(shared_.size()));
     }
 }
 
@@ -103,7 +107,8 @@ StepScorer::StepScorer(const Placement& p, const ParallelConfig& c)
 
 StepScore StepScorer::score(const float* load, const double* layer_totals) const {
     const int slots_per_gpu = num_slots_ / num_gpus_;
-    // Replica loads of a layer first (the division vectorises), then each GPU's sum in slot order.
+    // Replica loads of a layer first: load / logcnt, where only experts with several replicas need
+    // the division (x / 1.0 is x); then each GPU's sum in slot order, as evaluate() adds them.
     thread_local std::vector<double> replica_load;
     replica_load.resize(num_slots_);
     double* v = replica_load.data();
@@ -111,9 +116,8 @@ StepScore StepScorer::score(const float* load, const double* layer_totals) const
     for (int l = 0; l < num_layers_; ++l) {
         const float* row = load + static_cast<size_t>(l) * num_experts_;
         const int32_t* expert = expert_.data() + static_cast<size_t>(l) * num_slots_;
-        const double* replicas = replicas_.data() + static_cast<size_t>(l) * num_slots_;
         for (int s = 0; s < num_slots_; ++s) v[s] = row[expert[s]];
-        for (int s = 0; s < num_slots_; ++s) v[s] /= replicas[s];
+        for (int i = shared_begin_[l]; i < shared_begin_[l + 1]; ++i) v[shared_[i]] /= shared_replicas_[i];
         double max = 0;
         for (int q = 0, s = 0; q < num_gpus_; ++q) {
             double gpu = 0;
@@ -205,17 +209,20 @@ void check_step(const float* load, size_t n, int num_experts, int t) {
     }
 }
 
-// Σ_x row[x] of every layer in expert order (evaluate()'s order), eight layers' chains interleaved.
-void layer_totals(const float* step, int num_layers, int e, double* totals) {
-    constexpr int kGroup = 8;
-    for (int l0 = 0; l0 < num_layers; l0 += kGroup) {
-        const int g = std::min(kGroup, num_layers - l0);
-        double acc[kGroup] = {0, 0, 0, 0, 0, 0, 0, 0};
-        for (int x = 0; x < e; ++x) {
-            for (int j = 0; j < g; ++j) acc[j] += step[static_cast<size_t>(l0 + j) * e + x];
-        }
-        for (int j = 0; j < g; ++j) totals[l0 + j] = acc[j];
+// Σ_x row[x] of kGroup layers in expert order (evaluate()'s order), their chains interleaved.
+template <int kGroup>
+void group_totals(const float* rows, int e, double* totals) {
+    double acc[kGroup] = {};
+    for (int x = 0; x < e; ++x) {
+        for (int j = 0; j < kGroup; ++j) acc[j] += rows[static_cast<size_t>(j) * e + x];
     }
+    for (int j = 0; j < kGroup; ++j) totals[j] = acc[j];
+}
+
+void layer_totals(const float* step, int num_layers, int e, double* totals) {
+    int l = 0;
+    for (; l + 8 <= num_layers; l += 8) group_totals<8>(step + static_cast<size_t>(l) * e, e, totals + l);
+    for (; l < num_layers; ++l) group_totals<1>(step + static_cast<size_t>(l) * e, e, totals + l);
 }
 
 }  // namespace
@@ -288,11 +295,9 @@ SimulationResult simulate(StepSource& source, const SimulationOptions& options, 
         LoadMatrix(static_cast<Eigen::Index>(chunk) * num_layers, e),
         LoadMatrix(num_steps > chunk ? static_cast<Eigen::Index>(chunk) * num_layers : 0, e)};
     auto read_chunk = [&source, step_size, e](LoadMatrix& buf, int first, int n) {
-        for (int i = 0; i < n; ++i) {
-            float* dst = buf.data() + static_cast<size_t>(i) * step_size;
-            source.load_step(first + i, dst);
-            check_step(dst, step_size, e, first + i);
-        }
+        source.load_steps(first, n, buf.data());
+        for (int i = 0; i < n; ++i)
+            check_step(buf.data() + static_cast<size_t>(i) * step_size, step_size, e, first + i);
     };
     read_chunk(buffers[0], 0, chunk);
 
@@ -332,15 +337,21 @@ SimulationResult simulate(StepSource& source, const SimulationOptions& options, 
             sum_mean_all += mean;
             if (ring_len > 0) {
                 float* slot = ring.data() + static_cast<size_t>(t % ring_len) * step_size;
+                // Add the new step and drop the one W steps back in one pass: exact for integer
+                // loads (token counts), and the ring slot is read before it is overwritten.
                 for (Window& w : windows) {
-                    if (t < w.size) continue;
-                    const float* old = ring.data() + static_cast<size_t>((t - w.size) % ring_len) * step_size;
-                    for (size_t j = 0; j < step_size; ++j) w.sum[j] -= old[j];
+                    double* sum = w.sum.data();
+                    if (t < w.size) {
+                        for (size_t j = 0; j < step_size; ++j) sum[j] += step[j];
+                    } else {
+                        const float* old =
+                            ring.data() + static_cast<size_t>((t - w.size) % ring_len) * step_size;
+                        for (size_t j = 0; j < step_size; ++j) {
+                            sum[j] += static_cast<double>(step[j]) - static_cast<double>(old[j]);
+                        }
+                    }
                 }
                 std::copy_n(step, step_size, slot);
-                for (Window& w : windows) {
-                    for (size_t j = 0; j < step_size; ++j) w.sum[j] += step[j];
-                }
             }
             for (int k = 0; k < num_lanes; ++k) {
                 const LaneSpec& spec = options.lanes[k];

@@ -69,8 +69,11 @@ class StepScorer {
 
   private:
     int num_layers_ = 0, num_experts_ = 0, num_slots_ = 0, num_gpus_ = 0;
-    std::vector<int32_t> expert_;   // [L][R]
-    std::vector<double> replicas_;  // [L][R]: logcnt of the slot's expert
+    std::vector<int32_t> expert_;  // [L][R]
+    // Slots whose expert has several replicas (the only ones that need a division), per layer:
+    // shared_[shared_begin_[l] .. shared_begin_[l + 1]) with their replica counts.
+    std::vector<int32_t> shared_, shared_begin_;
+    std::vector<double> shared_replicas_;
 };
 
 // vLLM's start placement for num_layers layers: slot s holds expert s mod E.

@@ -15,6 +15,12 @@ class StepSource {
     // Writes step t's load, [num_layers][num_experts] row-major, to `out`. Callers ask for the steps
     // in increasing order (generators rely on it; files and memory do not care).
     virtual void load_step(int t, float* out) = 0;
+    // Steps [first, first + count) one after the other at out; sources that can do better (the
+    // generator: layers in parallel) override it.
+    virtual void load_steps(int first, int count, float* out) {
+        const size_t step_size = static_cast<size_t>(num_layers()) * num_experts();
+        for (int i = 0; i < count; ++i) load_step(first + i, out + i * step_size);
+    }
 };
 
 // Steps [first, end) of an in-memory trace (end = -1: to the end); step 0 of the source is step
@@ -40,6 +46,9 @@ class StepRangeSource final : public StepSource {
     int num_layers() const override { return inner_.num_layers(); }
     int num_experts() const override { return inner_.num_experts(); }
     void load_step(int t, float* out) override { inner_.load_step(first_ + t, out); }
+    void load_steps(int first, int count, float* out) override {
+        inner_.load_steps(first_ + first, count, out);
+    }
 
   private:
     StepSource& inner_;
