@@ -37,7 +37,7 @@ void add_gen_options(CLI::App& app, GenCliOptions& o, const std::string& prefix,
                        "Aggregate traces A,B,... (any trace format): each step samples its tokens from "
                        "the current one's expert distribution (the shape comes from them)")
             ->delimiter(',')
-            ->check(CLI::ExistingFile)
+            ->check(CLI::ExistingPath)
             ->group(group);
     o.options.push_back(o.from_traces_opt);
     CLI::Option* random = app.add_flag("--" + prefix + "switch-random", g.switch_random,

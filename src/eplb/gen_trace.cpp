@@ -276,18 +276,21 @@ void prepare_row(LayerState& s, const double* weight, double* tail, int e, int64
 // rows of kLockstepLayers layers advance together because each chain waits on its own `left`.
 void sample_rows(LayerState* const* layers, const double* const* noise, float* const* out, int g, int e,
                  int64_t draws) {
-    int64_t left[kLockstepLayers];
-    for (int j = 0; j < g; ++j) left[j] = draws;
+    // `left` is kept in double (integers below 2^53, exact) so that the chain has no int/float
+    // conversions; adding and subtracting 2^52 rounds a value in [0, 2^51) to the nearest integer.
+    constexpr double kRound = 0x1.0p52;
+    double left[kLockstepLayers];
+    for (int j = 0; j < g; ++j) left[j] = static_cast<double>(draws);
     for (int x = 0; x < e; ++x) {
         for (int j = 0; j < g; ++j) {
             LayerState& s = *layers[j];
-            int64_t k;
-            if (s.mean[x] < kNormalMinMean) {
+            double k;
+            if (s.mean[x] < kNormalMinMean) [[unlikely]] {
                 // Also experts without weight (cond 0: no draw) and the last one (cond 1: the rest).
-                k = s.rng.binomial(left[j], s.cond[x]);
+                k = static_cast<double>(s.rng.binomial(static_cast<int64_t>(left[j]), s.cond[x]));
             } else {
-                const double v = static_cast<double>(left[j]) * s.cond[x] + noise[j][x] + 0.5;
-                k = v > 0 ? std::min(static_cast<int64_t>(v), left[j]) : 0;
+                const double v = std::max(0.0, left[j] * s.cond[x] + noise[j][x]);
+                k = std::min((v + kRound) - kRound, left[j]);
             }
             out[j][x] = static_cast<float>(k);
             left[j] -= k;

@@ -211,3 +211,21 @@ TEST_CASE("the samplers: standard normal moments, exact small binomials") {
     CHECK(rng.binomial(10, 0.0) == 0);
     CHECK(rng.binomial(10, 1.0) == 10);
 }
+
+TEST_CASE("many steps at once (layers spread over the cores) equal one step at a time") {
+    GenTraceOptions o;  // 58 x 256: big enough for the threaded path
+    o.num_steps = 9;
+    o.drift = 0.05;
+    o.switch_every = 4;
+    const LoadTrace whole = generate_trace(o);  // one load_steps call
+    TraceGenerator g(o);
+    std::vector<float> step(58 * 256);
+    for (int t = 0; t < 9; ++t) {
+        g.load_step(t, step.data());
+        CHECK(std::equal(step.begin(), step.end(), whole.step_data(t)));
+    }
+    TraceGenerator skip(o);
+    std::vector<float> tail(3 * 58 * 256);
+    skip.load_steps(6, 3, tail.data());  // steps 0..5 dropped on the way
+    CHECK(std::equal(tail.begin(), tail.end(), whole.step_data(6)));
+}
