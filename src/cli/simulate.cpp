@@ -3,6 +3,7 @@
 // side by side; summary table, per-step CSV, SVG plot, JSON.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iostream>
@@ -94,6 +95,16 @@ void select_generated_layers(GenTraceOptions& g, Range range) {
     }
     g.layer_ids = kept;
     g.num_layers = static_cast<int>(kept.size());
+}
+
+// The values in their first-seen order, each once ("deepseek,deepseek" is one line).
+template <typename T>
+std::vector<T> unique_in_order(const std::vector<T>& values) {
+    std::vector<T> out;
+    for (const T& v : values) {
+        if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
+    }
+    return out;
 }
 
 std::vector<double> parse_thresholds(const std::vector<std::string>& texts) {
@@ -213,7 +224,8 @@ int run_simulate(const SimulateOptions& o) {
     SimulationOptions sim;
     sim.config = doc.config;
     sim.expert_bytes = doc.expert_bytes;
-    sim.lanes = make_lanes(policies, windows, intervals, parse_thresholds(o.thresholds), o.oracle);
+    sim.lanes = make_lanes(unique_in_order(policies), unique_in_order(windows), unique_in_order(intervals),
+                           unique_in_order(parse_thresholds(o.thresholds)), o.oracle);
 
     std::string notice;
     const auto planner = make_planner(o.input.backend, &notice);

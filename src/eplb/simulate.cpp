@@ -254,7 +254,7 @@ SimulationResult simulate(StepSource& source, const SimulationOptions& options, 
     std::vector<LaneState> lanes(num_lanes);
     const IndexMatrix start_map = start_placement(num_layers, c);
     const IndexMatrix start_cnt = count_replicas(start_map, e);
-    int max_window = 1;
+    int ring_len = 0;  // the longest window that ever drops a step (W < T): the ring must hold W steps
     for (int k = 0; k < num_lanes; ++k) {
         const LaneSpec& spec = options.lanes[k];
         LaneResult& res = result.lanes[k];
@@ -272,9 +272,8 @@ SimulationResult simulate(StepSource& source, const SimulationOptions& options, 
             it = windows.end() - 1;
         }
         st.window = static_cast<int>(it - windows.begin());
-        max_window = std::max(max_window, spec.window_size);
+        if (spec.window_size < num_steps) ring_len = std::max(ring_len, spec.window_size);
     }
-    const int ring_len = windows.empty() ? 0 : std::min(max_window, num_steps);
     std::vector<float> ring(static_cast<size_t>(ring_len) * step_size, 0.0f);
 
     // Chunk length: at most 1024 steps and about 128 MB of chunk, snapshot and placement buffers.
@@ -335,24 +334,21 @@ SimulationResult simulate(StepSource& source, const SimulationOptions& options, 
             for (int l = 0; l < num_layers; ++l) mean += step_totals[l] / c.num_gpus;
             result.mean_gpu_load[t] = mean;
             sum_mean_all += mean;
-            if (ring_len > 0) {
-                float* slot = ring.data() + static_cast<size_t>(t % ring_len) * step_size;
-                // Add the new step and drop the one W steps back in one pass: exact for integer
-                // loads (token counts), and the ring slot is read before it is overwritten.
-                for (Window& w : windows) {
-                    double* sum = w.sum.data();
-                    if (t < w.size) {
-                        for (size_t j = 0; j < step_size; ++j) sum[j] += step[j];
-                    } else {
-                        const float* old =
-                            ring.data() + static_cast<size_t>((t - w.size) % ring_len) * step_size;
-                        for (size_t j = 0; j < step_size; ++j) {
-                            sum[j] += static_cast<double>(step[j]) - static_cast<double>(old[j]);
-                        }
+            // Add the new step and drop the one W steps back in one pass: exact for integer loads
+            // (token counts), and the ring slot is read before it is overwritten.
+            for (Window& w : windows) {
+                double* sum = w.sum.data();
+                if (t < w.size) {
+                    for (size_t j = 0; j < step_size; ++j) sum[j] += step[j];
+                } else {
+                    const float* old = ring.data() + static_cast<size_t>((t - w.size) % ring_len) * step_size;
+                    for (size_t j = 0; j < step_size; ++j) {
+                        sum[j] += static_cast<double>(step[j]) - static_cast<double>(old[j]);
                     }
                 }
-                std::copy_n(step, step_size, slot);
             }
+            if (ring_len > 0)
+                std::copy_n(step, step_size, ring.data() + static_cast<size_t>(t % ring_len) * step_size);
             for (int k = 0; k < num_lanes; ++k) {
                 const LaneSpec& spec = options.lanes[k];
                 LaneState& st = lanes[k];

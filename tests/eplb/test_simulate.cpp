@@ -144,6 +144,16 @@ TEST_CASE("interval 4, window 2: rearrangements after steps 0, 4, 8; each plan s
     CHECK(res.bytes_moved == (m0 + m4 + m8) * 1000);
     CHECK(m0 > 0);
     CHECK(res.final_phy2log == p8.phy2log);
+
+    // A window longer than the series keeps every step seen so far.
+    const SimulationResult long_window = run(trace, options_for(kSmall, {lane(100, 4)}));
+    CHECK(long_window.lanes[0].rearranged_at == std::vector<int>{0, 4, 8});
+    const Placement q4 = plan_deepseek(trace.sum_steps(0, 5), kSmall);
+    const Placement q8 = plan_deepseek(trace.sum_steps(0, 9), kSmall);
+    for (int t = 5; t < 10; ++t) {
+        CHECK(long_window.lanes[0].max_gpu_load[t] ==
+              evaluated_max(t <= 8 ? q4.phy2log : q8.phy2log, trace.step(t), kSmall));
+    }
 }
 
 TEST_CASE("interval 8, window 3: the first rearrangement after floor(8/4) = 2 steps, then every 8") {
