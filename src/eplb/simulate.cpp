@@ -249,7 +249,8 @@ SimulationResult simulate(StepSource& source, const SimulationOptions& options, 
     result.mean_gpu_load.resize(num_steps);
     result.lanes.resize(num_lanes);
 
-    // Windows: one running sum per distinct size, all fed from one ring of the largest.
+    // Windows: one running sum per distinct size; a ring of the last steps gives each the step it
+    // drops.
     std::vector<Window> windows;
     std::vector<LaneState> lanes(num_lanes);
     const IndexMatrix start_map = start_placement(num_layers, c);

@@ -325,4 +325,8 @@ TEST_CASE("invalid input is an error naming the value") {
     const LoadTrace bad = make_series({{1, 2, 3, 4}, {1, 2, 3, 4}, {4, -1, 2, 1}});
     CHECK_THROWS_WITH_AS(run(bad, options_for(kSmall, {lane(2, 2)})),
                          "step 2, layer row 0, expert 1: load -1 must be finite and >= 0", Error);
+    SimulationOptions one_by_one = options_for(kSmall, {lane(2, 2)});
+    one_by_one.chunk_steps = 1;  // the bad step is read ahead on the second thread
+    CHECK_THROWS_WITH_AS(run(bad, one_by_one),
+                         "step 2, layer row 0, expert 1: load -1 must be finite and >= 0", Error);
 }
