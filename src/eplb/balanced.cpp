@@ -1,0 +1,154 @@
+// The `balanced` policy (see balanced.h): groups to nodes, then ReplicaPacker per flat instance.
+#include "eplb/balanced.h"
+
+#include <algorithm>
+#include <numeric>
+#include <vector>
+
+#include "eplb/error.h"
+#include "eplb/replica_packing.h"
+
+namespace eplb {
+
+namespace {
+
+class BalancedPlanner {
+  public:
+    explicit BalancedPlanner(const ParallelConfig& c)
+        : e_(c.num_logical_experts),
+          r_(c.num_physical_experts),
+          p_(c.num_gpus),
+          g_(c.hierarchical() ? c.num_groups : 1),
+          n_(c.hierarchical() ? c.num_nodes : 1) {
+        node_groups_.resize(g_);
+        group_load_.resize(g_);
+        bound_.resize(n_);
+    }
+
+    void plan_row(const float* load, int* phy2log, int* phyrank, int* logcnt) {
+        assign_groups(load);
+        const int groups_per_node = g_ / n_, group_size = e_ / g_;
+        const int gpus_per_node = p_ / n_, slots_per_node = r_ / n_, slots_per_gpu = r_ / p_;
+        for (int node = 0; node < n_; ++node) {
+            // The node's experts in index order of its (sorted) groups.
+            int* groups = node_groups_.data() + node * groups_per_node;
+            std::sort(groups, groups + groups_per_node);
+            experts_.clear();
+            for (int i = 0; i < groups_per_node; ++i) {
+                for (int j = 0; j < group_size; ++j) experts_.push_back(groups[i] * group_size + j);
+            }
+            weight_.resize(experts_.size());
+            for (size_t i = 0; i < experts_.size(); ++i) weight_[i] = load[experts_[i]];
+            packer_.reset(weight_.data(), static_cast<int>(experts_.size()), gpus_per_node, slots_per_gpu);
+            packer_.solve();
+            for (int s = 0; s < slots_per_node; ++s)
+                phy2log[node * slots_per_node + s] = experts_[packer_.expert_at(s)];
+        }
+        std::fill(logcnt, logcnt + e_, 0);
+        for (int s = 0; s < r_; ++s) phyrank[s] = logcnt[phy2log[s]]++;
+    }
+
+  private:
+    // max(node load / (P/N), node T*) for the groups [groups, groups + G/N): no placement that
+    // keeps these groups on one node can do better on it.
+    double node_bound(const int* groups) {
+        const int groups_per_node = g_ / n_, group_size = e_ / g_;
+        const int slots_per_node = r_ / n_, gpus_per_node = p_ / n_;
+        bound_weight_.clear();
+        double total = 0;
+        for (int i = 0; i < groups_per_node; ++i) {
+            total += group_load_[groups[i]];
+            for (int j = 0; j < group_size; ++j) bound_weight_.push_back(row_[groups[i] * group_size + j]);
+        }
+        const int n = static_cast<int>(bound_weight_.size());
+        const int cap = n >= slots_per_node / gpus_per_node ? gpus_per_node : 0;
+        const double t = min_max_replica_load_capped(bound_weight_.data(), n, slots_per_node, cap);
+        return std::max(total / gpus_per_node, t);
+    }
+
+    void assign_groups(const float* load) {
+        const int groups_per_node = g_ / n_, group_size = e_ / g_;
+        if (n_ == 1) {
+            std::iota(node_groups_.begin(), node_groups_.end(), 0);
+            return;
+        }
+        row_.assign(load, load + e_);
+        for (int g = 0; g < g_; ++g) {
+            double sum = 0;
+            for (int j = 0; j < group_size; ++j) sum += load[g * group_size + j];
+            group_load_[g] = sum;
+        }
+        // Greedy: heaviest group first to the lightest node with room (ties: lowest index).
+        std::vector<int> order(g_), fill(n_, 0);
+        std::vector<double> node_load(n_, 0.0);
+        std::iota(order.begin(), order.end(), 0);
+        std::stable_sort(order.begin(), order.end(),
+                         [&](int a, int b) { return group_load_[a] > group_load_[b]; });
+        for (int g : order) {
+            int best = -1;
+            for (int node = 0; node < n_; ++node) {
+                if (fill[node] < groups_per_node && (best < 0 || node_load[node] < node_load[best]))
+                    best = node;
+            }
+            node_groups_[best * groups_per_node + fill[best]++] = g;
+            node_load[best] += group_load_[g];
+        }
+        for (int node = 0; node < n_; ++node)
+            bound_[node] = node_bound(&node_groups_[node * groups_per_node]);
+        // Swap groups between the node of highest bound and another while that lowers the pair's max.
+        const double tol = 1e-12 * std::accumulate(group_load_.begin(), group_load_.end(), 0.0);
+        for (int step = 0; step < 16 * g_; ++step) {
+            const int a = static_cast<int>(std::max_element(bound_.begin(), bound_.end()) - bound_.begin());
+            double best = bound_[a] - tol, best_a = 0, best_b = 0;
+            int best_i = -1, best_j = -1;
+            for (int b = 0; b < n_; ++b) {
+                if (b == a) continue;
+                for (int i = a * groups_per_node; i < (a + 1) * groups_per_node; ++i) {
+                    for (int j = b * groups_per_node; j < (b + 1) * groups_per_node; ++j) {
+                        std::swap(node_groups_[i], node_groups_[j]);
+                        const double ba = node_bound(&node_groups_[a * groups_per_node]);
+                        const double bb = ba < best ? node_bound(&node_groups_[b * groups_per_node]) : ba;
+                        std::swap(node_groups_[i], node_groups_[j]);
+                        if (std::max(ba, bb) < best) {
+                            best = std::max(ba, bb);
+                            best_a = ba;
+                            best_b = bb;
+                            best_i = i;
+                            best_j = j;
+                        }
+                    }
+                }
+            }
+            if (best_i < 0) break;
+            std::swap(node_groups_[best_i], node_groups_[best_j]);
+            bound_[a] = best_a;
+            bound_[best_j / groups_per_node] = best_b;
+        }
+    }
+
+    int e_, r_, p_, g_, n_;
+    std::vector<int> node_groups_;  // [N][G/N] groups of each node
+    std::vector<double> group_load_, bound_, row_, bound_weight_, weight_;
+    std::vector<int> experts_;
+    ReplicaPacker packer_;
+};
+
+}  // namespace
+
+Placement plan_balanced(const LoadMatrix& load, const ParallelConfig& config) {
+    EPLB_CHECK(
+        load.cols() == config.num_logical_experts,
+        "load has " << load.cols() << " experts but num_logical_experts is " << config.num_logical_experts);
+    BalancedPlanner planner(config);
+    const auto rows = load.rows();
+    Placement out{IndexMatrix(rows, config.num_physical_experts),
+                  IndexMatrix(rows, config.num_physical_experts),
+                  IndexMatrix(rows, config.num_logical_experts)};
+    for (Eigen::Index r = 0; r < rows; ++r) {
+        planner.plan_row(load.row(r).data(), out.phy2log.row(r).data(), out.phyrank.row(r).data(),
+                         out.logcnt.row(r).data());
+    }
+    return out;
+}
+
+}  // namespace eplb
