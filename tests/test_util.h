@@ -40,7 +40,8 @@ inline LoadMatrix random_loads(Rng& rng, int rows, int cols) {
 inline std::string shared_traces_dir() {
     const char* shared = std::getenv("EPLB_SHARED");
     if (!shared) return "";
-    const std::filesystem::path dir = std::filesystem::path(shared) / "traces" / "sglang-deepseek-v3-logical-count";
+    const std::filesystem::path dir =
+        std::filesystem::path(shared) / "traces" / "sglang-deepseek-v3-logical-count";
     return std::filesystem::is_directory(dir) ? dir.string() : "";
 }
 

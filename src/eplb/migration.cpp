@@ -8,8 +8,9 @@ namespace eplb {
 MigrationStats count_migration(const IndexMatrix& old_phy2log, const IndexMatrix& new_phy2log,
                                const ParallelConfig& c, int64_t expert_bytes) {
     EPLB_CHECK(old_phy2log.rows() == new_phy2log.rows() && old_phy2log.cols() == new_phy2log.cols(),
-               "old placement is " << old_phy2log.rows() << "x" << old_phy2log.cols() << " but new placement is "
-                                   << new_phy2log.rows() << "x" << new_phy2log.cols() << " (layers x slots)");
+               "old placement is " << old_phy2log.rows() << "x" << old_phy2log.cols()
+                                   << " but new placement is " << new_phy2log.rows() << "x"
+                                   << new_phy2log.cols() << " (layers x slots)");
     EPLB_CHECK(new_phy2log.cols() == c.num_physical_experts,
                "placements have " << new_phy2log.cols() << " slots, config says " << c.num_physical_experts);
     const int e = c.num_logical_experts, k = c.slots_per_gpu(), p = c.num_gpus, n = c.num_nodes;
@@ -25,7 +26,8 @@ MigrationStats count_migration(const IndexMatrix& old_phy2log, const IndexMatrix
         for (int s = 0; s < c.num_physical_experts; ++s) {
             const int x = old_phy2log(l, s);
             if (x < 0) continue;
-            EPLB_CHECK(x < e, "old phy2log[" << l << "][" << s << "] is " << x << ", outside [0, " << e << ")");
+            EPLB_CHECK(x < e,
+                       "old phy2log[" << l << "][" << s << "] is " << x << ", outside [0, " << e << ")");
             const int q = s / k;
             on_gpu[static_cast<size_t>(x) * p + q] = 1;
             on_node[static_cast<size_t>(x) * n + c.node_of_gpu(q)] = 1;
@@ -35,7 +37,8 @@ MigrationStats count_migration(const IndexMatrix& old_phy2log, const IndexMatrix
             for (int s = q * k; s < (q + 1) * k; ++s) {
                 const int x = new_phy2log(l, s);
                 if (x < 0) continue;
-                EPLB_CHECK(x < e, "new phy2log[" << l << "][" << s << "] is " << x << ", outside [0, " << e << ")");
+                EPLB_CHECK(x < e,
+                           "new phy2log[" << l << "][" << s << "] is " << x << ", outside [0, " << e << ")");
                 if (on_gpu[static_cast<size_t>(x) * p + q]) continue;
                 const int64_t stamp = static_cast<int64_t>(l) * p + q;
                 if (needed_mark[x] == stamp) continue;  // already counted for this GPU
