@@ -1,6 +1,7 @@
 // The CPU planner and the backend factory: the only place that knows whether CUDA was built.
 #include "eplb/planner.h"
 
+#include "eplb/balanced.h"
 #include "eplb/error.h"
 #include "eplb_config.h"
 #if EPLB_HAVE_CUDA
@@ -30,6 +31,8 @@ class CpuPlanner final : public Planner {
         switch (policy) {
             case Policy::kDeepseek:
                 return plan_deepseek(load, config);
+            case Policy::kBalanced:
+                return plan_balanced(load, config);
         }
         EPLB_FAIL("unknown policy");
     }
