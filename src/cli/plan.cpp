@@ -1,10 +1,17 @@
-// `eplb plan`: compute a placement for a trace and a config, report its balance, write its JSON.
+// `eplb plan`: compute a placement for a trace and a config, report its balance, write its JSON;
+// with --previous, relabel it against the placement in force (and optionally trade balance for
+// fewer moved experts) and report the migration.
 #include <iostream>
+#include <limits>
 #include <memory>
+#include <optional>
 
 #include "cli/commands.h"
 #include "cli/input_options.h"
+#include "eplb/error.h"
 #include "eplb/metrics.h"
+#include "eplb/migration.h"
+#include "eplb/migration_aware.h"
 #include "io/file_util.h"
 #include "io/placement_io.h"
 #include "io/report.h"
@@ -15,7 +22,35 @@ struct PlanOptions {
     InputOptions input;
     std::string output;
     bool json = false;
+    std::string previous;
+    int64_t max_moves = -1;
+    double move_cost = 0;
 };
+
+namespace {
+
+// The previous placement must describe the same slots: experts, slots, GPUs and layers.
+void check_previous(const io::PlacementDoc& prev, const std::string& path, const ResolvedInput& in) {
+    const ParallelConfig &a = prev.config, &b = in.config;
+    EPLB_CHECK(a.num_logical_experts == b.num_logical_experts &&
+                   a.num_physical_experts == b.num_physical_experts && a.num_gpus == b.num_gpus,
+               path << ": the previous placement has " << a.num_logical_experts << " experts, "
+                    << a.num_physical_experts << " slots on " << a.num_gpus << " GPUs but this plan has "
+                    << b.num_logical_experts << " experts, " << b.num_physical_experts << " slots on "
+                    << b.num_gpus << " GPUs");
+    EPLB_CHECK(prev.placement.num_layers() == in.load.rows(),
+               path << ": the previous placement has " << prev.placement.num_layers()
+                    << " layers but this plan has " << in.load.rows() << " (select them with --layers)");
+    if (!prev.layer_ids.empty() && !in.trace.layer_ids.empty()) {
+        for (size_t l = 0; l < prev.layer_ids.size(); ++l) {
+            EPLB_CHECK(prev.layer_ids[l] == in.trace.layer_ids[l],
+                       path << ": layer " << l << " of the previous placement is model layer "
+                            << prev.layer_ids[l] << " but this plan's is " << in.trace.layer_ids[l]);
+        }
+    }
+}
+
+}  // namespace
 
 int run_plan(const PlanOptions& o) {
     const ResolvedInput in = resolve_input(o.input);
@@ -32,13 +67,39 @@ int run_plan(const PlanOptions& o) {
     doc.config_source = in.config_source;
     doc.model = in.model;
     doc.expert_bytes = in.expert_bytes;
+    std::optional<MigrationStats> migration;
+    if (!o.previous.empty()) {
+        const io::PlacementDoc prev = io::read_placement(o.previous);
+        check_previous(prev, o.previous, in);
+        MigrationOptions mo;
+        mo.max_moves = o.max_moves;
+        mo.move_cost = o.move_cost;
+        EPLB_CHECK(!mo.trade() || in.policy == Policy::kBalanced,
+                   "--max-moves and --move-cost need --policy balanced: a "
+                       << policy_name(in.policy)
+                       << " plan is only relabelled against "
+                          "--previous, so its balance stays "
+                          "identical");
+        const MigrationAwarePlan mp =
+            plan_migration_aware(in.load, doc.placement, prev.placement.phy2log, in.config, mo);
+        if (!mp.budget_met) {
+            std::cerr << "warning: --max-moves " << o.max_moves
+                      << " cannot be met: the cheapest choice of every layer is taken\n";
+        }
+        doc.placement = mp.placement;
+        doc.previous_source = o.previous;
+        for (LayerSource s : mp.source) doc.layer_sources.push_back(layer_source_name(s));
+        migration =
+            count_migration(prev.placement.phy2log, doc.placement.phy2log, in.config, in.expert_bytes);
+    }
+    const MigrationStats* moved = migration ? &*migration : nullptr;
     const Metrics metrics = evaluate(doc.placement.phy2log, in.load, in.config);
-    const std::string json = io::placement_to_json(doc, &metrics, nullptr);
+    const std::string json = io::placement_to_json(doc, &metrics, moved);
     if (!o.output.empty()) io::write_file_atomic(o.output, json);
     if (o.json) {
         std::cout << json;
     } else {
-        std::cout << io::render_placement_report("eplb plan: " + in.title, doc, metrics, nullptr);
+        std::cout << io::render_placement_report("eplb plan: " + in.title, doc, metrics, moved);
         if (!o.output.empty()) std::cout << "\nplacement written to " << o.output << "\n";
     }
     return 0;
@@ -50,6 +111,26 @@ Command setup_plan(CLI::App& parent) {
     add_input_options(*app, o->input, true);
     app->add_option("-o,--output", o->output, "Write the placement JSON (eplb.placement/v1) to this file");
     app->add_flag("--json", o->json, "Print the placement JSON on stdout instead of the report");
+    CLI::Option* previous =
+        app->add_option(
+               "--previous", o->previous,
+               "Placement in force (eplb.placement/v1): relabel GPUs and slots to keep experts where they "
+               "are, and report the experts and bytes moved")
+            ->check(CLI::ExistingFile);
+    app->add_option(
+           "--max-moves", o->max_moves,
+           "With --previous and --policy balanced: at most this many experts moved (summed over layers), "
+           "giving up the least balance per move saved; -1: no bound")
+        ->capture_default_str()
+        ->check(CLI::Range(int64_t{-1}, std::numeric_limits<int64_t>::max()))
+        ->needs(previous);
+    app->add_option(
+           "--move-cost", o->move_cost,
+           "With --previous and --policy balanced: price of one moved expert in units of the layer's gap "
+           "(e.g. 0.0001: a move must lower the layer's max GPU load by 0.01% of its bound)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber)
+        ->needs(previous);
     return {app, [o] { return run_plan(*o); }};
 }
 

@@ -98,6 +98,15 @@ class Descent {
         edits.clear();
         path.push_back({0, max_load(), 0});
         std::vector<std::pair<int, int>> step_edits;
+        // A repaired layer first drops its duplicate replicas (slots that only waste room).
+        int deduplicated = 0;
+        for (int node = 0; node < nodes_; ++node) {
+            step_edits.clear();
+            deduplicated += packers_[node].remove_duplicates(step_edits);
+            for (auto [position, x] : step_edits)
+                edits.emplace_back(node * slots_per_node + position, experts_[node][x]);
+        }
+        if (deduplicated > 0) path.push_back({total_moves(), max_load(), edits.size()});
         for (int step = 0; step < 8 * c_.num_physical_experts; ++step) {
             if (path.back().max_load <= stop_max || path.back().moves > stop_moves) break;
             int node = 0;
@@ -108,13 +117,16 @@ class Descent {
             if (!packers_[node].descend_step(step_edits)) break;
             for (auto [position, x] : step_edits)
                 edits.emplace_back(node * slots_per_node + position, experts_[node][x]);
-            int64_t moves = 0;
-            for (const auto& p : packers_) moves += p.moves();
-            path.push_back({moves, max_load(), edits.size()});
+            path.push_back({total_moves(), max_load(), edits.size()});
         }
     }
 
   private:
+    int64_t total_moves() const {
+        int64_t moves = 0;
+        for (const auto& p : packers_) moves += p.moves();
+        return moves;
+    }
     double max_load() const {
         double worst = 0;
         for (const auto& p : packers_) worst = std::max(worst, p.max_load());

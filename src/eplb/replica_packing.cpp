@@ -396,6 +396,31 @@ void ReplicaPacker::assign_origin(const int* experts) {
     for (int b = 0; b < m_; ++b) recompute_bin(b);
 }
 
+int ReplicaPacker::remove_duplicates(std::vector<std::pair<int, int>>& edits) {
+    if (cap_ == 0) return 0;
+    int changed = 0;
+    for (int i = 0; i < m_ * k_; ++i) {
+        const int c = i / k_, x = slot_[i];
+        if (has_[at(c, x)] < 2) continue;
+        build_where();
+        int best_add = -1;
+        double best = std::numeric_limits<double>::infinity();
+        for (int y = 0; y < n_; ++y) {
+            if (has(c, y) || cnt_[y] >= cap_) continue;
+            const double worst = slot_move_worst(y, x, c, best);
+            if (worst < best) {
+                best = worst;
+                best_add = y;
+            }
+        }
+        if (best_add < 0) continue;
+        apply_slot_move(i, best_add);
+        edits.emplace_back(i, best_add);
+        ++changed;
+    }
+    return changed;
+}
+
 bool ReplicaPacker::descend_step(std::vector<std::pair<int, int>>& edits) {
     if (m_ < 2) return false;
     const int b = max_bin();

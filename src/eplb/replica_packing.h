@@ -45,6 +45,10 @@ class ReplicaPacker {
     // that bin per extra move (steps that add no move first). Appends (position, new expert) of
     // every changed position to `edits`. False when no step lowers the most loaded bin.
     bool descend_step(std::vector<std::pair<int, int>>& edits);
+    // Where counts allow it (n >= k), turns every second replica of an expert on one bin into a
+    // replica of the expert that keeps the touched bins lowest (one move each): a duplicate only
+    // wastes a slot. Appends the edits; returns how many slots changed.
+    int remove_duplicates(std::vector<std::pair<int, int>>& edits);
     int64_t moves() const { return moves_; }
 
     int num_experts() const { return n_; }

@@ -20,6 +20,10 @@ struct PlacementDoc {
     // Provenance, written for the reader's benefit (empty: omitted).
     std::string backend, trace_source, config_source, model;
     int64_t expert_bytes = 0;
+    // Migration-aware plans (`plan --previous`): the previous placement file and, per layer, where
+    // the layer came from ("plan", "repaired", "previous"; see eplb/migration_aware.h).
+    std::string previous_source;
+    std::vector<std::string> layer_sources;
 };
 
 // The JSON document: schema, tool, inputs, config, policy, policy_taken, layers, phy2log, log2phy,

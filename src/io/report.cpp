@@ -93,6 +93,17 @@ std::string render_placement_report(const std::string& title, const PlacementDoc
                       static_cast<long long>(migration->intra_node),
                       static_cast<long long>(migration->inter_node), migration->bytes_moved / 1e9);
     }
+    if (!doc.previous_source.empty()) {
+        int plan = 0, repaired = 0, kept = 0;
+        for (const std::string& s : doc.layer_sources) {
+            plan += s == "plan";
+            repaired += s == "repaired";
+            kept += s == "previous";
+        }
+        out += format(
+            "previous      %s: %d layer%s from the plan (relabelled), %d repaired, %d kept as they were\n",
+            doc.previous_source.c_str(), plan, plan == 1 ? "" : "s", repaired, kept);
+    }
     out += "\n";
     TextTable t({"layer", "load", "mean GPU", "max GPU", "bal", "bound", "gap %", "dup"});
     for (size_t l = 0; l < m.layers.size(); ++l) {

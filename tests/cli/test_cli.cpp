@@ -154,3 +154,91 @@ TEST_CASE("real traces: plan every SGLang workload at EP32 and EP72") {
         CHECK(j["metrics"]["gap"].get<double>() >= 0.0);
     }
 }
+
+TEST_CASE("plan --policy balanced: no duplicates, never further from the bound than deepseek") {
+    const std::string trace = temp_dir() + "/bal.json";
+    REQUIRE(run_eplb("gen-trace --num-layers 6 --num-experts 64 --tokens 100000 --seed 4 -o " + trace)
+                .exit_code == 0);
+    const std::string flags =
+        " --backend cpu --json --trace " + trace + " --num-gpus 16 --num-redundant-experts 16";
+    const CliResult ds = run_eplb("plan" + flags);
+    const CliResult bal = run_eplb("plan --policy balanced" + flags);
+    REQUIRE(ds.exit_code == 0);
+    REQUIRE(bal.exit_code == 0);
+    const json d = json::parse(ds.out), b = json::parse(bal.out);
+    CHECK(b["policy"] == "balanced");
+    CHECK(b["metrics"]["duplicate_pairs"] == 0);
+    CHECK(b["metrics"]["gap"].get<double>() >= 0);
+    CHECK(b["metrics"]["gap"].get<double>() <= d["metrics"]["gap"].get<double>());
+    CHECK(b["metrics"]["balancedness"].get<double>() >= d["metrics"]["balancedness"].get<double>());
+}
+
+TEST_CASE("plan --previous: relabelling, the migration report, and the move budget") {
+    const std::string a = temp_dir() + "/wa.json", b = temp_dir() + "/wb.json",
+                      prev = temp_dir() + "/prev.json";
+    REQUIRE(run_eplb("gen-trace --num-layers 4 --num-experts 64 --tokens 50000 --seed 7 -o " + a).exit_code ==
+            0);
+    REQUIRE(run_eplb("gen-trace --num-layers 4 --num-experts 64 --tokens 50000 --seed 8 -o " + b).exit_code ==
+            0);
+    const std::string shape =
+        " --backend cpu --num-groups 4 --num-nodes 2 --num-gpus 8 --num-redundant-experts 8";
+    REQUIRE(run_eplb("plan --trace " + a + shape + " -o " + prev).exit_code == 0);
+    const json previous = json::parse(slurp(prev));
+
+    // deepseek: relabelling only, the balance of the plan without --previous exactly.
+    const json plain = json::parse(run_eplb("plan --json --trace " + b + shape).out);
+    const CliResult rel = run_eplb("plan --json --trace " + b + shape + " --previous " + prev);
+    REQUIRE(rel.exit_code == 0);
+    const json r = json::parse(rel.out);
+    CHECK(r["metrics"]["balancedness"] == plain["metrics"]["balancedness"]);
+    CHECK(r["inputs"]["previous"] == prev);
+    CHECK(r["layer_sources"] == json::parse(R"(["plan","plan","plan","plan"])"));
+    const json& mig = r["migration"];
+    CHECK(mig["experts_moved"].get<int64_t>() ==
+          mig["intra_node"].get<int64_t>() + mig["inter_node"].get<int64_t>());
+    CHECK(mig["bytes_moved"].get<int64_t>() == mig["experts_moved"].get<int64_t>() * 44040192);
+    CHECK(mig["moved_per_layer"].size() == 4);
+    const CliResult text = run_eplb("plan --trace " + b + shape + " --previous " + prev);
+    CHECK(text.out.find("moved         ") != std::string::npos);
+    CHECK(text.out.find("4 layers from the plan (relabelled)") != std::string::npos);
+
+    // balanced with a budget of 0: the previous placement as it was.
+    const CliResult kept = run_eplb("plan --policy balanced --json --trace " + b + shape + " --previous " +
+                                    prev + " --max-moves 0");
+    REQUIRE(kept.exit_code == 0);
+    const json k = json::parse(kept.out);
+    CHECK(k["migration"]["experts_moved"] == 0);
+    CHECK(k["phy2log"] == previous["phy2log"]);
+    CHECK(k["layer_sources"] == json::parse(R"(["previous","previous","previous","previous"])"));
+    // A budget of half the relabelled plan's moves is kept.
+    const int64_t half = mig["experts_moved"].get<int64_t>() / 2;
+    const CliResult traded = run_eplb("plan --policy balanced --json --trace " + b + shape + " --previous " +
+                                      prev + " --max-moves " + std::to_string(half));
+    REQUIRE(traded.exit_code == 0);
+    const json t = json::parse(traded.out);
+    CHECK(t["migration"]["experts_moved"].get<int64_t>() <= half);
+    CHECK(t["metrics"]["balancedness"].get<double>() >= k["metrics"]["balancedness"].get<double>());
+}
+
+TEST_CASE("plan --previous errors: trade needs balanced, budget needs --previous, shapes must match") {
+    const std::string a = temp_dir() + "/ea.json", prev = temp_dir() + "/eprev.json";
+    REQUIRE(run_eplb("gen-trace --num-layers 2 --num-experts 16 --seed 3 -o " + a).exit_code == 0);
+    REQUIRE(run_eplb("plan --backend cpu --trace " + a + " --num-gpus 4 --num-redundant-experts 4 -o " + prev)
+                .exit_code == 0);
+    const CliResult ds =
+        run_eplb("plan --trace " + a + " --num-gpus 4 --num-redundant-experts 4 --previous " + prev +
+                 " --max-moves 3");
+    CHECK(ds.exit_code == 3);
+    CHECK(ds.err.find("--max-moves and --move-cost need --policy balanced") != std::string::npos);
+    CHECK(run_eplb("plan --trace " + a + " --num-gpus 4 --max-moves 3").exit_code == 2);
+    const CliResult shape =
+        run_eplb("plan --trace " + a + " --num-gpus 2 --num-redundant-experts 4 --previous " + prev);
+    CHECK(shape.exit_code == 3);
+    CHECK(shape.err.find(
+              "the previous placement has 16 experts, 20 slots on 4 GPUs but this plan has 16 experts, "
+              "20 slots on 2 GPUs") != std::string::npos);
+    const CliResult layers = run_eplb(
+        "plan --trace " + a + " --layers 0:1 --num-gpus 4 --num-redundant-experts 4 --previous " + prev);
+    CHECK(layers.exit_code == 3);
+    CHECK(layers.err.find("has 2 layers but this plan has 1") != std::string::npos);
+}
