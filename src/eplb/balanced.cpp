@@ -2,7 +2,10 @@
 #include "eplb/balanced.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <functional>
 #include <numeric>
+#include <utility>
 #include <vector>
 
 #include "eplb/error.h"
@@ -54,16 +57,56 @@ class BalancedPlanner {
     double node_bound(const int* groups) {
         const int groups_per_node = g_ / n_, group_size = e_ / g_;
         const int slots_per_node = r_ / n_, gpus_per_node = p_ / n_;
-        bound_weight_.clear();
-        double total = 0;
-        for (int i = 0; i < groups_per_node; ++i) {
-            total += group_load_[groups[i]];
-            for (int j = 0; j < group_size; ++j) bound_weight_.push_back(row_[groups[i] * group_size + j]);
+        // The swap search asks for the same group sets again and again (28 pairs for 8 groups on
+        // 4 nodes): remember each set's bound, keyed by its bitmask, for this row.
+        uint64_t key = 0;
+        if (g_ <= 64) {
+            for (int i = 0; i < groups_per_node; ++i) key |= uint64_t{1} << groups[i];
+            for (const auto& [k, v] : bound_cache_) {
+                if (k == key) return v;
+            }
         }
-        const int n = static_cast<int>(bound_weight_.size());
+        double total = 0, top1 = 0, top2 = 0;
+        for (int i = 0; i < groups_per_node; ++i) {
+            const int g = groups[i];
+            total += group_load_[g];
+            top2 = std::max(top2, std::min(top1, group_top_[2 * g]));
+            top2 = std::max(top2, group_top_[2 * g + 1]);
+            top1 = std::max(top1, group_top_[2 * g]);
+        }
+        const int n = groups_per_node * group_size, extra = slots_per_node - n;
         const int cap = n >= slots_per_node / gpus_per_node ? gpus_per_node : 0;
-        const double t = min_max_replica_load_capped(bound_weight_.data(), n, slots_per_node, cap);
-        return std::max(total / gpus_per_node, t);
+        // T* <= the max replica load of any count vector: one replica each (top1), or the one extra
+        // on the heaviest (max(top1 / 2, top2)). When that is under the node's mean GPU load, the
+        // mean is the bound and T* need not be computed.
+        const double t_upper = extra >= 1 && cap != 1 ? std::max(top1 / 2, top2) : top1;
+        double t = 0;
+        if (t_upper <= total / gpus_per_node) {
+            t = t_upper;
+        } else if (extra + 1 < n) {
+            bound_weight_.clear();
+            for (int i = 0; i < groups_per_node; ++i) {
+                const float* w = row_ + groups[i] * group_size;
+                bound_weight_.insert(bound_weight_.end(), w, w + group_size);
+            }
+            // Only the extra + 1 heaviest experts can take extra replicas in an optimum (an extra on
+            // a lighter one moves to a heavier one without one): solve those, the rest keep one.
+            auto top_end = bound_weight_.begin() + extra + 1;
+            std::nth_element(bound_weight_.begin(), top_end - 1, bound_weight_.end(), std::greater<double>());
+            const double rest = *std::max_element(top_end, bound_weight_.end());
+            t = std::max(rest,
+                         min_max_replica_load_capped(bound_weight_.data(), extra + 1, 2 * extra + 1, cap));
+        } else {
+            bound_weight_.clear();
+            for (int i = 0; i < groups_per_node; ++i) {
+                const float* w = row_ + groups[i] * group_size;
+                bound_weight_.insert(bound_weight_.end(), w, w + group_size);
+            }
+            t = min_max_replica_load_capped(bound_weight_.data(), n, slots_per_node, cap);
+        }
+        const double bound = std::max(total / gpus_per_node, t);
+        if (g_ <= 64) bound_cache_.emplace_back(key, bound);
+        return bound;
     }
 
     void assign_groups(const float* load) {
@@ -72,11 +115,20 @@ class BalancedPlanner {
             std::iota(node_groups_.begin(), node_groups_.end(), 0);
             return;
         }
-        row_.assign(load, load + e_);
+        row_ = load;
+        bound_cache_.clear();
+        group_top_.assign(2 * g_, 0.0);
         for (int g = 0; g < g_; ++g) {
-            double sum = 0;
-            for (int j = 0; j < group_size; ++j) sum += load[g * group_size + j];
+            double sum = 0, top1 = 0, top2 = 0;
+            for (int j = 0; j < group_size; ++j) {
+                const double w = load[g * group_size + j];
+                sum += w;
+                top2 = std::max(top2, std::min(top1, w));
+                top1 = std::max(top1, w);
+            }
             group_load_[g] = sum;
+            group_top_[2 * g] = top1;
+            group_top_[2 * g + 1] = top2;
         }
         // Greedy: heaviest group first to the lightest node with room (ties: lowest index).
         std::vector<int> order(g_), fill(n_, 0);
@@ -128,8 +180,11 @@ class BalancedPlanner {
 
     int e_, r_, p_, g_, n_;
     std::vector<int> node_groups_;  // [N][G/N] groups of each node
-    std::vector<double> group_load_, bound_, row_, bound_weight_, weight_;
+    const float* row_ = nullptr;    // the row being planned
+    std::vector<double> group_load_, group_top_, bound_, bound_weight_,
+        weight_;  // group_top_: [G][2] heaviest two
     std::vector<int> experts_;
+    std::vector<std::pair<uint64_t, double>> bound_cache_;  // group set bitmask -> node bound, this row
     ReplicaPacker packer_;
 };
 

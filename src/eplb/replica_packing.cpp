@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 
@@ -133,41 +134,71 @@ void ReplicaPacker::greedy_counts() {
     for (int x = 0; x < n_; ++x) size_[x] = w_[x] / cnt_[x];
 }
 
+namespace {
+
+// Order-preserving 32-bit image of a float >= 0: larger float, larger bits. The greedy packing
+// orders and compares in float precision (it is a starting point for the local search), which
+// lets a key and an index share one integer: one integer minimum instead of a branchy argmin.
+uint64_t float_bits(double x) {
+    const float f = static_cast<float>(x);
+    uint32_t bits;
+    std::memcpy(&bits, &f, sizeof bits);
+    return bits == 0x80000000u ? 0u : bits;
+}
+
+// Minimum of n >= 1 keys with four independent chains (a single chain of compare-and-move is
+// latency bound).
+uint64_t min_key(const uint64_t* key, int n) {
+    uint64_t m0 = key[0], m1 = key[0], m2 = key[0], m3 = key[0];
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        m0 = std::min(m0, key[i]);
+        m1 = std::min(m1, key[i + 1]);
+        m2 = std::min(m2, key[i + 2]);
+        m3 = std::min(m3, key[i + 3]);
+    }
+    for (; i < n; ++i) m0 = std::min(m0, key[i]);
+    return std::min(std::min(m0, m1), std::min(m2, m3));
+}
+
+}  // namespace
+
 void ReplicaPacker::pack_greedy() {
     // Experts by replica size, descending (ties: lower index first); each replica goes to the
     // least-loaded bin with room that does not hold the expert yet (ties: lowest index), or, when
     // every bin with room holds it (forced duplicates), to the least-loaded bin with room.
     by_size_.resize(n_);
-    for (int x = 0; x < n_; ++x) by_size_[x] = {-size_[x], x};
+    for (int x = 0; x < n_; ++x)
+        by_size_[x] = (~float_bits(size_[x]) & 0xffffffffu) << 32 | static_cast<uint32_t>(x);
     std::sort(by_size_.begin(), by_size_.end());
-    constexpr double kFull = std::numeric_limits<double>::infinity();
+    constexpr uint64_t kClosed = std::numeric_limits<uint64_t>::max();
     fill_.assign(m_, 0);
     std::fill(has_.begin(), has_.end(), 0);
     std::fill(load_.begin(), load_.end(), 0.0);
-    key_.assign(m_, 0.0);  // load, or +inf for bins that are full or already hold the expert
-    auto argmin = [&] {
-        int best = 0;
-        for (int b = 1; b < m_; ++b) {
-            if (key_[b] < key_[best]) best = b;
-        }
-        return best;
+    // key_[b] = float bits of the load << 32 | b, or kClosed for bins full or holding the expert.
+    key_.resize(m_);
+    for (int b = 0; b < m_; ++b) key_[b] = static_cast<uint64_t>(b);
+    auto open_key = [&](int b) {
+        return fill_[b] < k_ ? float_bits(load_[b]) << 32 | static_cast<uint64_t>(b) : kClosed;
     };
-    for (const auto& [neg_size, x] : by_size_) {
+    for (const uint64_t item : by_size_) {
+        const int x = static_cast<int>(item & 0xffffffffu);
         chosen_.clear();
         for (int r = 0; r < cnt_[x]; ++r) {
-            int b = argmin();
-            if (key_[b] == kFull) {
+            uint64_t best = min_key(key_.data(), m_);
+            if (best == kClosed) {
                 // Forced duplicate: reopen the chosen bins that still have room.
-                for (int c : chosen_) key_[c] = fill_[c] < k_ ? load_[c] : kFull;
-                b = argmin();
+                for (int c : chosen_) key_[c] = open_key(c);
+                best = min_key(key_.data(), m_);
             }
+            const int b = static_cast<int>(best & 0xffffffffu);
             slot_[b * k_ + fill_[b]++] = x;
             ++has_[at(b, x)];
             load_[b] += size_[x];
-            key_[b] = kFull;
+            key_[b] = kClosed;
             chosen_.push_back(b);
         }
-        for (int c : chosen_) key_[c] = fill_[c] < k_ ? load_[c] : kFull;
+        for (int c : chosen_) key_[c] = open_key(c);
     }
     for (int b = 0; b < m_; ++b) recompute_bin(b);
 }

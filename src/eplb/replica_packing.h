@@ -97,8 +97,7 @@ class ReplicaPacker {
     std::vector<std::vector<int>> where_;  // bins of each expert's replicas (slot moves only)
     // Scratch of pack_greedy and try_pair_swap.
     std::vector<int> fill_, chosen_;
-    std::vector<double> key_;
-    std::vector<std::pair<double, int>> by_size_;
+    std::vector<uint64_t> key_, by_size_;
     struct Pair {
         double sum;
         int i1, i2;
