@@ -64,8 +64,8 @@ const char* verdict(bool ok) { return ok ? "MET" : "MISSED"; }
 
 void gap_table(const char* name, const ParallelConfig& c, const std::vector<Workload>& workloads,
                double mean_target, double max_target) {
-    std::printf("\n== %s: %s, %s ==\n", name, describe(c).c_str(),
-                c.hierarchical() ? "hierarchical" : "global");
+    const bool nodes = c.hierarchical() && c.num_nodes > 1;  // one node: hierarchical is global
+    std::printf("\n== %s: %s, %s ==\n", name, describe(c).c_str(), nodes ? "hierarchical" : "global");
     std::printf("%-22s | %8s %8s %4s %8s | %8s %8s %4s %8s %10s%s\n", "trace", "ds mean%", "ds max%", "dup",
                 "ds ms", "bal mean%", "bal max%", "dup", "bal ms", "bal bal.",
                 c.hierarchical() ? "  node-bound gap%" : "");
