@@ -68,7 +68,7 @@ void gap_table(const char* name, const ParallelConfig& c, const std::vector<Work
     std::printf("\n== %s: %s, %s ==\n", name, describe(c).c_str(), nodes ? "hierarchical" : "global");
     std::printf("%-22s | %8s %8s %4s %8s | %8s %8s %4s %8s %10s%s\n", "trace", "ds mean%", "ds max%", "dup",
                 "ds ms", "bal mean%", "bal max%", "dup", "bal ms", "bal bal.",
-                c.hierarchical() ? "  node-bound gap%" : "");
+                nodes ? "  node-bound gap%" : "");
     double sum_ds = 0, sum_bal = 0, worst_bal = 0, worst_trace_mean = 0;
     int dup = 0;
     for (const Workload& w : workloads) {
