@@ -5,6 +5,7 @@
 #include <string>
 
 #include "eplb/config.h"
+#include "eplb/metrics.h"
 #include "eplb/placement.h"
 #include "eplb/policy.h"
 #include "eplb/types.h"
@@ -23,6 +24,17 @@ class Planner {
     // Plans every row of load [rows][E] independently: the rows are layers, or B windows of L
     // layers stacked ([B·L][E]) to plan many windows in one call. `config` must be valid.
     virtual Placement plan(const LoadMatrix& load, const ParallelConfig& config, Policy policy) = 0;
+    // plan() into `out`, reusing its matrices where the shapes already match: a caller that plans
+    // repeatedly (the simulator) saves allocating and first touching the output every time.
+    virtual void plan_into(const LoadMatrix& load, const ParallelConfig& config, Policy policy,
+                           Placement& out) {
+        out = plan(load, config, policy);
+    }
+    // Scores phy2log [rows][R] on load [rows][E] row by row: the per-row part of evaluate(), which
+    // summarize_rows aggregates (stacked rows again score many windows in one call). The CPU
+    // computes it with score_rows; every backend gives the same values within float tolerance.
+    virtual RowScores score(const IndexMatrix& phy2log, const LoadMatrix& load,
+                            const ParallelConfig& config) = 0;
 };
 
 // The CPU reference planner (always built).

@@ -1,10 +1,9 @@
 // Config file reader (see config_io.h).
 #include "io/config_io.h"
 
-#include <nlohmann/json.hpp>
-
 #include "eplb/error.h"
 #include "io/file_util.h"
+#include "io/json_util.h"
 
 namespace eplb::io {
 
@@ -27,12 +26,7 @@ int64_t integer_key(const json& j, const std::string& key, const std::string& so
 }  // namespace
 
 ConfigFile parse_config_json(const std::string& text, const std::string& source) {
-    json j;
-    try {
-        j = json::parse(text);
-    } catch (const json::parse_error& e) {
-        EPLB_FAIL(source << ": not valid JSON (byte " << e.byte << "): " << e.what());
-    }
+    const json j = parse_json(text, source);
     EPLB_CHECK(j.is_object(), source << ": expected a JSON object of config keys");
     ConfigFile c;
     constexpr int kMaxCount = 1 << 24;
@@ -89,10 +83,6 @@ ConfigFile parse_config_json(const std::string& text, const std::string& source)
     return c;
 }
 
-ConfigFile read_config(const std::string& path) {
-    const std::string text = read_text_file(path);
-    EPLB_CHECK(!text.empty(), path << ": empty file");
-    return parse_config_json(text, path);
-}
+ConfigFile read_config(const std::string& path) { return parse_config_json(read_text_file(path), path); }
 
 }  // namespace eplb::io

@@ -1,11 +1,10 @@
 // Placement JSON writer and reader (see placement_io.h).
 #include "io/placement_io.h"
 
-#include <nlohmann/json.hpp>
-
 #include "eplb/error.h"
 #include "eplb_config.h"
 #include "io/file_util.h"
+#include "io/json_util.h"
 
 namespace eplb::io {
 
@@ -57,10 +56,6 @@ ojson metrics_object(const Metrics& m, const std::vector<int>& layer_ids) {
 }
 
 }  // namespace
-
-std::string metrics_to_json(const Metrics& metrics, const std::vector<int>& layer_ids) {
-    return metrics_object(metrics, layer_ids).dump() + "\n";
-}
 
 std::string evaluation_to_json(const std::string& placement_path, const std::string& trace_path,
                                const Metrics& metrics, const std::vector<int>& layer_ids) {
@@ -159,12 +154,7 @@ IndexMatrix read_matrix(const json& j, const char* key, const std::string& sourc
 }  // namespace
 
 PlacementDoc parse_placement_json(const std::string& text, const std::string& source) {
-    json j;
-    try {
-        j = json::parse(text);
-    } catch (const json::parse_error& e) {
-        EPLB_FAIL(source << ": not valid JSON (byte " << e.byte << "): " << e.what());
-    }
+    const json j = parse_json(text, source);
     EPLB_CHECK(j.is_object() && j.contains("schema") && j["schema"] == "eplb.placement/v1",
                source << ": not a placement file (expected \"schema\": \"eplb.placement/v1\"; `eplb plan -o` "
                          "writes one)");
@@ -245,9 +235,7 @@ PlacementDoc parse_placement_json(const std::string& text, const std::string& so
 }
 
 PlacementDoc read_placement(const std::string& path) {
-    const std::string text = read_text_file(path);
-    EPLB_CHECK(!text.empty(), path << ": empty file");
-    return parse_placement_json(text, path);
+    return parse_placement_json(read_text_file(path), path);
 }
 
 }  // namespace eplb::io

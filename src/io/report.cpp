@@ -119,10 +119,11 @@ std::string render_placement_report(const std::string& title, const PlacementDoc
         const int w = m.worst_layer;
         const LayerMetrics& lm = m.layers[w];
         const double* loads = m.gpu_loads.row(w).data();
-        out += format("\nworst layer %d: one character a GPU, nodes apart (▁ = min %.1f, █ = max %.1f on GPU %d; "
-                      "mean %.1f)\n",
-                      doc.layer_ids.empty() ? w : doc.layer_ids[w], *std::min_element(loads, loads + c.num_gpus),
-                      lm.max_gpu_load, lm.max_gpu, lm.mean_gpu_load);
+        out += format(
+            "\nworst layer %d: one character a GPU, nodes apart (▁ = min %.1f, █ = max %.1f on GPU %d; "
+            "mean %.1f)\n",
+            doc.layer_ids.empty() ? w : doc.layer_ids[w], *std::min_element(loads, loads + c.num_gpus),
+            lm.max_gpu_load, lm.max_gpu, lm.mean_gpu_load);
         const int gpn = c.gpus_per_node();
         std::string strip;
         const std::string all = load_strip(m.gpu_loads.row(w).data(), c.num_gpus);

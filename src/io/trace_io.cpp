@@ -7,10 +7,9 @@
 #include <map>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
 #include "eplb/error.h"
 #include "io/file_util.h"
+#include "io/json_util.h"
 
 namespace eplb::io {
 
@@ -88,12 +87,7 @@ LoadTrace read_loads_array(const json& j, const std::string& source, const std::
 }  // namespace
 
 LoadTrace parse_trace_json(const std::string& text, const std::string& source) {
-    json j;
-    try {
-        j = json::parse(text);
-    } catch (const json::parse_error& e) {
-        EPLB_FAIL(source << ": not valid JSON (byte " << e.byte << "): " << e.what());
-    }
+    const json j = parse_json(text, source);
     EPLB_CHECK(j.is_object(),
                source << ": expected a JSON object with \"logical_count\", \"load_history\" or "
                          "\"schema\": \"eplb.trace/v1\"");
@@ -312,7 +306,6 @@ LoadTrace read_trace(const std::string& path) {
     const std::string content = read_text_file(path);
     if (ext == "csv") return parse_trace_csv(content, path);
     if (ext == "npy") return parse_trace_npy(content, path);
-    EPLB_CHECK(!content.empty(), path << ": empty file");
     return parse_trace_json(content, path);
 }
 

@@ -4,6 +4,7 @@
 // Run: meson test -C build --benchmark --suite bench -v   (exit 77 when the traces are absent)
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <numeric>
@@ -18,7 +19,6 @@
 #include "eplb/relabel.h"
 #include "eplb/replica_packing.h"
 #include "io/trace_io.h"
-#include "tests/test_util.h"
 
 using namespace eplb;
 
@@ -58,6 +58,16 @@ double node_bound(const Placement& p, const LoadMatrix& load, int l, const Paral
         worst = std::max({worst, total / gpn, t});
     }
     return worst;
+}
+
+// ../shared/traces/sglang-deepseek-v3-logical-count via EPLB_SHARED (as tests/test_util.h, which
+// brings doctest along), or "" when absent.
+std::string shared_traces_dir() {
+    const char* shared = std::getenv("EPLB_SHARED");
+    if (!shared) return "";
+    const std::filesystem::path dir =
+        std::filesystem::path(shared) / "traces" / "sglang-deepseek-v3-logical-count";
+    return std::filesystem::is_directory(dir) ? dir.string() : "";
 }
 
 const char* verdict(bool ok) { return ok ? "MET" : "MISSED"; }
@@ -154,7 +164,7 @@ void migration_table(const char* name, const ParallelConfig& c, const std::vecto
 }  // namespace
 
 int main() {
-    const std::string dir = test::shared_traces_dir();
+    const std::string dir = shared_traces_dir();
     if (dir.empty()) {
         std::printf("EPLB_SHARED traces not found: skipped\n");
         return 77;

@@ -12,17 +12,9 @@
 
 using namespace eplb;
 using namespace eplb::io;
+using eplb::test::error_of;
 
 namespace {
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        CHECK(e.exit_code() == 3);
-        return e.what();
-    }
-    return "";
-}
 
 PlacementDoc sample_doc() {
     Rng rng(5);

@@ -11,18 +11,7 @@
 
 using namespace eplb;
 using namespace eplb::io;
-
-namespace {
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        CHECK(e.exit_code() == 3);
-        return e.what();
-    }
-    return "";
-}
-}  // namespace
+using eplb::test::error_of;
 
 TEST_CASE("SGLang logical_count [L][E] and [T][L][E]") {
     LoadTrace a = parse_trace_json(R"({"logical_count": [[1, 2.5, 0], [4, 5, 6]]})", "a.json");
