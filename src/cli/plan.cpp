@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/input_options.h"
+#include "eplb/balanced.h"
 #include "eplb/error.h"
 #include "eplb/metrics.h"
 #include "eplb/migration.h"
@@ -91,6 +92,9 @@ int run_plan(const PlanOptions& o) {
         for (LayerSource s : mp.source) doc.layer_sources.push_back(layer_source_name(s));
         migration =
             count_migration(prev.placement.phy2log, doc.placement.phy2log, in.config, in.expert_bytes);
+    }
+    if (in.config.hierarchical() && in.config.num_nodes > 1) {
+        doc.node_bounds = node_lower_bounds(doc.placement.phy2log, in.load, in.config);
     }
     const MigrationStats* moved = migration ? &*migration : nullptr;
     const Metrics metrics = evaluate(doc.placement.phy2log, in.load, in.config);

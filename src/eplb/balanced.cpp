@@ -80,29 +80,25 @@ class BalancedPlanner {
         // on the heaviest (max(top1 / 2, top2)). When that is under the node's mean GPU load, the
         // mean is the bound and T* need not be computed.
         const double t_upper = extra >= 1 && cap != 1 ? std::max(top1 / 2, top2) : top1;
-        double t = 0;
-        if (t_upper <= total / gpus_per_node) {
-            t = t_upper;
-        } else if (extra + 1 < n) {
+        double t = t_upper;
+        if (t_upper > total / gpus_per_node) {
             bound_weight_.clear();
             for (int i = 0; i < groups_per_node; ++i) {
                 const float* w = row_ + groups[i] * group_size;
                 bound_weight_.insert(bound_weight_.end(), w, w + group_size);
             }
-            // Only the extra + 1 heaviest experts can take extra replicas in an optimum (an extra on
-            // a lighter one moves to a heavier one without one): solve those, the rest keep one.
-            auto top_end = bound_weight_.begin() + extra + 1;
-            std::nth_element(bound_weight_.begin(), top_end - 1, bound_weight_.end(), std::greater<double>());
-            const double rest = *std::max_element(top_end, bound_weight_.end());
-            t = std::max(rest,
-                         min_max_replica_load_capped(bound_weight_.data(), extra + 1, 2 * extra + 1, cap));
-        } else {
-            bound_weight_.clear();
-            for (int i = 0; i < groups_per_node; ++i) {
-                const float* w = row_ + groups[i] * group_size;
-                bound_weight_.insert(bound_weight_.end(), w, w + group_size);
+            if (extra + 1 < n) {
+                // Only the extra + 1 heaviest experts can take extra replicas in an optimum (an extra
+                // on a lighter one moves to a heavier one without one): solve those, the rest keep one.
+                auto top_end = bound_weight_.begin() + extra + 1;
+                std::nth_element(bound_weight_.begin(), top_end - 1, bound_weight_.end(),
+                                 std::greater<double>());
+                const double rest = *std::max_element(top_end, bound_weight_.end());
+                t = std::max(
+                    rest, min_max_replica_load_capped(bound_weight_.data(), extra + 1, 2 * extra + 1, cap));
+            } else {
+                t = min_max_replica_load_capped(bound_weight_.data(), n, slots_per_node, cap);
             }
-            t = min_max_replica_load_capped(bound_weight_.data(), n, slots_per_node, cap);
         }
         const double bound = std::max(total / gpus_per_node, t);
         if (g_ <= 64) bound_cache_.emplace_back(key, bound);
@@ -181,14 +177,42 @@ class BalancedPlanner {
     int e_, r_, p_, g_, n_;
     std::vector<int> node_groups_;  // [N][G/N] groups of each node
     const float* row_ = nullptr;    // the row being planned
-    std::vector<double> group_load_, group_top_, bound_, bound_weight_,
-        weight_;  // group_top_: [G][2] heaviest two
+    std::vector<double> group_load_, bound_, bound_weight_, weight_;
+    std::vector<double> group_top_;  // [G][2] the two heaviest experts of each group
     std::vector<int> experts_;
     std::vector<std::pair<uint64_t, double>> bound_cache_;  // group set bitmask -> node bound, this row
     ReplicaPacker packer_;
 };
 
 }  // namespace
+
+std::vector<double> node_lower_bounds(const IndexMatrix& phy2log, const LoadMatrix& load,
+                                      const ParallelConfig& config) {
+    EPLB_CHECK(phy2log.rows() == load.rows() && phy2log.cols() == config.num_physical_experts &&
+                   load.cols() == config.num_logical_experts,
+               "placement " << phy2log.rows() << "x" << phy2log.cols() << " and load " << load.rows() << "x"
+                            << load.cols() << " do not fit " << describe(config));
+    const int slots_per_node = config.num_physical_experts / config.num_nodes, gpn = config.gpus_per_node();
+    std::vector<double> out(phy2log.rows(), 0.0), w;
+    std::vector<int> seen(config.num_logical_experts, -1);
+    for (Eigen::Index l = 0; l < phy2log.rows(); ++l) {
+        for (int node = 0; node < config.num_nodes; ++node) {
+            w.clear();
+            const int stamp = static_cast<int>(l) * config.num_nodes + node;
+            for (int s = node * slots_per_node; s < (node + 1) * slots_per_node; ++s) {
+                const int x = phy2log(l, s);
+                if (x < 0 || seen[x] == stamp) continue;
+                seen[x] = stamp;
+                w.push_back(load(l, x));
+            }
+            const double total = std::accumulate(w.begin(), w.end(), 0.0);
+            const double t =
+                min_max_replica_load_capped(w.data(), static_cast<int>(w.size()), slots_per_node, 0);
+            out[l] = std::max({out[l], total / gpn, t});
+        }
+    }
+    return out;
+}
 
 Placement plan_balanced(const LoadMatrix& load, const ParallelConfig& config) {
     EPLB_CHECK(

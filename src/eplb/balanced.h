@@ -2,6 +2,8 @@
 // DESIGN.md's lower bound, with at most one replica of an expert per GPU wherever that is possible.
 #pragma once
 
+#include <vector>
+
 #include "eplb/config.h"
 #include "eplb/placement.h"
 #include "eplb/types.h"
@@ -20,5 +22,12 @@ namespace eplb {
 // others while that bound drops; each node is then planned as above on its own GPUs.
 // Deterministic; replica ranks are numbered in slot order. Layers with no load get any valid plan.
 Placement plan_balanced(const LoadMatrix& load, const ParallelConfig& config);
+
+// Per layer ([L]), for a placement that keeps each expert's replicas on one node (a hierarchical
+// plan): the lowest max GPU load that any placement with the same experts on each node can reach,
+// max over nodes of max(node load / (P/N), node T* over its R/N slots). Over DESIGN.md's LB it is
+// what keeping groups on nodes costs; under the plan's max GPU load, what its packing leaves.
+std::vector<double> node_lower_bounds(const IndexMatrix& phy2log, const LoadMatrix& load,
+                                      const ParallelConfig& config);
 
 }  // namespace eplb

@@ -117,6 +117,7 @@ std::string placement_to_json(const PlacementDoc& d, const Metrics* metrics,
                           {"moved_per_layer", migration->moved_per_layer}};
     }
     if (!d.layer_sources.empty()) j["layer_sources"] = d.layer_sources;
+    if (!d.node_bounds.empty()) j["node_bounds"] = d.node_bounds;
     return j.dump() + "\n";
 }
 

@@ -171,6 +171,21 @@ TEST_CASE("plan --policy balanced: no duplicates, never further from the bound t
     CHECK(b["metrics"]["gap"].get<double>() >= 0);
     CHECK(b["metrics"]["gap"].get<double>() <= d["metrics"]["gap"].get<double>());
     CHECK(b["metrics"]["balancedness"].get<double>() >= d["metrics"]["balancedness"].get<double>());
+    // Global here (one node): no node bounds. Hierarchical on 2 nodes: one per layer, and the
+    // report splits the gap between the hierarchy and the packing.
+    CHECK_FALSE(b.contains("node_bounds"));
+    const std::string hier = " --backend cpu --trace " + trace +
+                             " --num-groups 4 --num-nodes 2 --num-gpus 16 "
+                             "--num-redundant-experts 16 --policy balanced";
+    const json h = json::parse(run_eplb("plan --json" + hier).out);
+    REQUIRE(h["node_bounds"].size() == 6);
+    for (size_t l = 0; l < 6; ++l) {
+        CHECK(h["node_bounds"][l].get<double>() >=
+              h["metrics"]["per_layer"][l]["lower_bound"].get<double>() * (1 - 1e-12));
+        CHECK(h["node_bounds"][l].get<double>() <=
+              h["metrics"]["per_layer"][l]["max_gpu_load"].get<double>() * (1 + 1e-12));
+    }
+    CHECK(run_eplb("plan" + hier).out.find("hierarchy     groups on nodes cost ") != std::string::npos);
 }
 
 TEST_CASE("plan --previous: relabelling, the migration report, and the move budget") {

@@ -204,3 +204,27 @@ TEST_CASE("hierarchical: groups to nodes never worse than deepseek's node bound"
         CHECK(node_bound(plan_balanced(load, c)) <= node_bound(plan_deepseek(load, c)) * (1 + 1e-9));
     }
 }
+
+TEST_CASE("node_lower_bounds: between the global bound and the max GPU load of hierarchical plans") {
+    Rng rng(61);
+    ParallelConfig c{64, 80, 8, 4, 16};
+    const LoadMatrix load = test::random_loads(rng, 10, 64);
+    for (const Placement& p : {plan_deepseek(load, c), plan_balanced(load, c)}) {
+        const Metrics m = evaluate(p.phy2log, load, c);
+        const std::vector<double> nb = node_lower_bounds(p.phy2log, load, c);
+        REQUIRE(nb.size() == 10);
+        for (size_t l = 0; l < nb.size(); ++l) {
+            CHECK(nb[l] >= m.layers[l].lower_bound * (1 - 1e-12));
+            CHECK(nb[l] <= m.layers[l].max_gpu_load * (1 + 1e-12));
+        }
+    }
+    // Hand case: 2 nodes x 1 GPU x 2 slots, node 0 holds {0, 1} = 10 + 2, node 1 {2, 3} = 1 + 1:
+    // node bound 12 (node 0 on its one GPU), global bound max(W/P = 7, T* = 10) = 10.
+    IndexMatrix phy2log(1, 4);
+    phy2log << 0, 1, 2, 3;
+    LoadMatrix w(1, 4);
+    w << 10, 2, 1, 1;
+    ParallelConfig h{4, 4, 2, 2, 2};
+    CHECK(node_lower_bounds(phy2log, w, h)[0] == doctest::Approx(12));
+    CHECK(evaluate(phy2log, w, h).layers[0].lower_bound == doctest::Approx(10));
+}
