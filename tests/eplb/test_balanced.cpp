@@ -135,6 +135,32 @@ TEST_CASE("replica counts: the capped greedy attains T* and keeps counts within 
     CHECK(min_max_replica_load_capped(w, 4, 8, 0) == doctest::Approx(min_max_replica_load(wf, 4, 8)));
 }
 
+TEST_CASE("replica counts: the same as the plain greedy, ties included, for any number of extra slots") {
+    Rng rng(71);
+    for (int trial = 0; trial < 300; ++trial) {
+        const int n = 1 + static_cast<int>(rng.next() % 40), extra = static_cast<int>(rng.next() % 50);
+        const int cap = rng.next() % 3 == 0 ? 0 : 2 + static_cast<int>(rng.next() % 6);
+        if (cap > 0 && n * cap < n + extra) continue;
+        std::vector<double> w(n);
+        for (auto& x : w) x = static_cast<double>(rng.next() % 6);  // many ties
+        std::vector<int> got(n), want(n, 1);
+        const double t = min_max_replica_load_capped(w.data(), n, n + extra, cap, got.data());
+        for (int i = 0; i < extra; ++i) {
+            int best = -1;
+            for (int e = 0; e < n; ++e) {
+                if (cap > 0 && want[e] >= cap) continue;
+                if (best < 0 || w[e] / want[e] > w[best] / want[best]) best = e;
+            }
+            ++want[best];
+        }
+        double max_ratio = 0;
+        for (int e = 0; e < n; ++e) max_ratio = std::max(max_ratio, w[e] / want[e]);
+        CAPTURE(trial);
+        CHECK(got == want);
+        CHECK(t == doctest::Approx(max_ratio));
+    }
+}
+
 TEST_CASE("forced duplicates: fewer experts than slots per GPU") {
     // 2 experts on 1 GPU of 6 slots: every slot holds one of them, duplicates cannot be avoided.
     LoadMatrix load(1, 2);
