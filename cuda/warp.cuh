@@ -8,10 +8,14 @@
 #if defined(__CUDACC__)
 #define EPLB_HD __host__ __device__
 #define EPLB_HD_INLINE __host__ __device__ __forceinline__
-#define EPLB_UNROLL _Pragma("unroll")
 #else
 #define EPLB_HD
 #define EPLB_HD_INLINE inline
+#endif
+// Only the device pass understands the unroll pragma; the host compiler would warn about it.
+#if defined(__CUDA_ARCH__)
+#define EPLB_UNROLL _Pragma("unroll")
+#else
 #define EPLB_UNROLL
 #endif
 
