@@ -212,10 +212,13 @@ class CudaPlanner final : public Planner {
 
     // Times of one plan's stages with CUDA events: the load's upload and the maps' download (once,
     // into a fresh Placement, as plan() does), the kernel (mean over repeats).
-    CudaPlanTiming profile_plan(const LoadMatrix& load, const ParallelConfig& config, int repeats) {
+    PlanTiming time_plan(const LoadMatrix& load, const ParallelConfig& config, Policy policy,
+                         int repeats) override {
+        PlanTiming t = Planner::time_plan(load, config, policy, repeats);
         const cuda::DeepseekShape shape = deepseek_shape(config);
         std::string why;
-        if (!cuda::deepseek_shape_supported(shape, &why)) EPLB_FAIL_KIND(ErrorKind::kDevice, why);
+        // Policies and shapes that ran on the CPU planner have no device breakdown.
+        if (policy != Policy::kDeepseek || !cuda::deepseek_shape_supported(shape, &why)) return t;
         const int64_t rows = load.rows();
         const size_t e = config.num_logical_experts, r = config.num_physical_experts;
         cudaEvent_t ev[3] = {};
@@ -241,12 +244,10 @@ class CudaPlanner final : public Planner {
                        {out.phyrank.data(), d.phyrank, sizeof(int32_t) * r},
                        {out.logcnt.data(), d.logcnt, sizeof(int32_t) * e}},
                       rows);
-        CudaPlanTiming t;
         t.h2d_ms = upload_ms;
         t.device_ms = kernel_ms / repeats;
         t.d2h_ms =
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-        t.repeats = repeats;
         return t;
     }
 
@@ -330,23 +331,5 @@ class CudaPlanner final : public Planner {
 }  // namespace
 
 std::unique_ptr<Planner> make_cuda_planner() { return std::make_unique<CudaPlanner>(); }
-
-CudaPlanTiming time_cuda_plan(const LoadMatrix& load, const ParallelConfig& config, int repeats) {
-    EPLB_CHECK(repeats >= 1, "repeats (" << repeats << ") must be at least 1");
-    CudaPlanner planner;
-    CudaPlanTiming t = planner.profile_plan(load, config, repeats);
-    using Clock = std::chrono::steady_clock;
-    planner.plan(load, config, Policy::kDeepseek);  // warm-up
-    auto start = Clock::now();
-    for (int i = 0; i < repeats; ++i) planner.plan(load, config, Policy::kDeepseek);
-    t.end_to_end_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count() / repeats;
-    Placement out;
-    planner.plan_into(load, config, Policy::kDeepseek, out);  // allocates and first touches `out`
-    start = Clock::now();
-    for (int i = 0; i < repeats; ++i) planner.plan_into(load, config, Policy::kDeepseek, out);
-    t.end_to_end_reused_ms =
-        std::chrono::duration<double, std::milli>(Clock::now() - start).count() / repeats;
-    return t;
-}
 
 }  // namespace eplb

@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "eplb/config.h"
 #include "eplb/metrics.h"
@@ -15,6 +16,16 @@ namespace eplb {
 enum class Backend { kAuto, kCpu, kCuda };
 
 const char* backend_name(Backend backend);
+
+// Timings of planning one load matrix, for `eplb bench` (wall clock unless said otherwise).
+struct PlanTiming {
+    std::vector<double> call_ms;  // plan_into with its output reused, one entry per timed call, sorted
+    double new_output_ms = 0;     // plan() with a fresh output every call: mean per call
+    // Backends with a device: the kernel alone with the loads and maps resident on the device (per
+    // call, CUDA events), the upload of the loads and the download of the maps into a fresh
+    // Placement (once each). Negative where the backend has no device or did not use it.
+    double device_ms = -1, h2d_ms = -1, d2h_ms = -1;
+};
 
 class Planner {
   public:
@@ -35,6 +46,10 @@ class Planner {
     // computes it with score_rows; every backend gives the same values within float tolerance.
     virtual RowScores score(const IndexMatrix& phy2log, const LoadMatrix& load,
                             const ParallelConfig& config) = 0;
+    // Times `repeats` calls (after a warm-up) each of plan_into and plan; device backends add their
+    // device-side breakdown.
+    virtual PlanTiming time_plan(const LoadMatrix& load, const ParallelConfig& config, Policy policy,
+                                 int repeats);
 };
 
 // The CPU reference planner (always built).

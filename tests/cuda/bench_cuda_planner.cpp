@@ -81,28 +81,29 @@ int main(int argc, char** argv) {
     // One plan (58 layers).
     const Placement want_one = cpu->plan(one, config, Policy::kDeepseek);
     const double cpu_one = time_ms([&] { cpu->plan(one, config, Policy::kDeepseek); }, 1.0);
-    const CudaPlanTiming cuda_one = time_cuda_plan(one, config, 200);
+    const PlanTiming cuda_one = cuda->time_plan(one, config, Policy::kDeepseek, 200);
     const long wrong_one =
         (cuda->plan(one, config, Policy::kDeepseek).phy2log.array() != want_one.phy2log.array()).count();
     rows.push_back({"1 plan (58 layers)", "cpu, 1 core", cpu_one, 1, 0});
     rows.push_back({"1 plan (58 layers)", "cuda, device", cuda_one.device_ms, 1, wrong_one});
-    rows.push_back({"1 plan (58 layers)", "cuda, end-to-end", cuda_one.end_to_end_ms, 1, wrong_one});
-    rows.push_back({"1 plan (58 layers)", "cuda, e2e reused", cuda_one.end_to_end_reused_ms, 1, wrong_one});
+    rows.push_back({"1 plan (58 layers)", "cuda, end-to-end", cuda_one.new_output_ms, 1, wrong_one});
+    rows.push_back({"1 plan (58 layers)", "cuda, e2e reused", cuda_one.call_ms[cuda_one.call_ms.size() / 2],
+                    1, wrong_one});
 
     // A batch of 1024 windows x 58 layers in one call.
     const auto cpu_start = Clock::now();
     const Placement want_batch = cpu->plan(batch, config, Policy::kDeepseek);
     const double cpu_batch = std::chrono::duration<double, std::milli>(Clock::now() - cpu_start).count();
-    const CudaPlanTiming cuda_batch = time_cuda_plan(batch, config, 10);
+    const PlanTiming cuda_batch = cuda->time_plan(batch, config, Policy::kDeepseek, 10);
     const Placement got_batch = cuda->plan(batch, config, Policy::kDeepseek);
     const long wrong_batch = (got_batch.phy2log.array() != want_batch.phy2log.array()).count() +
                              (got_batch.phyrank.array() != want_batch.phyrank.array()).count() +
                              (got_batch.logcnt.array() != want_batch.logcnt.array()).count();
     rows.push_back({"1024 x 58 batch", "cpu, 1 core", cpu_batch, kWindows, 0});
     rows.push_back({"1024 x 58 batch", "cuda, device", cuda_batch.device_ms, kWindows, wrong_batch});
-    rows.push_back({"1024 x 58 batch", "cuda, end-to-end", cuda_batch.end_to_end_ms, kWindows, wrong_batch});
-    rows.push_back(
-        {"1024 x 58 batch", "cuda, e2e reused", cuda_batch.end_to_end_reused_ms, kWindows, wrong_batch});
+    rows.push_back({"1024 x 58 batch", "cuda, end-to-end", cuda_batch.new_output_ms, kWindows, wrong_batch});
+    rows.push_back({"1024 x 58 batch", "cuda, e2e reused", cuda_batch.call_ms[cuda_batch.call_ms.size() / 2],
+                    kWindows, wrong_batch});
 
     // The host's floor for any backend: allocating and first writing the batch's output maps.
     const double fresh_write_ms = time_ms(
