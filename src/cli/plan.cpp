@@ -1,6 +1,7 @@
 // `eplb plan`: compute a placement for a trace and a config, report its balance, write its JSON;
 // with --previous, relabel it against the placement in force (and optionally trade balance for
 // fewer moved experts) and report the migration.
+#include <algorithm>
 #include <iostream>
 #include <limits>
 #include <memory>
@@ -33,25 +34,33 @@ struct PlanOptions {
 
 namespace {
 
-// The previous placement must describe the same slots: experts, slots, GPUs and layers.
-void check_previous(const io::PlacementDoc& prev, const std::string& path, const ResolvedInput& in) {
-    const ParallelConfig &a = prev.config, &b = in.config;
-    EPLB_CHECK(a.num_logical_experts == b.num_logical_experts &&
-                   a.num_physical_experts == b.num_physical_experts && a.num_gpus == b.num_gpus,
+// The rows of the previous placement (any format: eplb, SGLang, TensorRT-LLM, vLLM) for this
+// plan's model layers; it must describe the same experts, slots and GPUs.
+IndexMatrix previous_rows(const std::string& path, const ResolvedInput& in) {
+    const ParallelConfig& c = in.config;
+    io::PlacementImportOptions import;
+    import.num_logical_experts = c.num_logical_experts;
+    import.num_groups = c.num_groups;
+    import.num_nodes = c.num_nodes;
+    import.num_gpus = c.num_gpus;
+    const io::PlacementDoc prev = io::read_any_placement(path, import);
+    const ParallelConfig& a = prev.config;
+    EPLB_CHECK(a.num_logical_experts == c.num_logical_experts &&
+                   a.num_physical_experts == c.num_physical_experts && a.num_gpus == c.num_gpus,
                path << ": the previous placement has " << a.num_logical_experts << " experts, "
                     << a.num_physical_experts << " slots on " << a.num_gpus << " GPUs but this plan has "
-                    << b.num_logical_experts << " experts, " << b.num_physical_experts << " slots on "
-                    << b.num_gpus << " GPUs");
-    EPLB_CHECK(prev.placement.num_layers() == in.load.rows(),
-               path << ": the previous placement has " << prev.placement.num_layers()
-                    << " layers but this plan has " << in.load.rows() << " (select them with --layers)");
-    if (!prev.layer_ids.empty() && !in.trace.layer_ids.empty()) {
-        for (size_t l = 0; l < prev.layer_ids.size(); ++l) {
-            EPLB_CHECK(prev.layer_ids[l] == in.trace.layer_ids[l],
-                       path << ": layer " << l << " of the previous placement is model layer "
-                            << prev.layer_ids[l] << " but this plan's is " << in.trace.layer_ids[l]);
-        }
+                    << c.num_logical_experts << " experts, " << c.num_physical_experts << " slots on "
+                    << c.num_gpus << " GPUs");
+    const std::vector<int>& ids = in.trace.layer_ids;
+    IndexMatrix rows(static_cast<Eigen::Index>(ids.size()), c.num_physical_experts);
+    for (size_t i = 0; i < ids.size(); ++i) {
+        const auto it = std::find(prev.layer_ids.begin(), prev.layer_ids.end(), ids[i]);
+        EPLB_CHECK(it != prev.layer_ids.end(), path << ": the previous placement has no model layer "
+                                                    << ids[i]
+                                                    << " (select this plan's layers with --layers)");
+        rows.row(static_cast<Eigen::Index>(i)) = prev.placement.phy2log.row(it - prev.layer_ids.begin());
     }
+    return rows;
 }
 
 }  // namespace
@@ -75,8 +84,7 @@ int run_plan(const PlanOptions& o) {
     doc.expert_bytes = in.expert_bytes;
     std::optional<MigrationStats> migration;
     if (!o.previous.empty()) {
-        const io::PlacementDoc prev = io::read_placement(o.previous);
-        check_previous(prev, o.previous, in);
+        const IndexMatrix prev = previous_rows(o.previous, in);
         MigrationOptions mo;
         mo.max_moves = o.max_moves;
         mo.move_cost = o.move_cost;
@@ -86,8 +94,7 @@ int run_plan(const PlanOptions& o) {
                        << " plan is only relabelled against "
                           "--previous, so its balance stays "
                           "identical");
-        const MigrationAwarePlan mp =
-            plan_migration_aware(in.load, doc.placement, prev.placement.phy2log, in.config, mo);
+        const MigrationAwarePlan mp = plan_migration_aware(in.load, doc.placement, prev, in.config, mo);
         if (!mp.budget_met) {
             std::cerr << "warning: --max-moves " << o.max_moves
                       << " cannot be met: the cheapest choice of every layer is taken\n";
@@ -95,8 +102,7 @@ int run_plan(const PlanOptions& o) {
         doc.placement = mp.placement;
         doc.previous_source = o.previous;
         for (LayerSource s : mp.source) doc.layer_sources.push_back(layer_source_name(s));
-        migration =
-            count_migration(prev.placement.phy2log, doc.placement.phy2log, in.config, in.expert_bytes);
+        migration = count_migration(prev, doc.placement.phy2log, in.config, in.expert_bytes);
     }
     if (in.config.hierarchical() && in.config.num_nodes > 1) {
         doc.node_bounds = node_lower_bounds(doc.placement.phy2log, in.load, in.config);
@@ -140,12 +146,11 @@ Command setup_plan(CLI::App& parent) {
         "SGLang export: rows for this many model layers, dense ones included (default: last layer id "
         "+ 1)");
     app->add_flag("--json", o->json, "Print the placement JSON on stdout instead of the report");
-    CLI::Option* previous =
-        app->add_option(
-               "--previous", o->previous,
-               "Placement in force (eplb.placement/v1): relabel GPUs and slots to keep experts where they "
-               "are, and report the experts and bytes moved")
-            ->check(CLI::ExistingFile);
+    CLI::Option* previous = app->add_option("--previous", o->previous,
+                                            "Placement in force (eplb, SGLang, TensorRT-LLM or vLLM file): "
+                                            "relabel GPUs and slots to keep experts where they "
+                                            "are, and report the experts and bytes moved")
+                                ->check(CLI::ExistingFile);
     app->add_option(
            "--max-moves", o->max_moves,
            "With --previous and --policy balanced: at most this many experts moved (summed over layers), "

@@ -253,8 +253,40 @@ TEST_CASE("plan --previous errors: trade needs balanced, budget needs --previous
     CHECK(shape.err.find(
               "the previous placement has 16 experts, 20 slots on 4 GPUs but this plan has 16 experts, "
               "20 slots on 2 GPUs") != std::string::npos);
-    const CliResult layers = run_eplb(
-        "plan --trace " + a + " --layers 0:1 --num-gpus 4 --num-redundant-experts 4 --previous " + prev);
+    // Rows are matched by model layer id: a plan of layer 1 alone takes the previous row of layer 1;
+    // a previous placement of layer 0 alone has no row for layer 1.
+    const CliResult one = run_eplb("plan --json --trace " + a +
+                                   " --layers 1:2 --num-gpus 4 --num-redundant-experts 4 --previous " + prev);
+    REQUIRE(one.exit_code == 0);
+    CHECK(json::parse(one.out)["migration"]["moved_per_layer"].size() == 1);
+    const std::string prev0 = temp_dir() + "/eprev0.json";
+    REQUIRE(run_eplb("plan --backend cpu --trace " + a +
+                     " --layers 0:1 --num-gpus 4 --num-redundant-experts 4 -o " + prev0)
+                .exit_code == 0);
+    const CliResult layers =
+        run_eplb("plan --trace " + a + " --num-gpus 4 --num-redundant-experts 4 --previous " + prev0);
     CHECK(layers.exit_code == 3);
-    CHECK(layers.err.find("has 2 layers but this plan has 1") != std::string::npos);
+    CHECK(layers.err.find("the previous placement has no model layer 1") != std::string::npos);
+}
+
+TEST_CASE("plan --previous reads an engine's placement file (SGLang export)") {
+    const std::string a = temp_dir() + "/sa.json", b = temp_dir() + "/sb.json";
+    const std::string eplb_file = temp_dir() + "/sprev.json", sglang = temp_dir() + "/sprev_sglang.json";
+    REQUIRE(
+        run_eplb("gen-trace --num-layers 3 --first-layer 3 --num-experts 32 --seed 5 -o " + a).exit_code ==
+        0);
+    REQUIRE(
+        run_eplb("gen-trace --num-layers 3 --first-layer 3 --num-experts 32 --seed 6 -o " + b).exit_code ==
+        0);
+    const std::string shape = " --backend cpu --num-gpus 8 --num-redundant-experts 8";
+    REQUIRE(
+        run_eplb("plan --trace " + a + shape + " -o " + eplb_file + " --export sglang " + sglang).exit_code ==
+        0);
+    // The SGLang map has rows for model layers 0..5 (0..2 trivial); rows 3..5 are the plan's.
+    const json from_eplb =
+        json::parse(run_eplb("plan --json --trace " + b + shape + " --previous " + eplb_file).out);
+    const json from_sglang =
+        json::parse(run_eplb("plan --json --trace " + b + shape + " --previous " + sglang).out);
+    CHECK(from_sglang["migration"]["experts_moved"] == from_eplb["migration"]["experts_moved"]);
+    CHECK(from_sglang["phy2log"] == from_eplb["phy2log"]);
 }
