@@ -37,17 +37,22 @@ void add_input_options(CLI::App& app, InputOptions& o, bool with_policy) {
     if (with_policy) {
         std::string names;
         for (const auto& [name, policy] : policy_names()) names += (names.empty() ? "" : "|") + name;
-        o.policy_opt = app.add_option("--policy", o.policy, "Placement policy")
-                           ->transform(CLI::CheckedTransformer(policy_names(), CLI::ignore_case).description(""))
-                           ->type_name(names)
-                           ->default_str("deepseek");
-        const std::map<std::string, Backend> backends = {
-            {"auto", Backend::kAuto}, {"cpu", Backend::kCpu}, {"cuda", Backend::kCuda}};
-        app.add_option("--backend", o.backend, "Planner backend: auto = CUDA when a GPU is present, else CPU")
-            ->transform(CLI::CheckedTransformer(backends, CLI::ignore_case).description(""))
-            ->type_name("auto|cpu|cuda")
-            ->default_str("auto");
+        o.policy_opt =
+            app.add_option("--policy", o.policy, "Placement policy")
+                ->transform(CLI::CheckedTransformer(policy_names(), CLI::ignore_case).description(""))
+                ->type_name(names)
+                ->default_str("deepseek");
+        add_backend_option(app, o.backend);
     }
+}
+
+void add_backend_option(CLI::App& app, Backend& backend) {
+    const std::map<std::string, Backend> backends = {
+        {"auto", Backend::kAuto}, {"cpu", Backend::kCpu}, {"cuda", Backend::kCuda}};
+    app.add_option("--backend", backend, "Planner backend: auto = CUDA when a GPU is present, else CPU")
+        ->transform(CLI::CheckedTransformer(backends, CLI::ignore_case).description(""))
+        ->type_name("auto|cpu|cuda")
+        ->default_str("auto");
 }
 
 namespace {
@@ -56,7 +61,9 @@ namespace {
 // (configs/deepseek-v3-ep32.json), on `eplb gen-trace --first-layer 3 --seed 1`.
 constexpr int kDefaultGroups = 8, kDefaultNodes = 4, kDefaultGpus = 32, kDefaultRedundant = 32;
 
-GenTraceOptions default_trace_options() {
+}  // namespace
+
+GenTraceOptions embedded_trace_options() {
     GenTraceOptions g;
     g.num_layers = 58;
     g.first_layer_id = 3;
@@ -65,58 +72,17 @@ GenTraceOptions default_trace_options() {
     return g;
 }
 
-}  // namespace
-
-ResolvedInput resolve_input(const InputOptions& o) { return resolve_input(o, io::ConfigFile{}); }
-
-ResolvedInput resolve_input(const InputOptions& o, const io::ConfigFile& overrides) {
-    ResolvedInput in;
-    io::ConfigFile file;
-    if (!o.config_path.empty()) {
-        file = io::read_config(o.config_path);
-        in.config_source = o.config_path;
-    }
-    io::apply_config_overrides(file, overrides);
-    in.model = file.model;
-    const bool embedded = o.trace_path.empty() && o.config_path.empty();
-    LoadTrace trace;
-    if (!o.trace_path.empty()) {
-        trace = io::read_trace(o.trace_path);
-        in.trace_source = o.trace_path;
-        if (!trace.model.empty() && in.model.empty()) in.model = trace.model;
-    } else {
-        GenTraceOptions g = default_trace_options();
-        if (file.num_logical_experts) g.num_experts = *file.num_logical_experts;
-        if (file.top_k) g.top_k = *file.top_k;
-        if (file.moe_layers) {
-            g.first_layer_id = file.moe_layers->first;
-            g.num_layers = file.moe_layers->end - file.moe_layers->first;
-        }
-        trace = generate_trace(g);
-        in.trace_source = "synthetic (gen-trace seed 1)";
-    }
-    // Layers: --layers, else the config's moe_layers, else all.
-    if (!o.layers.empty()) {
-        trace = select_layers(trace, parse_range(o.layers, "--layers"));
-    } else if (file.moe_layers) {
-        trace = select_layers(trace, *file.moe_layers);
-    }
-    if (!o.steps.empty()) {
-        Range r = parse_range(o.steps, "--steps");
-        if (r.end == -1) r.end = trace.num_steps;
-        in.load = trace.sum_steps(r.first, r.end);
-    } else {
-        in.load = trace.sum_steps(0, trace.num_steps);
-    }
+ParallelConfig resolve_parallel_config(const InputOptions& o, const io::ConfigFile& file, int num_experts,
+                                       bool embedded, const std::string& trace_source) {
     if (file.num_logical_experts) {
-        EPLB_CHECK(*file.num_logical_experts == trace.num_experts,
+        EPLB_CHECK(*file.num_logical_experts == num_experts,
                    o.config_path << ": num_logical_experts is " << *file.num_logical_experts
-                                 << " but the trace " << in.trace_source << " has " << trace.num_experts
+                                 << " but the trace " << trace_source << " has " << num_experts
                                  << " experts");
     }
     // Config: flags override the file; the embedded default fills what neither gives.
-    ParallelConfig& c = in.config;
-    c.num_logical_experts = trace.num_experts;
+    ParallelConfig c;
+    c.num_logical_experts = num_experts;
     auto pick = [](const CLI::Option* flag, int flag_value, const std::optional<int>& from_file,
                    int fallback) {
         if (flag && flag->count()) return flag_value;
@@ -142,6 +108,51 @@ ResolvedInput resolve_input(const InputOptions& o, const io::ConfigFile& overrid
             (file.num_redundant_experts ? *file.num_redundant_experts : (embedded ? kDefaultRedundant : 0));
     }
     c.validate();
+    return c;
+}
+
+ResolvedInput resolve_input(const InputOptions& o) { return resolve_input(o, io::ConfigFile{}); }
+
+ResolvedInput resolve_input(const InputOptions& o, const io::ConfigFile& overrides) {
+    ResolvedInput in;
+    io::ConfigFile file;
+    if (!o.config_path.empty()) {
+        file = io::read_config(o.config_path);
+        in.config_source = o.config_path;
+    }
+    io::apply_config_overrides(file, overrides);
+    in.model = file.model;
+    const bool embedded = o.trace_path.empty() && o.config_path.empty();
+    LoadTrace trace;
+    if (!o.trace_path.empty()) {
+        trace = io::read_trace(o.trace_path);
+        in.trace_source = o.trace_path;
+        if (!trace.model.empty() && in.model.empty()) in.model = trace.model;
+    } else {
+        GenTraceOptions g = embedded_trace_options();
+        if (file.num_logical_experts) g.num_experts = *file.num_logical_experts;
+        if (file.top_k) g.top_k = *file.top_k;
+        if (file.moe_layers) {
+            g.first_layer_id = file.moe_layers->first;
+            g.num_layers = file.moe_layers->end - file.moe_layers->first;
+        }
+        trace = generate_trace(g);
+        in.trace_source = "synthetic (gen-trace seed 1)";
+    }
+    // Layers: --layers, else the config's moe_layers, else all.
+    if (!o.layers.empty()) {
+        trace = select_layers(trace, parse_range(o.layers, "--layers"));
+    } else if (file.moe_layers) {
+        trace = select_layers(trace, *file.moe_layers);
+    }
+    if (!o.steps.empty()) {
+        Range r = parse_range(o.steps, "--steps");
+        if (r.end == -1) r.end = trace.num_steps;
+        in.load = trace.sum_steps(r.first, r.end);
+    } else {
+        in.load = trace.sum_steps(0, trace.num_steps);
+    }
+    in.config = resolve_parallel_config(o, file, trace.num_experts, embedded, in.trace_source);
     in.policy = o.policy;
     if (file.policy && !(o.policy_opt && o.policy_opt->count())) {
         const auto it = policy_names().find(*file.policy);

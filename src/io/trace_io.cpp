@@ -12,6 +12,7 @@
 #include "eplb/error.h"
 #include "io/file_util.h"
 #include "io/json_util.h"
+#include "io/npy.h"
 #include "io/trtllm_stats.h"
 
 namespace eplb::io {
@@ -221,86 +222,17 @@ LoadTrace parse_trace_csv(const std::string& text, const std::string& source) {
 }
 
 LoadTrace parse_trace_npy(const std::string& bytes, const std::string& source) {
-    // Format: "\x93NUMPY", major, minor, header length (2 bytes for v1, 4 for v2/3), a Python dict
-    // literal header, then the raw array (C order here).
-    EPLB_CHECK(bytes.size() >= 10 && bytes.compare(0, 6, "\x93NUMPY") == 0,
-               source << ": not a .npy file (bad magic)");
-    const int major = static_cast<unsigned char>(bytes[6]);
-    EPLB_CHECK(major >= 1 && major <= 3, source << ": unsupported .npy version " << major);
-    const size_t len_bytes = major == 1 ? 2 : 4;
-    size_t header_len = 0;
-    for (size_t k = 0; k < len_bytes; ++k)
-        header_len |= static_cast<size_t>(static_cast<unsigned char>(bytes[8 + k])) << (8 * k);
-    const size_t data_off = 8 + len_bytes + header_len;
-    EPLB_CHECK(bytes.size() >= data_off, source << ": truncated .npy header");
-    const std::string header = bytes.substr(8 + len_bytes, header_len);
-    auto value_of = [&](const std::string& key) {
-        const size_t k = header.find("'" + key + "'");
-        EPLB_CHECK(k != std::string::npos, source << ": .npy header has no '" << key << "'");
-        const size_t colon = header.find(':', k);
-        EPLB_CHECK(colon != std::string::npos, source << ": malformed .npy header");
-        return header.substr(colon + 1);
-    };
-    std::string descr = value_of("descr");
-    const size_t q1 = descr.find('\''), q2 = descr.find('\'', q1 + 1);
-    EPLB_CHECK(q1 != std::string::npos && q2 != std::string::npos, source << ": malformed .npy descr");
-    descr = descr.substr(q1 + 1, q2 - q1 - 1);
-    EPLB_CHECK(value_of("fortran_order").find("False") < value_of("fortran_order").find_first_of(",}"),
-               source << ": Fortran-order .npy arrays are not supported (save with numpy.ascontiguousarray)");
-    const std::string shape_text = value_of("shape");
-    const size_t p1 = shape_text.find('('), p2 = shape_text.find(')');
-    EPLB_CHECK(p1 != std::string::npos && p2 != std::string::npos, source << ": malformed .npy shape");
-    std::vector<int64_t> shape;
-    std::istringstream ss(shape_text.substr(p1 + 1, p2 - p1 - 1));
-    std::string dim;
-    while (std::getline(ss, dim, ',')) {
-        if (dim.find_first_not_of(' ') == std::string::npos) continue;
-        shape.push_back(std::stoll(dim));
-    }
-    EPLB_CHECK(shape.size() == 2 || shape.size() == 3, source << ": .npy array has " << shape.size()
-                                                              << " dimensions, expected [layers][experts] or "
-                                                              << "[steps][layers][experts]");
-    int64_t count = 1;
-    for (int64_t d : shape) {
-        EPLB_CHECK(d >= 1 && d < (1ll << 31), source << ": .npy shape has a dimension of " << d);
-        count *= d;
-        EPLB_CHECK(count <= 4'000'000'000ll, source << ": .npy array is too large");
-    }
-    size_t item = 0;
-    if (descr == "<i4" || descr == "<f4")
-        item = 4;
-    else if (descr == "<i8" || descr == "<f8")
-        item = 8;
-    EPLB_CHECK(item != 0, source << ": .npy dtype '" << descr
-                                 << "' is not supported (int32, int64, float32, float64, little-endian)");
-    EPLB_CHECK(bytes.size() - data_off == static_cast<size_t>(count) * item,
-               source << ": .npy data is " << bytes.size() - data_off << " bytes, the header promises "
-                      << static_cast<size_t>(count) * item);
-    std::vector<float> values(static_cast<size_t>(count));
-    const char* data = bytes.data() + data_off;
-    for (int64_t i = 0; i < count; ++i) {
-        double v;
-        if (descr == "<i4") {
-            int32_t x;
-            std::memcpy(&x, data + i * 4, 4);
-            v = x;
-        } else if (descr == "<f4") {
-            float x;
-            std::memcpy(&x, data + i * 4, 4);
-            v = x;
-        } else if (descr == "<i8") {
-            int64_t x;
-            std::memcpy(&x, data + i * 8, 8);
-            v = static_cast<double>(x);
-        } else {
-            std::memcpy(&v, data + i * 8, 8);
-        }
-        values[i] = static_cast<float>(v);
-        if (!(std::isfinite(v) && v >= 0 && v <= 3.4e38)) values[i] = v < 0 ? static_cast<float>(v) : NAN;
-    }
-    std::vector<int> ishape(shape.begin(), shape.end());
+    const NpyHeader h = parse_npy_header(bytes, source);
+    EPLB_CHECK(h.count <= 4'000'000'000ll, source << ": .npy array is too large");
+    const size_t expected = static_cast<size_t>(h.count) * h.item_size;
+    EPLB_CHECK(bytes.size() - h.data_offset == expected,
+               source << ": .npy data is " << bytes.size() - h.data_offset << " bytes, the header promises "
+                      << expected);
+    std::vector<float> values(static_cast<size_t>(h.count));
+    npy_to_float(bytes.data() + h.data_offset, h.type, h.count, values.data());
+    std::vector<int> ishape(h.shape.begin(), h.shape.end());
     LoadTrace t = from_flat(ishape, std::move(values));
-    validate_trace(t, source);
+    validate_trace(t, source);  // names the step, layer and expert of a bad value
     return t;
 }
 
