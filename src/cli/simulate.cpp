@@ -28,7 +28,7 @@ struct SimulateOptions {
     GenCliOptions gen;
     std::vector<Policy> policies;
     std::vector<int> window_sizes, step_intervals;
-    std::vector<std::string> thresholds;
+    std::vector<std::string> thresholds, relabel;
     bool oracle = false;
     std::string csv, svg;
     bool json = false;
@@ -103,6 +103,15 @@ std::vector<T> unique_in_order(const std::vector<T>& values) {
     std::vector<T> out;
     for (const T& v : values) {
         if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
+    }
+    return out;
+}
+
+std::vector<bool> parse_relabel(const std::vector<std::string>& texts) {
+    std::vector<bool> out;
+    for (const std::string& t : texts) {
+        EPLB_CHECK(t == "on" || t == "off", "--relabel '" << t << "' is neither 'on' nor 'off'");
+        out.push_back(t == "on");
     }
     return out;
 }
@@ -225,7 +234,8 @@ int run_simulate(const SimulateOptions& o) {
     sim.config = doc.config;
     sim.expert_bytes = doc.expert_bytes;
     sim.lanes = make_lanes(unique_in_order(policies), unique_in_order(windows), unique_in_order(intervals),
-                           unique_in_order(parse_thresholds(o.thresholds)), o.oracle);
+                           unique_in_order(parse_thresholds(o.thresholds)), o.oracle,
+                           unique_in_order(parse_relabel(o.relabel)));
 
     std::string notice;
     const auto planner = make_planner(o.input.backend, &notice);
@@ -278,6 +288,12 @@ Command setup_simulate(CLI::App& parent) {
            "below this (SGLang's utilization threshold); 'off' = always; a list runs each")
         ->delimiter(',')
         ->type_name("T[,T...]")
+        ->default_str("off");
+    app->add_option("--relabel", o->relabel,
+                    "on: renumber each new placement's GPUs and slots against the one in force (the same "
+                    "balance, fewer experts moved); a list (off,on) runs both")
+        ->delimiter(',')
+        ->type_name("off|on[,...]")
         ->default_str("off");
     app->add_flag("--oracle", o->oracle,
                   "Add the ceiling: each step scored with the placement planned on its own load");

@@ -17,6 +17,7 @@
 #include "eplb/error.h"
 #include "eplb/metrics.h"
 #include "eplb/migration.h"
+#include "eplb/relabel.h"
 
 namespace eplb {
 
@@ -39,26 +40,32 @@ std::string format_threshold(double t) {
 
 std::vector<LaneSpec> make_lanes(const std::vector<Policy>& policies, const std::vector<int>& window_sizes,
                                  const std::vector<int>& step_intervals,
-                                 const std::vector<double>& thresholds, bool oracle) {
+                                 const std::vector<double>& thresholds, bool oracle,
+                                 const std::vector<bool>& relabel) {
     EPLB_CHECK(!policies.empty(), "no policy to simulate");
     const std::vector<int> windows = window_sizes.empty() ? std::vector<int>{1000} : window_sizes;
     const std::vector<int> intervals = step_intervals.empty() ? std::vector<int>{3000} : step_intervals;
     const std::vector<double> thres = thresholds.empty() ? std::vector<double>{0.0} : thresholds;
+    const std::vector<bool> relabels = relabel.empty() ? std::vector<bool>{false} : relabel;
     std::vector<LaneSpec> lanes;
     for (Policy policy : policies) {
         for (int w : windows) {
             for (int i : intervals) {
                 for (double t : thres) {
-                    LaneSpec lane;
-                    lane.policy = policy;
-                    lane.window_size = w;
-                    lane.step_interval = i;
-                    lane.threshold = t;
-                    lane.label = policy_name(policy);
-                    if (windows.size() > 1) lane.label += " w=" + std::to_string(w);
-                    if (intervals.size() > 1) lane.label += " i=" + std::to_string(i);
-                    if (thres.size() > 1 || t > 0) lane.label += " t=" + format_threshold(t);
-                    lanes.push_back(lane);
+                    for (bool relabelled : relabels) {
+                        LaneSpec lane;
+                        lane.policy = policy;
+                        lane.window_size = w;
+                        lane.step_interval = i;
+                        lane.threshold = t;
+                        lane.relabel = relabelled;
+                        lane.label = policy_name(policy);
+                        if (windows.size() > 1) lane.label += " w=" + std::to_string(w);
+                        if (intervals.size() > 1) lane.label += " i=" + std::to_string(i);
+                        if (thres.size() > 1 || t > 0) lane.label += " t=" + format_threshold(t);
+                        if (relabelled) lane.label += " relabel";
+                        lanes.push_back(lane);
+                    }
                 }
             }
         }
@@ -420,7 +427,22 @@ SimulationResult simulate(StepSource& source, const SimulationOptions& options, 
             const LaneSpec& spec = options.lanes[k];
             LaneState& st = lanes[k];
             LaneResult& res = result.lanes[k];
-            auto apply = [&](const int32_t* phy2log, const int32_t* logcnt, int t) {
+            // Puts rows [row0, row0 + L) of `p` in force after step t (relabelled first where the
+            // lane says) and counts what the GPUs must receive.
+            auto apply = [&](const Placement& p, size_t row0, int t) {
+                const int32_t* phy2log = p.phy2log.data() + row0 * r;
+                const int32_t* logcnt = p.logcnt.data() + row0 * e;
+                Placement relabelled;
+                if (spec.relabel) {
+                    const Placement fresh{p.phy2log.middleRows(row0, num_layers),
+                                          p.phyrank.middleRows(row0, num_layers),
+                                          p.logcnt.middleRows(row0, num_layers)};
+                    const auto t0 = Clock::now();
+                    relabelled = relabel_to_previous(fresh, st.phy2log, c);
+                    res.plan_seconds += seconds_since(t0);
+                    phy2log = relabelled.phy2log.data();
+                    logcnt = relabelled.logcnt.data();
+                }
                 const IndexMatrix next = Eigen::Map<const IndexMatrix>(phy2log, num_layers, r);
                 const MigrationStats m = count_migration(st.phy2log, next, c, options.expert_bytes);
                 st.phy2log = next;
@@ -438,7 +460,7 @@ SimulationResult simulate(StepSource& source, const SimulationOptions& options, 
                 const int row0 = batches.at(spec.policy).oracle_first_row;
                 for (int i = 0; i < n; ++i) {
                     const size_t row = static_cast<size_t>(row0 + i * num_layers);
-                    apply(p.phy2log.data() + row * r, p.logcnt.data() + row * e, first + i);
+                    apply(p, row, first + i);
                     res.max_gpu_load[first + i] =
                         st.scorer
                             .score(buf.data() + i * step_size,
@@ -467,11 +489,10 @@ SimulationResult simulate(StepSource& source, const SimulationOptions& options, 
                     const Placement p = planner.plan(snap.load, c, spec.policy);
                     res.plan_seconds += seconds_since(t0);
                     ++res.plans;
-                    apply(p.phy2log.data(), p.logcnt.data(), t);
+                    apply(p, 0, t);
                 } else {
                     const Placement& p = batches.at(spec.policy).result;
-                    apply(p.phy2log.data() + static_cast<size_t>(req.batch_row) * r,
-                          p.logcnt.data() + static_cast<size_t>(req.batch_row) * e, t);
+                    apply(p, static_cast<size_t>(req.batch_row), t);
                 }
             }
         }

@@ -29,15 +29,19 @@ struct LaneSpec {
     // balancedness under the placement in force is below it (SGLang's
     // --eplb-min-rebalancing-utilization-threshold, applied to the window's summed load).
     double threshold = 0;
+    // Each new placement renumbered against the one in force (relabel_to_previous: GPUs, then
+    // slots): the same balance at every step, fewer experts moved.
+    bool relabel = false;
     std::string label;  // how reports name the lane
 };
 
-// The grid policies x windows x intervals x thresholds (in that nesting order), then one oracle
-// lane per policy when `oracle`. Labels name the policy, plus each grid dimension that has more
-// than one value ("deepseek w=100 i=300"), or "deepseek oracle".
+// The grid policies x windows x intervals x thresholds x relabel (in that nesting order), then one
+// oracle lane per policy when `oracle`. Labels name the policy, plus each grid dimension that has
+// more than one value ("deepseek w=100 i=300"), a threshold, " relabel", or "deepseek oracle".
 std::vector<LaneSpec> make_lanes(const std::vector<Policy>& policies, const std::vector<int>& window_sizes,
                                  const std::vector<int>& step_intervals,
-                                 const std::vector<double>& thresholds, bool oracle);
+                                 const std::vector<double>& thresholds, bool oracle,
+                                 const std::vector<bool>& relabel = {false});
 
 struct SimulationOptions {
     ParallelConfig config;  // must be valid; num_logical_experts must match the source

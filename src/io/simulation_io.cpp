@@ -99,6 +99,7 @@ std::string simulation_to_json(const SimulationDoc& doc, const SimulationResult&
             l["window_size"] = lane.spec.window_size;
             l["step_interval"] = lane.spec.step_interval;
             l["threshold"] = lane.spec.threshold > 0 ? ojson(lane.spec.threshold) : ojson(nullptr);
+            l["relabel"] = lane.spec.relabel;
         }
         l["summary"] = {{"balancedness", lane.balancedness},
                         {"mean_step_balancedness", lane.mean_step_balancedness},
@@ -204,7 +205,8 @@ std::string render_simulation_report(const SimulationDoc& doc, const SimulationR
         std::vector<std::string> row;
         // With sweep columns the first column names the policy alone.
         row.push_back(window_col || interval_col || loop.any_threshold
-                          ? std::string(policy_name(s.policy)) + (s.oracle ? " oracle" : "")
+                          ? std::string(policy_name(s.policy)) + (s.oracle ? " oracle" : "") +
+                                (s.relabel ? " relabel" : "")
                           : s.label);
         if (window_col) row.push_back(s.oracle ? "-" : std::to_string(s.window_size));
         if (interval_col) row.push_back(s.oracle ? "-" : std::to_string(s.step_interval));

@@ -158,3 +158,24 @@ TEST_CASE("simulate exit codes: usage 2, invalid input 3, device 4; no partial o
         CHECK(r.err.find("--backend cuda") != std::string::npos);
     }
 }
+
+TEST_CASE("simulate: every policy of policy_names side by side, relabelled or not") {
+    const CliResult r =
+        run_eplb(std::string("simulate --backend cpu --json ") + kSmallConfig +
+                 " --gen-num-layers 2 --gen-num-experts 16 --gen-num-steps 120 --gen-drift 0.05"
+                 " --window-size 20 --step-interval 30 --policy deepseek,balanced --relabel off,on");
+    REQUIRE(r.exit_code == 0);
+    const json j = json::parse(r.out);
+    REQUIRE(j["lanes"].size() == 4);
+    CHECK(j["lanes"][0]["label"] == "deepseek");
+    CHECK(j["lanes"][1]["label"] == "deepseek relabel");
+    CHECK(j["lanes"][1]["relabel"] == true);
+    CHECK(j["lanes"][2]["label"] == "balanced");
+    CHECK(j["lanes"][1]["summary"]["balancedness"].get<double>() ==
+          doctest::Approx(j["lanes"][0]["summary"]["balancedness"].get<double>()).epsilon(1e-12));
+    CHECK(j["lanes"][1]["experts_moved_at"][0].get<int64_t>() <=
+          j["lanes"][0]["experts_moved_at"][0].get<int64_t>());
+    const CliResult bad = run_eplb("simulate --relabel maybe --gen-num-steps 10");
+    CHECK(bad.exit_code == 3);
+    CHECK(bad.err.find("--relabel 'maybe' is neither 'on' nor 'off'") != std::string::npos);
+}

@@ -330,3 +330,39 @@ TEST_CASE("invalid input is an error naming the value") {
     CHECK_THROWS_WITH_AS(run(bad, one_by_one),
                          "step 2, layer row 0, expert 1: load -1 must be finite and >= 0", Error);
 }
+
+TEST_CASE("relabel: the same balance at every step, fewer experts moved") {
+    GenTraceOptions g;
+    g.num_layers = 4;
+    g.num_experts = 32;
+    g.num_steps = 200;
+    g.tokens_per_step = 1024;
+    g.drift = 0.05;
+    const LoadTrace trace = generate_trace(g);
+    for (const ParallelConfig& c : {ParallelConfig{32, 48, 4, 2, 8}, ParallelConfig{32, 40, 1, 1, 8}}) {
+        const auto lanes =
+            make_lanes({Policy::kDeepseek, Policy::kBalanced}, {20}, {25}, {0.0, 0.99}, false, {false, true});
+        REQUIRE(lanes.size() == 8);
+        CHECK(lanes[1].label == "deepseek t=off relabel");
+        CHECK(lanes[1].relabel);
+        const SimulationResult r = run(trace, options_for(c, lanes));
+        int64_t plain = 0, relabelled = 0;
+        for (size_t k = 0; k < lanes.size(); k += 2) {
+            const LaneResult& a = r.lanes[k];
+            const LaneResult& b = r.lanes[k + 1];
+            CAPTURE(b.spec.label);
+            // Each GPU keeps its replicas, so only the order of a GPU's sum (its slots) changes.
+            REQUIRE(b.max_gpu_load.size() == a.max_gpu_load.size());
+            for (size_t t = 0; t < a.max_gpu_load.size(); ++t) {
+                CHECK(b.max_gpu_load[t] == doctest::Approx(a.max_gpu_load[t]).epsilon(1e-12));
+            }
+            CHECK(b.rearranged_at == a.rearranged_at);
+            // The first rearrangement leaves the same start placement: relabelling cannot move more.
+            REQUIRE(!a.moved_at.empty());
+            CHECK(b.moved_at[0] <= a.moved_at[0]);
+            plain += a.experts_moved;
+            relabelled += b.experts_moved;
+        }
+        CHECK(relabelled < plain);
+    }
+}
