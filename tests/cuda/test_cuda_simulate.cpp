@@ -23,7 +23,7 @@ TEST_CASE(
         SimulationOptions o;
         o.config = c;
         o.expert_bytes = 44040192;
-        o.lanes = make_lanes({Policy::kDeepseek}, {50, 200}, {20, 100}, {0.0, 0.97}, true);
+        o.lanes = make_lanes({Policy::kDeepseek}, {50, 200}, {20, 100}, {0.0, 0.97}, true, {false, true});
         auto cpu = make_cpu_planner();
         auto cuda = make_cuda_planner();
         TraceStepSource a(trace), b(trace);
