@@ -1,12 +1,16 @@
 // Helpers shared by the tests: random loads with ties and zeros, the shared traces directory.
 #pragma once
 
+#include <doctest/doctest.h>
+
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "eplb/error.h"
 #include "eplb/gen_trace.h"
 #include "eplb/types.h"
 
@@ -66,6 +70,17 @@ inline std::string shared_traces_dir() {
     const std::filesystem::path dir =
         std::filesystem::path(shared) / "traces" / "sglang-deepseek-v3-logical-count";
     return std::filesystem::is_directory(dir) ? dir.string() : "";
+}
+
+// The message of the invalid-input eplb::Error that f throws ("" when it throws none).
+inline std::string error_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        CHECK(e.exit_code() == 3);
+        return e.what();
+    }
+    return "";
 }
 
 }  // namespace eplb::test

@@ -8,8 +8,7 @@
 namespace eplb {
 
 void ParallelConfig::validate() const {
-    const int e = num_logical_experts, r = num_physical_experts, g = num_groups, n = num_nodes,
-              p = num_gpus;
+    const int e = num_logical_experts, r = num_physical_experts, g = num_groups, n = num_nodes, p = num_gpus;
     EPLB_CHECK(e >= 1, "num_logical_experts (" << e << ") must be at least 1");
     EPLB_CHECK(g >= 1, "num_groups (" << g << ") must be at least 1");
     EPLB_CHECK(n >= 1, "num_nodes (" << n << ") must be at least 1");
@@ -17,8 +16,7 @@ void ParallelConfig::validate() const {
     EPLB_CHECK(r >= e, "num_physical_experts (" << r << ") must be at least num_logical_experts (" << e
                                                 << "): num_redundant_experts would be " << r - e);
     EPLB_CHECK(p % n == 0, "num_gpus (" << p << ") must be a multiple of num_nodes (" << n << ")");
-    EPLB_CHECK(r % p == 0, "num_physical_experts (" << r << ") must be a multiple of num_gpus (" << p
-                                                    << ")");
+    EPLB_CHECK(r % p == 0, "num_physical_experts (" << r << ") must be a multiple of num_gpus (" << p << ")");
     if (hierarchical()) {
         EPLB_CHECK(e % g == 0, "num_logical_experts (" << e << ") must be a multiple of num_groups (" << g
                                                        << ") for hierarchical balancing");

@@ -14,30 +14,30 @@ enum class ErrorKind {
 };
 
 class Error : public std::runtime_error {
-public:
+  public:
     Error(ErrorKind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
     ErrorKind kind() const { return kind_; }
     int exit_code() const { return static_cast<int>(kind_); }
 
-private:
+  private:
     ErrorKind kind_;
 };
 
 }  // namespace eplb
 
 // EPLB_CHECK(cond, "num_gpus (" << p << ") must be ...") throws an invalid-input eplb::Error.
-#define EPLB_FAIL_KIND(kind, stream_expr)                           \
-    do {                                                            \
-        std::ostringstream eplb_msg_;                               \
-        eplb_msg_ << stream_expr;                                   \
-        throw ::eplb::Error((kind), eplb_msg_.str());               \
+#define EPLB_FAIL_KIND(kind, stream_expr)             \
+    do {                                              \
+        std::ostringstream eplb_msg_;                 \
+        eplb_msg_ << stream_expr;                     \
+        throw ::eplb::Error((kind), eplb_msg_.str()); \
     } while (0)
 
 #define EPLB_FAIL(stream_expr) EPLB_FAIL_KIND(::eplb::ErrorKind::kInvalidInput, stream_expr)
 
-#define EPLB_CHECK(cond, stream_expr)   \
-    do {                                \
-        if (!(cond)) {                  \
-            EPLB_FAIL(stream_expr);     \
-        }                               \
+#define EPLB_CHECK(cond, stream_expr) \
+    do {                              \
+        if (!(cond)) {                \
+            EPLB_FAIL(stream_expr);   \
+        }                             \
     } while (0)

@@ -62,16 +62,20 @@ int64_t Rng::binomial(int64_t n, double p) {
 }
 
 LoadTrace generate_trace(const GenTraceOptions& o) {
-    EPLB_CHECK(o.num_layers >= 1 && o.num_layers <= 100000, "--layers-count (" << o.num_layers << ") must be 1..100000");
-    EPLB_CHECK(o.num_experts >= 1 && o.num_experts <= 1 << 20, "--experts (" << o.num_experts << ") must be 1..2^20");
+    EPLB_CHECK(o.num_layers >= 1 && o.num_layers <= 100000,
+               "--layers-count (" << o.num_layers << ") must be 1..100000");
+    EPLB_CHECK(o.num_experts >= 1 && o.num_experts <= 1 << 20,
+               "--experts (" << o.num_experts << ") must be 1..2^20");
     EPLB_CHECK(o.num_steps >= 1, "--steps-count (" << o.num_steps << ") must be at least 1");
     EPLB_CHECK(static_cast<double>(o.num_steps) * o.num_layers * o.num_experts <= 2e9,
                "the trace (" << o.num_steps << " x " << o.num_layers << " x " << o.num_experts
                              << ") would exceed 2e9 values");
     EPLB_CHECK(o.tokens_per_step >= 0, "--tokens (" << o.tokens_per_step << ") must be >= 0");
-    EPLB_CHECK(o.top_k >= 1 && o.top_k <= o.num_experts,
-               "--top-k (" << o.top_k << ") must be between 1 and the number of experts (" << o.num_experts << ")");
-    EPLB_CHECK(std::isfinite(o.skew) && o.skew >= 0.0 && o.skew <= 10.0, "--skew (" << o.skew << ") must be in [0, 10]");
+    EPLB_CHECK(
+        o.top_k >= 1 && o.top_k <= o.num_experts,
+        "--top-k (" << o.top_k << ") must be between 1 and the number of experts (" << o.num_experts << ")");
+    EPLB_CHECK(std::isfinite(o.skew) && o.skew >= 0.0 && o.skew <= 10.0,
+               "--skew (" << o.skew << ") must be in [0, 10]");
     EPLB_CHECK(std::isfinite(o.drift) && o.drift >= 0.0 && o.drift <= 10.0,
                "--drift (" << o.drift << ") must be in [0, 10]");
     LoadTrace trace;
@@ -90,7 +94,8 @@ LoadTrace generate_trace(const GenTraceOptions& o) {
     for (int l = 0; l < o.num_layers; ++l) {
         std::iota(perm.begin(), perm.end(), 0);
         for (int i = e - 1; i > 0; --i) std::swap(perm[i], perm[rng.next() % (i + 1)]);
-        for (int i = 0; i < e; ++i) base[static_cast<size_t>(l) * e + perm[i]] = std::log(std::pow(i + 1.0, -o.skew));
+        for (int i = 0; i < e; ++i)
+            base[static_cast<size_t>(l) * e + perm[i]] = std::log(std::pow(i + 1.0, -o.skew));
     }
     std::vector<double> offset(base.size(), 0.0), prob(e);
     constexpr double kReversion = 0.001;  // the popularity walk forgets its offset over ~1000 steps
@@ -111,7 +116,8 @@ LoadTrace generate_trace(const GenTraceOptions& o) {
             double mass = 1.0;
             for (int x = 0; x < e; ++x) {
                 const double px = prob[x] / total;
-                const int64_t k = x == e - 1 ? left : rng.binomial(left, mass > 0 ? std::min(1.0, px / mass) : 0.0);
+                const int64_t k =
+                    x == e - 1 ? left : rng.binomial(left, mass > 0 ? std::min(1.0, px / mass) : 0.0);
                 out[x] = static_cast<float>(k);
                 left -= k;
                 mass -= px;

@@ -10,7 +10,7 @@ namespace eplb {
 
 struct GenTraceOptions {
     int num_layers = 58;
-    int first_layer_id = 0;          // model layer id of the first row
+    int first_layer_id = 0;  // model layer id of the first row
     int num_experts = 256;
     int num_steps = 1;
     int64_t tokens_per_step = 4096;  // tokens routed per step and layer
@@ -26,14 +26,14 @@ LoadTrace generate_trace(const GenTraceOptions& options);
 // The PRNG of the generator (xoshiro256**, seeded by splitmix64): fixed across platforms and
 // compilers, unlike the std:: distributions.
 class Rng {
-public:
+  public:
     explicit Rng(uint64_t seed);
     uint64_t next();
     double uniform();  // [0, 1)
     double normal();   // standard normal (Box-Muller)
     int64_t binomial(int64_t n, double p);
 
-private:
+  private:
     uint64_t s_[4];
 };
 

@@ -50,8 +50,8 @@ Metrics evaluate(const IndexMatrix& phy2log, const LoadMatrix& load, const Paral
     const int num_layers = static_cast<int>(phy2log.rows());
     const int e = c.num_logical_experts, r = c.num_physical_experts, p = c.num_gpus, n = c.num_nodes;
     EPLB_CHECK(load.rows() == num_layers && load.cols() == e,
-               "load is " << load.rows() << "x" << load.cols() << " but the placement needs " << num_layers << "x"
-                          << e << " (layers x experts)");
+               "load is " << load.rows() << "x" << load.cols() << " but the placement needs " << num_layers
+                          << "x" << e << " (layers x experts)");
     EPLB_CHECK(phy2log.cols() == r, "placement has " << phy2log.cols() << " slots, config says " << r);
     const int slots_per_gpu = r / p, gpus_per_node = p / n;
     const IndexMatrix cnt = count_replicas(phy2log, e);

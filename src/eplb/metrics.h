@@ -13,18 +13,18 @@ struct LayerMetrics {
     double total_load = 0;     // W: tokens routed in the layer
     double mean_gpu_load = 0;  // W / P
     double max_gpu_load = 0;
-    int max_gpu = 0;           // the GPU that carries max_gpu_load (lowest index on ties)
-    double balancedness = 1;   // mean / max (1 when the layer has no load)
-    double imbalance = 0;      // max / mean - 1 (0 when the layer has no load)
-    double lower_bound = 0;    // LB = max(W/P, T*)
-    double gap = 0;            // max / LB - 1 (0 when LB is 0)
-    int duplicate_gpus = 0;    // GPUs holding two or more replicas of one expert
+    int max_gpu = 0;          // the GPU that carries max_gpu_load (lowest index on ties)
+    double balancedness = 1;  // mean / max (1 when the layer has no load)
+    double imbalance = 0;     // max / mean - 1 (0 when the layer has no load)
+    double lower_bound = 0;   // LB = max(W/P, T*)
+    double gap = 0;           // max / LB - 1 (0 when LB is 0)
+    int duplicate_gpus = 0;   // GPUs holding two or more replicas of one expert
 };
 
 struct Metrics {
     std::vector<LayerMetrics> layers;
-    DoubleMatrix gpu_loads;   // [L][P]
-    DoubleMatrix node_loads;  // [L][N]
+    DoubleMatrix gpu_loads;              // [L][P]
+    DoubleMatrix node_loads;             // [L][N]
     double balancedness = 1;             // Σ mean / Σ max (vLLM)
     double mean_layer_balancedness = 1;  // mean of per-layer balancedness (SGLang)
     double imbalance = 0;                // Σ max / Σ mean - 1 (TensorRT-LLM's max/mean - 1)

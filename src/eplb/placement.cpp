@@ -22,7 +22,8 @@ IndexMatrix Placement::log2phy() const {
 }
 
 Placement placement_from_phy2log(const IndexMatrix& phy2log, int num_experts, bool allow_empty) {
-    Placement p{phy2log, IndexMatrix(phy2log.rows(), phy2log.cols()), IndexMatrix::Zero(phy2log.rows(), num_experts)};
+    Placement p{phy2log, IndexMatrix(phy2log.rows(), phy2log.cols()),
+                IndexMatrix::Zero(phy2log.rows(), num_experts)};
     for (Eigen::Index l = 0; l < phy2log.rows(); ++l) {
         for (Eigen::Index s = 0; s < phy2log.cols(); ++s) {
             const int x = phy2log(l, s);
@@ -40,7 +41,8 @@ Placement placement_from_phy2log(const IndexMatrix& phy2log, int num_experts, bo
 
 void validate_placement(const Placement& p, const ParallelConfig& c) {
     EPLB_CHECK(p.phy2log.cols() == c.num_physical_experts,
-               "placement has " << p.phy2log.cols() << " slots per layer but the config says num_physical_experts = "
+               "placement has " << p.phy2log.cols()
+                                << " slots per layer but the config says num_physical_experts = "
                                 << c.num_physical_experts);
     EPLB_CHECK(p.logcnt.cols() == c.num_logical_experts,
                "placement has " << p.logcnt.cols() << " logical experts but the config says "
@@ -53,11 +55,12 @@ void validate_placement(const Placement& p, const ParallelConfig& c) {
         seen.assign(static_cast<size_t>(c.num_logical_experts) * std::max(1, p.max_replicas()), 0);
         for (int s = 0; s < p.num_slots(); ++s) {
             const int x = p.phy2log(l, s), k = p.phyrank(l, s);
-            EPLB_CHECK(x >= 0 && x < c.num_logical_experts,
-                       "phy2log[" << l << "][" << s << "] is " << x << ", outside [0, " << c.num_logical_experts << ")");
-            EPLB_CHECK(k >= 0 && k < p.logcnt(l, x), "replica rank of layer " << l << ", slot " << s << " is " << k
-                                                                              << " but expert " << x << " has "
-                                                                              << p.logcnt(l, x) << " replicas");
+            EPLB_CHECK(x >= 0 && x < c.num_logical_experts, "phy2log[" << l << "][" << s << "] is " << x
+                                                                       << ", outside [0, "
+                                                                       << c.num_logical_experts << ")");
+            EPLB_CHECK(k >= 0 && k < p.logcnt(l, x),
+                       "replica rank of layer " << l << ", slot " << s << " is " << k << " but expert " << x
+                                                << " has " << p.logcnt(l, x) << " replicas");
             EPLB_CHECK(!seen[static_cast<size_t>(x) * p.max_replicas() + k]++,
                        "layer " << l << ": expert " << x << " has two replicas of rank " << k);
         }
@@ -69,7 +72,8 @@ void validate_placement(const Placement& p, const ParallelConfig& c) {
 
 Placement slice_layers(const Placement& p, int first, int end) {
     const int n = end - first;
-    return Placement{p.phy2log.middleRows(first, n), p.phyrank.middleRows(first, n), p.logcnt.middleRows(first, n)};
+    return Placement{p.phy2log.middleRows(first, n), p.phyrank.middleRows(first, n),
+                     p.logcnt.middleRows(first, n)};
 }
 
 }  // namespace eplb

@@ -24,7 +24,7 @@ const char* backend_name(Backend backend) {
 namespace {
 
 class CpuPlanner final : public Planner {
-public:
+  public:
     const char* name() const override { return "cpu"; }
     Placement plan(const LoadMatrix& load, const ParallelConfig& config, Policy policy) override {
         switch (policy) {

@@ -16,7 +16,7 @@ enum class Backend { kAuto, kCpu, kCuda };
 const char* backend_name(Backend backend);
 
 class Planner {
-public:
+  public:
     virtual ~Planner() = default;
     // "cpu" or "cuda": what actually runs.
     virtual const char* name() const = 0;

@@ -52,11 +52,11 @@ LoadTrace select_layers(const LoadTrace& trace, Range layers) {
         if (id >= layers.first && (layers.end == -1 || id < layers.end)) rows.push_back(l);
     }
     const bool past_end = layers.end != -1 && layers.end > last_id + 1;
-    EPLB_CHECK(!rows.empty() && !past_end, "--layers " << layers.first << ":"
-                                                       << (layers.end == -1 ? std::string() : std::to_string(layers.end))
-                                                       << " is outside the trace's layers "
-                                                       << (trace.layer_ids.empty() ? 0 : trace.layer_ids.front())
-                                                       << ":" << last_id + 1);
+    EPLB_CHECK(!rows.empty() && !past_end,
+               "--layers " << layers.first << ":"
+                           << (layers.end == -1 ? std::string() : std::to_string(layers.end))
+                           << " is outside the trace's layers "
+                           << (trace.layer_ids.empty() ? 0 : trace.layer_ids.front()) << ":" << last_id + 1);
     out.num_layers = static_cast<int>(rows.size());
     for (int l : rows) out.layer_ids.push_back(trace.layer_ids[l]);
     out.values.resize(static_cast<size_t>(out.num_steps) * out.num_layers * out.num_experts);
@@ -74,9 +74,10 @@ void validate_trace(const LoadTrace& trace, const std::string& source) {
     EPLB_CHECK(trace.num_steps >= 1 && trace.num_layers >= 1 && trace.num_experts >= 1,
                source << ": empty trace (" << trace.num_steps << " steps, " << trace.num_layers << " layers, "
                       << trace.num_experts << " experts)");
-    EPLB_CHECK(trace.values.size() == static_cast<size_t>(trace.num_steps) * trace.num_layers * trace.num_experts &&
-                   trace.layer_ids.size() == static_cast<size_t>(trace.num_layers),
-               source << ": inconsistent trace shape");
+    EPLB_CHECK(
+        trace.values.size() == static_cast<size_t>(trace.num_steps) * trace.num_layers * trace.num_experts &&
+            trace.layer_ids.size() == static_cast<size_t>(trace.num_layers),
+        source << ": inconsistent trace shape");
     const size_t per_step = static_cast<size_t>(trace.num_layers) * trace.num_experts;
     for (size_t i = 0; i < trace.values.size(); ++i) {
         const float v = trace.values[i];

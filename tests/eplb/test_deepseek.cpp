@@ -36,12 +36,15 @@ TEST_CASE("DeepSeek README example: 2 layers x 12 experts, R=16, G=4, N=2, P=8")
     const Placement p = plan_deepseek(load, c);
     CHECK(p.phy2log == to_matrix({{5, 6, 5, 7, 8, 4, 3, 4, 10, 9, 10, 2, 0, 1, 11, 1},
                                   {7, 10, 6, 8, 6, 11, 8, 9, 2, 4, 5, 1, 5, 0, 3, 1}}));
-    CHECK(p.logcnt == to_matrix({{1, 2, 1, 1, 2, 2, 1, 1, 1, 1, 2, 1}, {1, 2, 1, 1, 1, 2, 2, 1, 2, 1, 1, 1}}));
+    CHECK(p.logcnt ==
+          to_matrix({{1, 2, 1, 1, 2, 2, 1, 1, 1, 1, 2, 1}, {1, 2, 1, 1, 1, 2, 2, 1, 2, 1, 1, 1}}));
     // log2phy: replica rank 0 is the original copy (the node-local slot < E/N before packing), e.g.
     // layer 0's expert 1 keeps its original at slot 15 and its extra replica at slot 13.
     CHECK(p.max_replicas() == 2);
-    CHECK(p.log2phy() == to_matrix({{12, -1, 15, 13, 11, -1, 6, -1, 7, 5, 0, 2, 1, -1, 3, -1, 4, -1, 9, -1, 8, 10, 14, -1},
-                                    {13, -1, 15, 11, 8, -1, 14, -1, 9, -1, 10, 12, 2, 4, 0, -1, 6, 3, 7, -1, 1, -1, 5, -1}}));
+    CHECK(
+        p.log2phy() ==
+        to_matrix({{12, -1, 15, 13, 11, -1, 6, -1, 7, 5, 0, 2, 1, -1, 3, -1, 4, -1, 9, -1, 8, 10, 14, -1},
+                   {13, -1, 15, 11, 8, -1, 14, -1, 9, -1, 10, 12, 2, 4, 0, -1, 6, 3, 7, -1, 1, -1, 5, -1}}));
 }
 
 TEST_CASE("balanced_packing: stable order and lowest-index ties") {
@@ -81,10 +84,10 @@ TEST_CASE("invariants on random inputs") {
     struct Shape {
         int e, r, g, n, p;
     };
-    const std::vector<Shape> shapes = {{12, 16, 4, 2, 8},   {256, 288, 8, 4, 32}, {256, 288, 8, 9, 72},
-                                       {64, 64, 4, 2, 8},    {128, 160, 1, 2, 16}, {33, 40, 3, 1, 8},
-                                       {20, 40, 5, 5, 40},   {8, 8, 1, 1, 8},      {60, 96, 6, 3, 12},
-                                       {48, 48, 8, 8, 48},   {10, 30, 2, 1, 3},    {256, 320, 8, 8, 64}};
+    const std::vector<Shape> shapes = {{12, 16, 4, 2, 8},  {256, 288, 8, 4, 32}, {256, 288, 8, 9, 72},
+                                       {64, 64, 4, 2, 8},  {128, 160, 1, 2, 16}, {33, 40, 3, 1, 8},
+                                       {20, 40, 5, 5, 40}, {8, 8, 1, 1, 8},      {60, 96, 6, 3, 12},
+                                       {48, 48, 8, 8, 48}, {10, 30, 2, 1, 3},    {256, 320, 8, 8, 64}};
     for (const Shape& s : shapes) {
         ParallelConfig c{s.e, s.r, s.g, s.n, s.p};
         c.validate();
@@ -162,7 +165,8 @@ TEST_CASE("config validation names the values") {
 TEST_CASE("loads must be finite and non-negative") {
     LoadMatrix w = LoadMatrix::Ones(2, 4);
     w(1, 2) = -1;
-    CHECK_THROWS_WITH_AS(validate_loads(w), "load of row 1, expert 2 is -1: loads must be finite and >= 0", Error);
+    CHECK_THROWS_WITH_AS(validate_loads(w), "load of row 1, expert 2 is -1: loads must be finite and >= 0",
+                         Error);
     w(1, 2) = std::numeric_limits<float>::quiet_NaN();
     CHECK_THROWS_AS(validate_loads(w), Error);
 }

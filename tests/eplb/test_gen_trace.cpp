@@ -39,7 +39,8 @@ TEST_CASE("skew makes a hot expert, zero skew is near uniform") {
 TEST_CASE("invalid options name the option") {
     GenTraceOptions o;
     o.top_k = 300;
-    CHECK_THROWS_WITH_AS(generate_trace(o), "--top-k (300) must be between 1 and the number of experts (256)", Error);
+    CHECK_THROWS_WITH_AS(generate_trace(o), "--top-k (300) must be between 1 and the number of experts (256)",
+                         Error);
     o = {};
     o.skew = -1;
     CHECK_THROWS_AS(generate_trace(o), Error);

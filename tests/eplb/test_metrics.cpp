@@ -60,7 +60,8 @@ TEST_CASE("metrics equal a direct recomputation on random plans, node loads sum 
         const Metrics m = evaluate(p.phy2log, load, c);
         for (int l = 0; l < 4; ++l) {
             std::vector<double> gpu(16, 0.0);
-            for (int s = 0; s < 96; ++s) gpu[s / 6] += double(load(l, p.phy2log(l, s))) / p.logcnt(l, p.phy2log(l, s));
+            for (int s = 0; s < 96; ++s)
+                gpu[s / 6] += double(load(l, p.phy2log(l, s))) / p.logcnt(l, p.phy2log(l, s));
             double mx = 0, total = 0;
             for (int q = 0; q < 16; ++q) {
                 CHECK(m.gpu_loads(l, q) == doctest::Approx(gpu[q]));

@@ -53,7 +53,8 @@ TEST_CASE("validate_trace names the step, layer and expert") {
     LoadTrace t = small_trace();
     t.values[8 + 3] = -2;  // step 1, row 1 (layer id 4), expert 1
     CHECK_THROWS_WITH_AS(validate_trace(t, "x.json"),
-                         "x.json: load at step 1, layer 4, expert 1 is -2: loads must be finite and >= 0", Error);
+                         "x.json: load at step 1, layer 4, expert 1 is -2: loads must be finite and >= 0",
+                         Error);
     t.values[8 + 3] = std::numeric_limits<float>::infinity();
     CHECK_THROWS_AS(validate_trace(t, "x.json"), Error);
 }

@@ -1,0 +1,38 @@
+# Shared by quickstart.sh and test.sh: install the Debian packages that are missing, then configure
+# and build build/ (with the CUDA backend wherever nvcc is found). Source it; do not run it.
+
+EPLB_PACKAGES=(g++ pkg-config python3 meson ninja-build libcli11-dev nlohmann-json3-dev libeigen3-dev doctest-dev)
+
+eplb_install_deps() {
+    local missing=()
+    for p in "${EPLB_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "eplb: installing ${missing[*]}" >&2
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+}
+
+# nvcc lives under /usr/local/cuda on the machines we know; meson looks for it on the PATH.
+eplb_cuda_path() {
+    if [ -x /usr/local/cuda/bin/nvcc ] && ! command -v nvcc >/dev/null; then
+        export PATH="/usr/local/cuda/bin:$PATH"
+    fi
+}
+
+# eplb_build DIR [meson options...]: configure DIR once (reconfigure when it exists), then build.
+eplb_build() {
+    local dir="$1"
+    shift
+    eplb_cuda_path
+    if [ -f "$dir/build.ninja" ]; then
+        meson setup --reconfigure "$dir" "$@" >/dev/null
+    else
+        meson setup "$dir" "$@" >/dev/null
+    fi
+    ninja -C "$dir"
+}

@@ -1,0 +1,82 @@
+// `eplb evaluate`: score an existing placement on a (possibly different) trace.
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "eplb/error.h"
+#include "eplb/metrics.h"
+#include "io/placement_io.h"
+#include "io/report.h"
+#include "io/trace_io.h"
+
+namespace eplb::cli {
+
+struct EvaluateOptions {
+    std::string placement_path, trace_path, layers, steps;
+    bool json = false;
+};
+
+int run_evaluate(const EvaluateOptions& o) {
+    io::PlacementDoc doc = io::read_placement(o.placement_path);
+    LoadTrace trace = io::read_trace(o.trace_path);
+    EPLB_CHECK(trace.num_experts == doc.config.num_logical_experts,
+               o.trace_path << " has " << trace.num_experts << " experts but " << o.placement_path
+                            << " places " << doc.config.num_logical_experts);
+    // Match the placement's rows to the trace's layers by model layer id; --layers narrows both.
+    Range keep{0, -1};
+    if (!o.layers.empty()) keep = parse_range(o.layers, "--layers");
+    std::vector<int> rows;
+    for (int l = 0; l < doc.placement.num_layers(); ++l) {
+        const int id = doc.layer_ids[l];
+        if (id >= keep.first && (keep.end == -1 || id < keep.end)) rows.push_back(l);
+    }
+    EPLB_CHECK(!rows.empty(), "--layers " << o.layers << " selects none of the placement's layers");
+    LoadMatrix load(static_cast<Eigen::Index>(rows.size()), trace.num_experts);
+    Range steps{0, trace.num_steps};
+    if (!o.steps.empty()) {
+        steps = parse_range(o.steps, "--steps");
+        if (steps.end == -1) steps.end = trace.num_steps;
+    }
+    const LoadMatrix all = trace.sum_steps(steps.first, steps.end);
+    IndexMatrix phy2log(static_cast<Eigen::Index>(rows.size()), doc.placement.num_slots());
+    std::vector<int> ids;
+    for (size_t i = 0; i < rows.size(); ++i) {
+        const int id = doc.layer_ids[rows[i]];
+        const auto it = std::find(trace.layer_ids.begin(), trace.layer_ids.end(), id);
+        EPLB_CHECK(it != trace.layer_ids.end(), o.trace_path << " has no layer " << id
+                                                             << " (the placement's layer "
+                                                             << "ids run " << doc.layer_ids.front() << ".."
+                                                             << doc.layer_ids.back() << ")");
+        load.row(i) = all.row(it - trace.layer_ids.begin());
+        phy2log.row(i) = doc.placement.phy2log.row(rows[i]);
+        ids.push_back(id);
+    }
+    const Metrics m = evaluate(phy2log, load, doc.config);
+    if (o.json) {
+        std::cout << io::evaluation_to_json(o.placement_path, o.trace_path, m, ids);
+        return 0;
+    }
+    io::PlacementDoc shown = doc;
+    shown.layer_ids = ids;
+    std::cout << io::render_placement_report(
+        "eplb evaluate: placement " + o.placement_path + " scored on trace " + o.trace_path, shown, m,
+        nullptr);
+    return 0;
+}
+
+Command setup_evaluate(CLI::App& parent) {
+    auto o = std::make_shared<EvaluateOptions>();
+    CLI::App* app =
+        parent.add_subcommand("evaluate", "Score an existing placement on a trace (out-of-sample check)");
+    app->add_option("--placement", o->placement_path, "Placement JSON (eplb.placement/v1)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    app->add_option("--trace", o->trace_path, "Trace to score it on")->required()->check(CLI::ExistingFile);
+    app->add_option("--layers", o->layers,
+                    "Model layers A:B to score, [A, B) (default: all of the placement's)");
+    app->add_option("--steps", o->steps, "Steps A:B of a time series to sum (default: all)");
+    app->add_flag("--json", o->json, "Print the metrics as JSON");
+    return {app, [o] { return run_evaluate(*o); }};
+}
+
+}  // namespace eplb::cli

@@ -1,0 +1,162 @@
+// Resolution of the shared input flags (see input_options.h).
+#include "cli/input_options.h"
+
+#include "eplb/error.h"
+#include "eplb/gen_trace.h"
+#include "io/config_io.h"
+#include "io/trace_io.h"
+
+namespace eplb::cli {
+
+const std::map<std::string, Policy>& policy_names() {
+    static const std::map<std::string, Policy> names = {{"deepseek", Policy::kDeepseek}};
+    return names;
+}
+
+void add_input_options(CLI::App& app, InputOptions& o, bool with_policy) {
+    app.add_option(
+           "--trace", o.trace_path,
+           "Expert-load trace: JSON (SGLang logical_count, vLLM load_history, eplb.trace/v1), CSV or .npy "
+           "(default: a synthetic DeepSeek-V3 trace)")
+        ->check(CLI::ExistingFile);
+    app.add_option("--config", o.config_path,
+                   "Parallel config JSON (keys named like the flags; flags override it)")
+        ->check(CLI::ExistingFile);
+    o.num_groups_opt =
+        app.add_option("--num-groups", o.num_groups, "Expert groups G (DeepSeek-V3: 8) [default: 1]");
+    o.num_nodes_opt = app.add_option("--num-nodes", o.num_nodes, "Nodes N [default: 1]");
+    o.num_gpus_opt = app.add_option("--num-gpus", o.num_gpus, "GPUs (EP ranks) P");
+    o.num_redundant_opt = app.add_option("--num-redundant-experts", o.num_redundant_experts,
+                                         "Redundant slots: R = E + this [default: 0]");
+    o.num_physical_opt = app.add_option("--num-physical-experts", o.num_physical_experts, "Slots R in all")
+                             ->excludes(o.num_redundant_opt);
+    app.add_option("--layers", o.layers,
+                   "Model layers A:B to use, [A, B) (default: the config's moe_layers, else all)");
+    app.add_option("--steps", o.steps, "Steps A:B of a time series to sum, [A, B) (default: all)");
+    if (with_policy) {
+        std::string names;
+        for (const auto& [name, policy] : policy_names()) names += (names.empty() ? "" : "|") + name;
+        o.policy_opt = app.add_option("--policy", o.policy, "Placement policy")
+                           ->transform(CLI::CheckedTransformer(policy_names(), CLI::ignore_case).description(""))
+                           ->type_name(names)
+                           ->default_str("deepseek");
+        const std::map<std::string, Backend> backends = {
+            {"auto", Backend::kAuto}, {"cpu", Backend::kCpu}, {"cuda", Backend::kCuda}};
+        app.add_option("--backend", o.backend, "Planner backend: auto = CUDA when a GPU is present, else CPU")
+            ->transform(CLI::CheckedTransformer(backends, CLI::ignore_case).description(""))
+            ->type_name("auto|cpu|cuda")
+            ->default_str("auto");
+    }
+}
+
+namespace {
+
+// The embedded default: DeepSeek-V3 shapes on 4 nodes x 8 GPUs with 32 redundant experts
+// (configs/deepseek-v3-ep32.json), on `eplb gen-trace --first-layer 3 --seed 1`.
+constexpr int kDefaultGroups = 8, kDefaultNodes = 4, kDefaultGpus = 32, kDefaultRedundant = 32;
+
+GenTraceOptions default_trace_options() {
+    GenTraceOptions g;
+    g.num_layers = 58;
+    g.first_layer_id = 3;
+    g.num_experts = 256;
+    g.seed = 1;
+    return g;
+}
+
+}  // namespace
+
+ResolvedInput resolve_input(const InputOptions& o) {
+    ResolvedInput in;
+    io::ConfigFile file;
+    if (!o.config_path.empty()) {
+        file = io::read_config(o.config_path);
+        in.config_source = o.config_path;
+        in.model = file.model;
+    }
+    const bool embedded = o.trace_path.empty() && o.config_path.empty();
+    LoadTrace trace;
+    if (!o.trace_path.empty()) {
+        trace = io::read_trace(o.trace_path);
+        in.trace_source = o.trace_path;
+        if (!trace.model.empty() && in.model.empty()) in.model = trace.model;
+    } else {
+        GenTraceOptions g = default_trace_options();
+        if (file.num_logical_experts) g.num_experts = *file.num_logical_experts;
+        if (file.top_k) g.top_k = *file.top_k;
+        if (file.moe_layers) {
+            g.first_layer_id = file.moe_layers->first;
+            g.num_layers = file.moe_layers->end - file.moe_layers->first;
+        }
+        trace = generate_trace(g);
+        in.trace_source = "synthetic (gen-trace seed 1)";
+    }
+    // Layers: --layers, else the config's moe_layers, else all.
+    if (!o.layers.empty()) {
+        trace = select_layers(trace, parse_range(o.layers, "--layers"));
+    } else if (file.moe_layers) {
+        trace = select_layers(trace, *file.moe_layers);
+    }
+    if (!o.steps.empty()) {
+        Range r = parse_range(o.steps, "--steps");
+        if (r.end == -1) r.end = trace.num_steps;
+        in.load = trace.sum_steps(r.first, r.end);
+    } else {
+        in.load = trace.sum_steps(0, trace.num_steps);
+    }
+    if (file.num_logical_experts) {
+        EPLB_CHECK(*file.num_logical_experts == trace.num_experts,
+                   o.config_path << ": num_logical_experts is " << *file.num_logical_experts
+                                 << " but the trace " << in.trace_source << " has " << trace.num_experts
+                                 << " experts");
+    }
+    // Config: flags override the file; the embedded default fills what neither gives.
+    ParallelConfig& c = in.config;
+    c.num_logical_experts = trace.num_experts;
+    auto pick = [](const CLI::Option* flag, int flag_value, const std::optional<int>& from_file,
+                   int fallback) {
+        if (flag && flag->count()) return flag_value;
+        return from_file ? *from_file : fallback;
+    };
+    c.num_groups = pick(o.num_groups_opt, o.num_groups, file.num_groups, embedded ? kDefaultGroups : 1);
+    c.num_nodes = pick(o.num_nodes_opt, o.num_nodes, file.num_nodes, embedded ? kDefaultNodes : 1);
+    const bool gpus_given = (o.num_gpus_opt && o.num_gpus_opt->count()) || file.num_gpus;
+    EPLB_CHECK(gpus_given || embedded,
+               "num_gpus is not set: pass --num-gpus P or a --config with \"num_gpus\"");
+    c.num_gpus = pick(o.num_gpus_opt, o.num_gpus, file.num_gpus, kDefaultGpus);
+    if (o.num_physical_opt && o.num_physical_opt->count()) {
+        c.num_physical_experts = o.num_physical_experts;
+    } else if (o.num_redundant_opt && o.num_redundant_opt->count()) {
+        EPLB_CHECK(o.num_redundant_experts >= 0,
+                   "--num-redundant-experts (" << o.num_redundant_experts << ") must be >= 0");
+        c.num_physical_experts = c.num_logical_experts + o.num_redundant_experts;
+    } else if (file.num_physical_experts) {
+        c.num_physical_experts = *file.num_physical_experts;
+    } else {
+        c.num_physical_experts =
+            c.num_logical_experts +
+            (file.num_redundant_experts ? *file.num_redundant_experts : (embedded ? kDefaultRedundant : 0));
+    }
+    c.validate();
+    in.policy = o.policy;
+    if (file.policy && !(o.policy_opt && o.policy_opt->count())) {
+        const auto it = policy_names().find(*file.policy);
+        EPLB_CHECK(it != policy_names().end(),
+                   o.config_path << ": policy \"" << *file.policy << "\" is not known");
+        in.policy = it->second;
+    }
+    if (file.expert_bytes) in.expert_bytes = *file.expert_bytes;
+    in.trace = std::move(trace);
+    if (embedded) {
+        in.title =
+            "embedded default: DeepSeek-V3 shapes (58 MoE layers x 256 experts, 8 groups) on 4 nodes x 8 "
+            "GPUs "
+            "with 32 redundant experts, synthetic trace (gen-trace seed 1)";
+    } else {
+        in.title =
+            "trace " + in.trace_source + (in.config_source.empty() ? "" : ", config " + in.config_source);
+    }
+    return in;
+}
+
+}  // namespace eplb::cli

@@ -1,0 +1,49 @@
+// The input and config flags shared by plan, bench (and later simulate, check), and their
+// resolution into a validated trace, load matrix and ParallelConfig (flags override the file).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "eplb/config.h"
+#include "eplb/planner.h"
+#include "eplb/policy.h"
+#include "eplb/trace.h"
+
+namespace eplb::cli {
+
+struct InputOptions {
+    std::string trace_path, config_path;
+    int num_groups = 0, num_nodes = 0, num_gpus = 0, num_redundant_experts = 0, num_physical_experts = 0;
+    std::string layers, steps;
+    Policy policy = Policy::kDeepseek;
+    Backend backend = Backend::kAuto;
+    // Which of the numeric flags were given (CLI11 2.1 has no std::optional options).
+    CLI::Option *num_groups_opt = nullptr, *num_nodes_opt = nullptr, *num_gpus_opt = nullptr,
+                *num_redundant_opt = nullptr, *num_physical_opt = nullptr, *policy_opt = nullptr;
+};
+
+// --trace, --config, --num-groups, --num-nodes, --num-gpus, --num-redundant-experts |
+// --num-physical-experts, --layers, --steps; with_policy adds --policy and --backend.
+void add_input_options(CLI::App& app, InputOptions& options, bool with_policy);
+
+struct ResolvedInput {
+    LoadTrace trace;  // the selected layers, all steps
+    LoadMatrix load;  // [L][E] summed over the selected steps
+    ParallelConfig config;
+    Policy policy = Policy::kDeepseek;
+    std::string title;  // first line of a report: what was read or generated
+    std::string trace_source, config_source, model;
+    int64_t expert_bytes = 44040192;  // DeepSeek-V3 FP8 expert (w13 + w2)
+};
+
+// Reads (or, without --trace, generates) the trace, applies the config file and the flags,
+// validates everything; without --trace and --config runs the embedded DeepSeek-V3 default.
+ResolvedInput resolve_input(const InputOptions& options);
+
+// Policy names for CLI::CheckedTransformer.
+const std::map<std::string, Policy>& policy_names();
+
+}  // namespace eplb::cli

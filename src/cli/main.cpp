@@ -1,0 +1,40 @@
+// eplb's entry point: registers the subcommands, parses argv, runs the chosen one and maps errors
+// to the exit codes of DESIGN.md (2 usage, 3 invalid input, 4 device/runtime).
+#include <iostream>
+#include <new>
+
+#include "cli/commands.h"
+#include "eplb/error.h"
+#include "eplb_config.h"
+
+int main(int argc, char** argv) {
+    using namespace eplb::cli;
+    CLI::App app{
+        "eplb: expert-parallel load balancing for Mixture-of-Experts models.\n"
+        "Plans expert placements (DeepSeek's EPLB, exactly), scores them, and more."};
+    app.set_version_flag("--version", EPLB_VERSION);
+    app.require_subcommand(1);
+    const Command commands[] = {setup_plan(app), setup_evaluate(app), setup_gen_trace(app), setup_bench(app)};
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int code = app.exit(e);
+        return code == 0 ? 0 : 2;
+    }
+    for (const Command& c : commands) {
+        if (!c.app->parsed()) continue;
+        try {
+            return c.run();
+        } catch (const eplb::Error& e) {
+            std::cerr << "eplb " << c.app->get_name() << ": error: " << e.what() << "\n";
+            return e.exit_code();
+        } catch (const std::bad_alloc&) {
+            std::cerr << "eplb " << c.app->get_name() << ": error: out of memory\n";
+            return 4;
+        } catch (const std::exception& e) {
+            std::cerr << "eplb " << c.app->get_name() << ": internal error: " << e.what() << "\n";
+            return 4;
+        }
+    }
+    return 2;
+}

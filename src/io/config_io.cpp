@@ -1,0 +1,88 @@
+// Config file reader (see config_io.h).
+#include "io/config_io.h"
+
+#include "eplb/error.h"
+#include "io/file_util.h"
+#include "io/json_util.h"
+
+namespace eplb::io {
+
+using nlohmann::json;
+
+namespace {
+
+int64_t integer_key(const json& j, const std::string& key, const std::string& source, int64_t min,
+                    int64_t max) {
+    const json& v = j.at(key);
+    EPLB_CHECK(
+        v.is_number_integer() || (v.is_number_float() && v.get<double>() == std::floor(v.get<double>())),
+        source << ": " << key << " is " << v.dump() << ", expected an integer");
+    const double d = v.get<double>();
+    EPLB_CHECK(d >= static_cast<double>(min) && d <= static_cast<double>(max),
+               source << ": " << key << " is " << v.dump() << ", expected " << min << ".." << max);
+    return v.is_number_integer() ? v.get<int64_t>() : static_cast<int64_t>(d);
+}
+
+}  // namespace
+
+ConfigFile parse_config_json(const std::string& text, const std::string& source) {
+    const json j = parse_json(text, source);
+    EPLB_CHECK(j.is_object(), source << ": expected a JSON object of config keys");
+    ConfigFile c;
+    constexpr int kMaxCount = 1 << 24;
+    for (auto it = j.begin(); it != j.end(); ++it) {
+        const std::string& key = it.key();
+        auto small = [&](std::optional<int>& field, int min) {
+            field = static_cast<int>(integer_key(j, key, source, min, kMaxCount));
+        };
+        if (key == "num_groups") {
+            small(c.num_groups, 1);
+        } else if (key == "num_nodes") {
+            small(c.num_nodes, 1);
+        } else if (key == "num_gpus") {
+            small(c.num_gpus, 1);
+        } else if (key == "num_redundant_experts") {
+            small(c.num_redundant_experts, 0);
+        } else if (key == "num_physical_experts") {
+            small(c.num_physical_experts, 1);
+        } else if (key == "num_logical_experts") {
+            small(c.num_logical_experts, 1);
+        } else if (key == "window_size") {
+            small(c.window_size, 1);
+        } else if (key == "step_interval") {
+            small(c.step_interval, 1);
+        } else if (key == "top_k") {
+            small(c.top_k, 1);
+        } else if (key == "expert_bytes") {
+            c.expert_bytes = integer_key(j, key, source, 1, int64_t{1} << 40);
+        } else if (key == "moe_layers") {
+            const json& v = it.value();
+            EPLB_CHECK(v.is_array() && v.size() == 2 && v[0].is_number_integer() && v[1].is_number_integer(),
+                       source << ": moe_layers is " << v.dump() << ", expected [first, end)");
+            const int64_t a = v[0].get<int64_t>(), b = v[1].get<int64_t>();
+            EPLB_CHECK(a >= 0 && b > a && b <= kMaxCount,
+                       source << ": moe_layers " << v.dump() << " must satisfy 0 <= first < end");
+            c.moe_layers = Range{static_cast<int>(a), static_cast<int>(b)};
+        } else if (key == "policy" || key == "model" || key == "description") {
+            EPLB_CHECK(it.value().is_string(),
+                       source << ": " << key << " is " << it.value().dump() << ", expected a string");
+            const std::string s = it.value().get<std::string>();
+            if (key == "policy") c.policy = s;
+            if (key == "model") c.model = s;
+            if (key == "description") c.description = s;
+        } else {
+            EPLB_FAIL(
+                source << ": unknown key \"" << key
+                       << "\" (known: num_groups, num_nodes, num_gpus, num_redundant_experts, "
+                          "num_physical_experts, num_logical_experts, moe_layers, expert_bytes, window_size, "
+                          "step_interval, top_k, policy, model, description)");
+        }
+    }
+    EPLB_CHECK(!(c.num_redundant_experts && c.num_physical_experts),
+               source << ": give num_redundant_experts or num_physical_experts, not both");
+    return c;
+}
+
+ConfigFile read_config(const std::string& path) { return parse_config_json(read_text_file(path), path); }
+
+}  // namespace eplb::io

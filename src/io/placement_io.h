@@ -1,0 +1,41 @@
+// Placement files (schema eplb.placement/v1): the config used, the policy, the maps and metrics.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "eplb/config.h"
+#include "eplb/metrics.h"
+#include "eplb/migration.h"
+#include "eplb/placement.h"
+
+namespace eplb::io {
+
+struct PlacementDoc {
+    ParallelConfig config;
+    std::string policy = "deepseek";
+    std::vector<int> layer_ids;  // model layer id of each row
+    Placement placement;
+    // Provenance, written for the reader's benefit (empty: omitted).
+    std::string backend, trace_source, config_source, model;
+    int64_t expert_bytes = 0;
+};
+
+// The JSON document: schema, tool, inputs, config, policy, policy_taken, layers, phy2log, log2phy,
+// logcnt, then metrics and migration when given. Deterministic (same input, same bytes).
+std::string placement_to_json(const PlacementDoc& doc, const Metrics* metrics,
+                              const MigrationStats* migration);
+
+// Reads a placement file; checks the schema, shapes and consistency (invalid input naming the key).
+PlacementDoc read_placement(const std::string& path);
+PlacementDoc parse_placement_json(const std::string& text, const std::string& source);
+
+// The metrics object alone (as in placement files), for `evaluate --json`.
+std::string metrics_to_json(const Metrics& metrics, const std::vector<int>& layer_ids);
+
+// The `evaluate --json` document: schema eplb.evaluation/v1, the two inputs and the metrics.
+std::string evaluation_to_json(const std::string& placement_path, const std::string& trace_path,
+                               const Metrics& metrics, const std::vector<int>& layer_ids);
+
+}  // namespace eplb::io

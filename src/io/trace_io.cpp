@@ -1,0 +1,371 @@
+// Trace formats (see trace_io.h). nlohmann/json stays inside this file.
+#include "io/trace_io.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <sstream>
+
+#include "eplb/error.h"
+#include "io/file_util.h"
+#include "io/json_util.h"
+
+namespace eplb::io {
+
+using nlohmann::json;
+
+namespace {
+
+// Flattens a nested JSON array of numbers of the given depth (2 or 3) into `out`, checking that
+// it is rectangular; `where` is the key path for messages ("logical_count").
+void flatten(const json& j, int depth, std::vector<int>& shape, std::vector<float>& out,
+             const std::string& source, const std::string& where, int level = 0) {
+    if (level == depth) {
+        EPLB_CHECK(j.is_number(),
+                   source << ": " << where << " is " << j.dump().substr(0, 40) << ", expected a number");
+        const double v = j.get<double>();
+        EPLB_CHECK(std::isfinite(v) && v >= 0.0,
+                   source << ": " << where << " is " << j.dump() << ": loads must be finite and >= 0");
+        EPLB_CHECK(v <= 3.4e38, source << ": " << where << " is " << j.dump() << ": too large for float32");
+        out.push_back(static_cast<float>(v));
+        return;
+    }
+    EPLB_CHECK(j.is_array(), source << ": " << where << " is " << (j.is_null() ? "null" : j.type_name())
+                                    << ", expected an array of " << depth - level << " dimension"
+                                    << (depth - level > 1 ? "s" : ""));
+    const int n = static_cast<int>(j.size());
+    EPLB_CHECK(n > 0, source << ": " << where << " is empty");
+    if (static_cast<int>(shape.size()) == level) {
+        shape.push_back(n);
+    } else {
+        EPLB_CHECK(shape[level] == n, source << ": " << where << " has " << n << " entries, expected "
+                                             << shape[level] << " (rows must all have the same length)");
+    }
+    for (int i = 0; i < n; ++i)
+        flatten(j[i], depth, shape, out, source, where + "[" + std::to_string(i) + "]", level + 1);
+}
+
+// Depth of nesting of arrays at the front of j: [[1]] -> 2.
+int array_depth(const json& j) {
+    int d = 0;
+    const json* p = &j;
+    while (p->is_array() && !p->empty()) {
+        ++d;
+        p = &(*p)[0];
+    }
+    return d;
+}
+
+LoadTrace from_flat(const std::vector<int>& shape, std::vector<float> values) {
+    LoadTrace t;
+    if (shape.size() == 2) {
+        t.num_steps = 1;
+        t.num_layers = shape[0];
+        t.num_experts = shape[1];
+    } else {
+        t.num_steps = shape[0];
+        t.num_layers = shape[1];
+        t.num_experts = shape[2];
+    }
+    t.values = std::move(values);
+    for (int l = 0; l < t.num_layers; ++l) t.layer_ids.push_back(l);
+    return t;
+}
+
+LoadTrace read_loads_array(const json& j, const std::string& source, const std::string& key, bool allow_2d) {
+    const int depth = array_depth(j);
+    EPLB_CHECK((depth == 2 && allow_2d) || depth == 3, source << ": " << key << " must be an array "
+                                                              << (allow_2d ? "[layers][experts] or " : "")
+                                                              << "[steps][layers][experts] of numbers");
+    std::vector<int> shape;
+    std::vector<float> values;
+    flatten(j, depth, shape, values, source, key);
+    return from_flat(shape, std::move(values));
+}
+
+}  // namespace
+
+LoadTrace parse_trace_json(const std::string& text, const std::string& source) {
+    const json j = parse_json(text, source);
+    EPLB_CHECK(j.is_object(),
+               source << ": expected a JSON object with \"logical_count\", \"load_history\" or "
+                         "\"schema\": \"eplb.trace/v1\"");
+    LoadTrace t;
+    if (j.contains("schema")) {
+        EPLB_CHECK(j["schema"] == "eplb.trace/v1",
+                   source << ": schema is " << j["schema"].dump() << ", expected \"eplb.trace/v1\"");
+        EPLB_CHECK(j.contains("load"), source << ": missing key \"load\" ([steps][layers][experts])");
+        t = read_loads_array(j["load"], source, "load", false);
+        if (j.contains("layers")) {
+            const json& ids = j["layers"];
+            EPLB_CHECK(
+                ids.is_array() && static_cast<int>(ids.size()) == t.num_layers,
+                source << ": \"layers\" must list one model layer id per row (" << t.num_layers << ")");
+            for (int l = 0; l < t.num_layers; ++l) {
+                EPLB_CHECK(
+                    ids[l].is_number_integer() && ids[l].get<int64_t>() >= 0 &&
+                        ids[l].get<int64_t>() < (1 << 30),
+                    source << ": layers[" << l << "] is " << ids[l].dump() << ", expected a layer id >= 0");
+                t.layer_ids[l] = ids[l].get<int>();
+                EPLB_CHECK(
+                    l == 0 || t.layer_ids[l] > t.layer_ids[l - 1],
+                    source << ": layers must be increasing (layers[" << l << "] = " << t.layer_ids[l] << ")");
+            }
+        }
+        if (j.contains("model") && j["model"].is_string()) t.model = j["model"].get<std::string>();
+    } else if (j.contains("logical_count")) {
+        t = read_loads_array(j["logical_count"], source, "logical_count", true);
+    } else if (j.contains("load_history")) {
+        const json& h = j["load_history"];
+        EPLB_CHECK(h.is_array() && !h.empty(), source << ": load_history must be a non-empty array of steps");
+        std::vector<int> shape;
+        std::vector<float> values;
+        for (size_t s = 0; s < h.size(); ++s) {
+            const std::string where = "load_history[" + std::to_string(s) + "]";
+            EPLB_CHECK(h[s].is_object() && h[s].contains("logical_expert_load"),
+                       source << ": " << where << " has no key \"logical_expert_load\"");
+            std::vector<int> step_shape = s == 0 ? std::vector<int>{} : std::vector<int>{shape[1], shape[2]};
+            flatten(h[s]["logical_expert_load"], 2, step_shape, values, source,
+                    where + ".logical_expert_load");
+            if (s == 0) shape = {0, step_shape[0], step_shape[1]};
+        }
+        shape[0] = static_cast<int>(h.size());
+        t = from_flat(shape, std::move(values));
+    } else {
+        std::string keys;
+        for (auto it = j.begin(); it != j.end(); ++it) keys += (keys.empty() ? "" : ", ") + it.key();
+        EPLB_FAIL(
+            source
+            << ": no trace found: expected key \"logical_count\", \"load_history\" or \"schema\", found {"
+            << keys << "}");
+    }
+    validate_trace(t, source);
+    return t;
+}
+
+LoadTrace parse_trace_csv(const std::string& text, const std::string& source) {
+    std::istringstream in(text);
+    std::string line;
+    struct Entry {
+        int step, layer, expert;
+        float load;
+    };
+    std::vector<Entry> entries;
+    int line_no = 0, max_step = -1, max_expert = -1;
+    std::map<int, int> layer_rows;
+    while (std::getline(in, line)) {
+        ++line_no;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.empty()) continue;
+        if (line_no == 1 && line.rfind("step", 0) == 0) {
+            EPLB_CHECK(line == "step,layer,expert,load",
+                       source << ": line 1: header is '" << line << "', expected 'step,layer,expert,load'");
+            continue;
+        }
+        std::string fields[4];
+        std::istringstream ls(line);
+        int n = 0;
+        while (n < 5 && std::getline(ls, fields[std::min(n, 3)], ',')) ++n;
+        EPLB_CHECK(n == 4,
+                   source << ": line " << line_no << ": expected 4 fields step,layer,expert,load, got " << n);
+        int ints[3];
+        for (int k = 0; k < 3; ++k) {
+            const std::string& f = fields[k];
+            auto [ptr, ec] = std::from_chars(f.data(), f.data() + f.size(), ints[k]);
+            EPLB_CHECK(ec == std::errc() && ptr == f.data() + f.size() && ints[k] >= 0 && ints[k] < (1 << 24),
+                       source << ": line " << line_no << ": "
+                              << (k == 0   ? "step"
+                                  : k == 1 ? "layer"
+                                           : "expert")
+                              << " '" << f << "' is not an integer in [0, 2^24)");
+        }
+        char* end = nullptr;
+        const double v = std::strtod(fields[3].c_str(), &end);
+        EPLB_CHECK(!fields[3].empty() && end && *end == '\0',
+                   source << ": line " << line_no << ": load '" << fields[3] << "' is not a number");
+        EPLB_CHECK(std::isfinite(v) && v >= 0 && v <= 3.4e38,
+                   source << ": line " << line_no << ": load " << fields[3] << " must be finite and >= 0");
+        entries.push_back({ints[0], ints[1], ints[2], static_cast<float>(v)});
+        max_step = std::max(max_step, ints[0]);
+        max_expert = std::max(max_expert, ints[2]);
+        layer_rows[ints[1]] = 0;
+    }
+    EPLB_CHECK(!entries.empty(), source << ": no rows (expected step,layer,expert,load lines)");
+    LoadTrace t;
+    t.num_steps = max_step + 1;
+    t.num_layers = static_cast<int>(layer_rows.size());
+    t.num_experts = max_expert + 1;
+    EPLB_CHECK(static_cast<double>(t.num_steps) * t.num_layers * t.num_experts <= 1e9,
+               source << ": the trace would be " << t.num_steps << " x " << t.num_layers << " x "
+                      << t.num_experts << " values, more than 1e9");
+    int row = 0;
+    for (auto& [id, r] : layer_rows) {
+        r = row++;
+        t.layer_ids.push_back(id);
+    }
+    t.values.assign(static_cast<size_t>(t.num_steps) * t.num_layers * t.num_experts, 0.0f);
+    std::vector<uint8_t> seen(t.values.size(), 0);
+    for (const Entry& e : entries) {
+        const size_t i =
+            (static_cast<size_t>(e.step) * t.num_layers + layer_rows[e.layer]) * t.num_experts + e.expert;
+        EPLB_CHECK(!seen[i]++, source << ": step " << e.step << ", layer " << e.layer << ", expert "
+                                      << e.expert << " appears twice");
+        t.values[i] = e.load;
+    }
+    validate_trace(t, source);
+    return t;
+}
+
+LoadTrace parse_trace_npy(const std::string& bytes, const std::string& source) {
+    // Format: "\x93NUMPY", major, minor, header length (2 bytes for v1, 4 for v2/3), a Python dict
+    // literal header, then the raw array (C order here).
+    EPLB_CHECK(bytes.size() >= 10 && bytes.compare(0, 6, "\x93NUMPY") == 0,
+               source << ": not a .npy file (bad magic)");
+    const int major = static_cast<unsigned char>(bytes[6]);
+    EPLB_CHECK(major >= 1 && major <= 3, source << ": unsupported .npy version " << major);
+    const size_t len_bytes = major == 1 ? 2 : 4;
+    size_t header_len = 0;
+    for (size_t k = 0; k < len_bytes; ++k)
+        header_len |= static_cast<size_t>(static_cast<unsigned char>(bytes[8 + k])) << (8 * k);
+    const size_t data_off = 8 + len_bytes + header_len;
+    EPLB_CHECK(bytes.size() >= data_off, source << ": truncated .npy header");
+    const std::string header = bytes.substr(8 + len_bytes, header_len);
+    auto value_of = [&](const std::string& key) {
+        const size_t k = header.find("'" + key + "'");
+        EPLB_CHECK(k != std::string::npos, source << ": .npy header has no '" << key << "'");
+        const size_t colon = header.find(':', k);
+        EPLB_CHECK(colon != std::string::npos, source << ": malformed .npy header");
+        return header.substr(colon + 1);
+    };
+    std::string descr = value_of("descr");
+    const size_t q1 = descr.find('\''), q2 = descr.find('\'', q1 + 1);
+    EPLB_CHECK(q1 != std::string::npos && q2 != std::string::npos, source << ": malformed .npy descr");
+    descr = descr.substr(q1 + 1, q2 - q1 - 1);
+    EPLB_CHECK(value_of("fortran_order").find("False") < value_of("fortran_order").find_first_of(",}"),
+               source << ": Fortran-order .npy arrays are not supported (save with numpy.ascontiguousarray)");
+    const std::string shape_text = value_of("shape");
+    const size_t p1 = shape_text.find('('), p2 = shape_text.find(')');
+    EPLB_CHECK(p1 != std::string::npos && p2 != std::string::npos, source << ": malformed .npy shape");
+    std::vector<int64_t> shape;
+    std::istringstream ss(shape_text.substr(p1 + 1, p2 - p1 - 1));
+    std::string dim;
+    while (std::getline(ss, dim, ',')) {
+        if (dim.find_first_not_of(' ') == std::string::npos) continue;
+        shape.push_back(std::stoll(dim));
+    }
+    EPLB_CHECK(shape.size() == 2 || shape.size() == 3, source << ": .npy array has " << shape.size()
+                                                              << " dimensions, expected [layers][experts] or "
+                                                              << "[steps][layers][experts]");
+    int64_t count = 1;
+    for (int64_t d : shape) {
+        EPLB_CHECK(d >= 1 && d < (1ll << 31), source << ": .npy shape has a dimension of " << d);
+        count *= d;
+        EPLB_CHECK(count <= 4'000'000'000ll, source << ": .npy array is too large");
+    }
+    size_t item = 0;
+    if (descr == "<i4" || descr == "<f4")
+        item = 4;
+    else if (descr == "<i8" || descr == "<f8")
+        item = 8;
+    EPLB_CHECK(item != 0, source << ": .npy dtype '" << descr
+                                 << "' is not supported (int32, int64, float32, float64, little-endian)");
+    EPLB_CHECK(bytes.size() - data_off == static_cast<size_t>(count) * item,
+               source << ": .npy data is " << bytes.size() - data_off << " bytes, the header promises "
+                      << static_cast<size_t>(count) * item);
+    std::vector<float> values(static_cast<size_t>(count));
+    const char* data = bytes.data() + data_off;
+    for (int64_t i = 0; i < count; ++i) {
+        double v;
+        if (descr == "<i4") {
+            int32_t x;
+            std::memcpy(&x, data + i * 4, 4);
+            v = x;
+        } else if (descr == "<f4") {
+            float x;
+            std::memcpy(&x, data + i * 4, 4);
+            v = x;
+        } else if (descr == "<i8") {
+            int64_t x;
+            std::memcpy(&x, data + i * 8, 8);
+            v = static_cast<double>(x);
+        } else {
+            std::memcpy(&v, data + i * 8, 8);
+        }
+        values[i] = static_cast<float>(v);
+        if (!(std::isfinite(v) && v >= 0 && v <= 3.4e38)) values[i] = v < 0 ? static_cast<float>(v) : NAN;
+    }
+    std::vector<int> ishape(shape.begin(), shape.end());
+    LoadTrace t = from_flat(ishape, std::move(values));
+    validate_trace(t, source);
+    return t;
+}
+
+LoadTrace read_trace(const std::string& path) {
+    const std::string ext = extension_of(path);
+    const std::string content = read_text_file(path);
+    if (ext == "csv") return parse_trace_csv(content, path);
+    if (ext == "npy") return parse_trace_npy(content, path);
+    return parse_trace_json(content, path);
+}
+
+std::string trace_to_json(const LoadTrace& t) {
+    nlohmann::ordered_json j;
+    j["schema"] = "eplb.trace/v1";
+    if (!t.model.empty()) j["model"] = t.model;
+    j["layers"] = t.layer_ids;
+    json load = json::array();
+    for (int s = 0; s < t.num_steps; ++s) {
+        json step = json::array();
+        for (int l = 0; l < t.num_layers; ++l) {
+            const float* row = t.step_data(s) + static_cast<size_t>(l) * t.num_experts;
+            step.push_back(std::vector<float>(row, row + t.num_experts));
+        }
+        load.push_back(std::move(step));
+    }
+    j["load"] = std::move(load);
+    return j.dump() + "\n";
+}
+
+std::string trace_to_csv(const LoadTrace& t) {
+    std::string out = "step,layer,expert,load\n";
+    char buf[64];
+    for (int s = 0; s < t.num_steps; ++s) {
+        for (int l = 0; l < t.num_layers; ++l) {
+            for (int e = 0; e < t.num_experts; ++e) {
+                const float v = t.step_data(s)[static_cast<size_t>(l) * t.num_experts + e];
+                const int n = std::snprintf(buf, sizeof buf, "%d,%d,%d,%.9g\n", s, t.layer_ids[l], e, v);
+                out.append(buf, n);
+            }
+        }
+    }
+    return out;
+}
+
+std::string trace_to_npy(const LoadTrace& t) {
+    std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(t.num_steps) +
+                         ", " + std::to_string(t.num_layers) + ", " + std::to_string(t.num_experts) + "), }";
+    // Pad so that magic + version + length + header is a multiple of 64, ending in '\n'.
+    const size_t total = 10 + header.size() + 1;
+    header.append((64 - total % 64) % 64, ' ');
+    header.push_back('\n');
+    std::string out = "\x93NUMPY";
+    out.push_back('\x01');
+    out.push_back('\x00');
+    out.push_back(static_cast<char>(header.size() & 0xff));
+    out.push_back(static_cast<char>(header.size() >> 8));
+    out += header;
+    out.append(reinterpret_cast<const char*>(t.values.data()), t.values.size() * sizeof(float));
+    return out;
+}
+
+void write_trace(const LoadTrace& trace, const std::string& path) {
+    const std::string ext = extension_of(path);
+    if (ext == "csv") return write_file_atomic(path, trace_to_csv(trace));
+    if (ext == "npy") return write_file_atomic(path, trace_to_npy(trace));
+    EPLB_CHECK(ext == "json" || path == "-",
+               path << ": unknown trace format '." << ext << "' (use .json, .csv or .npy)");
+    write_file_atomic(path, trace_to_json(trace));
+}
+
+}  // namespace eplb::io

@@ -1,0 +1,53 @@
+// Runs the built eplb binary (path in EPLB_BIN) with arguments and captures stdout, stderr and the
+// exit code, for the CLI tests.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace eplb::test {
+
+struct CliResult {
+    int exit_code = -1;
+    std::string out, err;
+};
+
+inline std::string temp_dir() {
+    static const std::string dir = [] {
+        std::string tmpl = (std::filesystem::temp_directory_path() / "eplb_cli_XXXXXX").string();
+        return std::string(mkdtemp(tmpl.data()));
+    }();
+    return dir;
+}
+
+inline std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+inline void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+// args is passed to the shell as is: quote what needs quoting.
+inline CliResult run_eplb(const std::string& args) {
+    const char* bin = std::getenv("EPLB_BIN");
+    const std::string out = temp_dir() + "/stdout", err = temp_dir() + "/stderr";
+    const std::string cmd =
+        std::string(bin ? bin : "eplb") + " " + args + " >" + out + " 2>" + err + " </dev/null";
+    const int status = std::system(cmd.c_str());
+    CliResult r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = slurp(out);
+    r.err = slurp(err);
+    return r;
+}
+
+}  // namespace eplb::test

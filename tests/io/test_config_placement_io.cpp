@@ -1,0 +1,115 @@
+// Config files, placement files (round trip, checks) and the atomic writer.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include "eplb/error.h"
+#include "eplb/policy.h"
+#include "io/config_io.h"
+#include "io/file_util.h"
+#include "io/placement_io.h"
+#include "tests/test_util.h"
+
+using namespace eplb;
+using namespace eplb::io;
+using eplb::test::error_of;
+
+namespace {
+
+PlacementDoc sample_doc() {
+    Rng rng(5);
+    PlacementDoc d;
+    d.config = ParallelConfig{16, 24, 4, 2, 8};
+    const LoadMatrix load = test::random_loads(rng, 3, 16);
+    d.placement = plan_deepseek(load, d.config);
+    d.layer_ids = {3, 4, 5};
+    d.expert_bytes = 1024;
+    return d;
+}
+}  // namespace
+
+TEST_CASE("config keys, types and ranges") {
+    const ConfigFile c = parse_config_json(
+        R"({"num_groups": 8, "num_nodes": 4, "num_gpus": 32, "num_redundant_experts": 32, "moe_layers": [3, 61],
+            "expert_bytes": 44040192, "window_size": 10, "step_interval": 30, "policy": "deepseek", "description": "x"})",
+        "c.json");
+    CHECK(*c.num_groups == 8);
+    CHECK(*c.num_gpus == 32);
+    CHECK(c.moe_layers->first == 3);
+    CHECK(c.moe_layers->end == 61);
+    CHECK(*c.expert_bytes == 44040192);
+    CHECK(error_of([] {
+              parse_config_json(R"({"num_gpu": 8})", "c.json");
+          }).rfind("c.json: unknown key \"num_gpu\"", 0) == 0);
+    CHECK(error_of([] { parse_config_json(R"({"num_gpus": "8"})", "c.json"); }) ==
+          "c.json: num_gpus is \"8\", expected an integer");
+    CHECK(error_of([] { parse_config_json(R"({"num_gpus": 0})", "c.json"); }) ==
+          "c.json: num_gpus is 0, expected 1..16777216");
+    CHECK(error_of([] { parse_config_json(R"({"moe_layers": [5, 2]})", "c.json"); }) ==
+          "c.json: moe_layers [5,2] must satisfy 0 <= first < end");
+    CHECK(error_of([] {
+              parse_config_json(R"({"num_redundant_experts": 1, "num_physical_experts": 9})", "c.json");
+          }) == "c.json: give num_redundant_experts or num_physical_experts, not both");
+}
+
+TEST_CASE("every bundled config parses and validates against its shapes") {
+    const char* root = std::getenv("EPLB_SOURCE_ROOT");
+    REQUIRE(root);
+    int count = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(root) / "configs")) {
+        if (entry.path().extension() != ".json") continue;
+        const ConfigFile c = read_config(entry.path().string());
+        CHECK_FALSE(c.description.empty());
+        REQUIRE(c.num_logical_experts);
+        ParallelConfig p{*c.num_logical_experts, *c.num_logical_experts + c.num_redundant_experts.value_or(0),
+                         c.num_groups.value_or(1), c.num_nodes.value_or(1), c.num_gpus.value_or(1)};
+        CHECK_NOTHROW(p.validate());
+        ++count;
+    }
+    CHECK(count >= 6);
+}
+
+TEST_CASE("placement JSON round trip keeps maps and replica ranks") {
+    const PlacementDoc d = sample_doc();
+    const std::string text = placement_to_json(d, nullptr, nullptr);
+    const PlacementDoc r = parse_placement_json(text, "p.json");
+    CHECK(r.placement.phy2log == d.placement.phy2log);
+    CHECK(r.placement.phyrank == d.placement.phyrank);
+    CHECK(r.placement.logcnt == d.placement.logcnt);
+    CHECK(r.layer_ids == d.layer_ids);
+    CHECK(r.config.num_gpus == 8);
+    CHECK(r.expert_bytes == 1024);
+    CHECK(placement_to_json(r, nullptr, nullptr) == text);  // deterministic and lossless
+}
+
+TEST_CASE("placement errors") {
+    const PlacementDoc d = sample_doc();
+    std::string text = placement_to_json(d, nullptr, nullptr);
+    CHECK(error_of([] { parse_placement_json("{}", "p.json"); }).rfind("p.json: not a placement file", 0) ==
+          0);
+    std::string bad = text;
+    bad.replace(bad.find("\"num_gpus\":8"), 12, "\"num_gpus\":7");
+    CHECK(error_of([&] { parse_placement_json(bad, "p.json"); }) ==
+          "p.json: num_gpus (7) must be a multiple of num_nodes (2)");
+    bad = text;
+    const size_t at = bad.find("\"phy2log\":[[") + 12;
+    bad.replace(at, bad.find(',', at) - at, "99");
+    CHECK(error_of([&] { parse_placement_json(bad, "p.json"); }).find("p.json: phy2log[0][0] is 99") == 0);
+}
+
+TEST_CASE("write_file_atomic leaves no partial file on failure") {
+    const auto dir = std::filesystem::temp_directory_path() / "eplb_atomic_test";
+    std::filesystem::create_directories(dir);
+    const std::string path = (dir / "out.json").string();
+    write_file_atomic(path, "hello");
+    CHECK(read_text_file(path) == "hello");
+    CHECK(error_of([&] {
+              write_file_atomic((dir / "missing" / "x.json").string(), "x");
+          }).find("does not exist") != std::string::npos);
+    CHECK(error_of([&] { write_file_atomic(dir.string(), "x"); }).find("is a directory") !=
+          std::string::npos);
+    int files = 0;
+    for (auto& e : std::filesystem::directory_iterator(dir)) files += e.is_regular_file();
+    CHECK(files == 1);  // no temp files left behind
+    std::filesystem::remove_all(dir);
+}
