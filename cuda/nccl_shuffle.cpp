@@ -29,21 +29,6 @@
 
 namespace eplb {
 
-const char* transport_name(ShuffleTransport transport) {
-    return transport == ShuffleTransport::kNccl ? "nccl" : "ce";
-}
-
-double ShuffleRunResult::min_seconds() const {
-    return pass_seconds.empty() ? 0.0 : *std::min_element(pass_seconds.begin(), pass_seconds.end());
-}
-
-double ShuffleRunResult::median_seconds() const {
-    if (pass_seconds.empty()) return 0.0;
-    std::vector<double> t = pass_seconds;
-    std::sort(t.begin(), t.end());
-    return t.size() % 2 ? t[t.size() / 2] : 0.5 * (t[t.size() / 2 - 1] + t[t.size() / 2]);
-}
-
 int visible_cuda_devices(std::string* why) {
     int n = 0;
     const cudaError_t err = cudaGetDeviceCount(&n);
@@ -173,9 +158,12 @@ class Runner {
         : plan_(plan), opt_(opt), watchdog_(opt.timeout_s), multi_(opt.world_size > 0) {}
 
     ~Runner() {
+        // Nothing is pending once a run ends. One process driving several communicators would have
+        // to group their (collective) finalisation; aborting tears them down without it. One
+        // communicator per process is destroyed normally after a clean run.
         for (ncclComm_t c : comms_) {
             if (!c) continue;
-            if (clean_) {
+            if (clean_ && multi_) {
                 ncclCommDestroy(c);
             } else {
                 ncclCommAbort(c);

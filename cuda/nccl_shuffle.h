@@ -3,6 +3,7 @@
 // the NCCL point-to-point ring peak measured in the same run. Plain C++ header (no CUDA headers).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -16,7 +17,9 @@ enum class ShuffleTransport {
     kCopyEngine,  // cudaMemcpyPeerAsync pushed by the sender (one process driving every GPU only)
 };
 
-const char* transport_name(ShuffleTransport transport);
+inline const char* transport_name(ShuffleTransport transport) {
+    return transport == ShuffleTransport::kNccl ? "nccl" : "ce";
+}
 
 struct ShuffleRunOptions {
     ShuffleTransport transport = ShuffleTransport::kNccl;
@@ -52,8 +55,15 @@ struct ShuffleRunResult {
     int64_t nccl_groups = 0;             // NCCL groups per pass (NCCL transport)
     int64_t max_ops_per_group = 0;       // operations of one GPU in one group (sends + receives)
 
-    double min_seconds() const;
-    double median_seconds() const;
+    double min_seconds() const {
+        return pass_seconds.empty() ? 0.0 : *std::min_element(pass_seconds.begin(), pass_seconds.end());
+    }
+    double median_seconds() const {
+        if (pass_seconds.empty()) return 0.0;
+        std::vector<double> t = pass_seconds;
+        std::sort(t.begin(), t.end());
+        return t.size() % 2 ? t[t.size() / 2] : 0.5 * (t[t.size() / 2 - 1] + t[t.size() / 2]);
+    }
 };
 
 // Runs the plan `1 + repeat` times on freshly filled weights and verifies every byte after each

@@ -64,10 +64,10 @@ TEST_CASE("random placements with duplicates, odd expert sizes, every window siz
     Rng rng(11);
     const int p = g_num_gpus, k = 5, e = 3 * p + 1;
     const ParallelConfig c = shuffle_config(e, k * p, 1, p);
-    for (int trial = 0; trial < 3; ++trial) {
+    for (int trial = 0; trial < 2; ++trial) {
         const IndexMatrix old_map = random_phy2log(rng, 4, e, k * p);
         const IndexMatrix new_map = random_phy2log(rng, 4, e, k * p);
-        for (int in_flight : {1, 3, 4}) {
+        for (int in_flight : {1, 4}) {
             const TransferPlan plan =
                 build_transfer_plan(old_map, new_map, c, TransferPlanOptions{4096 + 13 + trial, in_flight});
             CAPTURE(trial);
