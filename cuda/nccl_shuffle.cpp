@@ -155,7 +155,11 @@ struct Gpu {
 class Runner {
   public:
     Runner(const TransferPlan& plan, const ShuffleRunOptions& opt)
-        : plan_(plan), opt_(opt), watchdog_(opt.timeout_s), multi_(opt.world_size > 0) {}
+        : plan_(plan),
+          opt_(opt),
+          watchdog_(opt.timeout_s),
+          multi_(opt.world_size > 0),
+          transport_(opt.transport) {}
 
     ~Runner() {
         // Nothing is pending once a run ends. One process driving several communicators would have
@@ -191,6 +195,8 @@ class Runner {
         init();
         ShuffleRunResult res;
         res.nccl_version = nccl_version_;
+        res.transport = transport_;
+        res.nccl_p2p_chunk = nccl_p2p_chunk_;
         res.device_name = device_name_;
         for (const Gpu& g : gpus_) res.devices.push_back(g.device);
         if (opt_.peak_bytes > 0) measure_peaks(res);
@@ -205,7 +211,7 @@ class Runner {
             res.nccl_groups += (st.length + g_size - 1) / g_size;
             res.max_ops_per_group = std::max<int64_t>(res.max_ops_per_group, 2 * std::min(st.length, g_size));
         }
-        if (opt_.transport == ShuffleTransport::kCopyEngine) res.nccl_groups = res.max_ops_per_group = 0;
+        if (transport_ == ShuffleTransport::kCopyEngine) res.nccl_groups = res.max_ops_per_group = 0;
         std::vector<double> times;
         for (int pass = 0; pass <= opt_.repeat; ++pass) {
             watchdog_.phase("shuffle pass " + std::to_string(pass));
@@ -304,6 +310,14 @@ class Runner {
             EPLB_FAIL_KIND(ErrorKind::kDevice,
                            "--transport ce needs peer access between every two GPUs; use "
                            "--transport nccl");
+        if (transport_ == ShuffleTransport::kAuto)
+            transport_ = peer_ok_ ? ShuffleTransport::kCopyEngine : ShuffleTransport::kNccl;
+        // The chunk size must be in the environment before NCCL reads its parameters (first init).
+        const int64_t chunk = opt_.nccl_p2p_chunk < 0 ? (transport_ == ShuffleTransport::kNccl ? 65536 : 0)
+                                                      : opt_.nccl_p2p_chunk;
+        if (chunk > 0) setenv("NCCL_P2P_NVL_CHUNKSIZE", std::to_string(chunk).c_str(), 0);
+        const char* in_effect = std::getenv("NCCL_P2P_NVL_CHUNKSIZE");
+        nccl_p2p_chunk_ = in_effect ? in_effect : "default";
         watchdog_.phase("NCCL initialisation");
         if (multi_) {
             ncclUniqueId id{};
@@ -543,7 +557,7 @@ class Runner {
         while (g.next_local < ops.size() && ops[g.next_local].after_step < s) {
             const LocalCopy& op = ops[g.next_local];
             if (op.after_step > g.waited_step) {
-                if (opt_.transport == ShuffleTransport::kCopyEngine) {
+                if (transport_ == ShuffleTransport::kCopyEngine) {
                     for (const Gpu& h : gpus_)
                         CUDA_CHECK(cudaStreamWaitEvent(g.loc, h.step_done[op.after_step], 0));
                 } else {
@@ -578,7 +592,7 @@ class Runner {
                     CUDA_CHECK(cudaStreamWaitEvent(g.net, g.marks[n - 1], 0));
                 }
             }
-            if (opt_.transport == ShuffleTransport::kCopyEngine) {
+            if (transport_ == ShuffleTransport::kCopyEngine) {
                 for (Gpu& g : gpus_) {
                     CUDA_CHECK(cudaSetDevice(g.device));
                     CUDA_CHECK(cudaEventRecord(g.step_ready[s], g.net));
@@ -678,6 +692,8 @@ class Runner {
     ShuffleRunOptions opt_;
     Watchdog watchdog_;
     bool multi_;
+    ShuffleTransport transport_;
+    std::string nccl_p2p_chunk_;
     bool clean_ = false;
     bool peer_ok_ = false;
     int nccl_version_ = 0;

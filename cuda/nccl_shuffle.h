@@ -13,16 +13,30 @@
 namespace eplb {
 
 enum class ShuffleTransport {
+    kAuto,        // copy engines when one process drives GPUs that all have peer access, else NCCL
     kNccl,        // ncclSend/ncclRecv, one group per chunk of a step
     kCopyEngine,  // cudaMemcpyPeerAsync pushed by the sender (one process driving every GPU only)
 };
 
 inline const char* transport_name(ShuffleTransport transport) {
-    return transport == ShuffleTransport::kNccl ? "nccl" : "ce";
+    switch (transport) {
+        case ShuffleTransport::kAuto:
+            return "auto";
+        case ShuffleTransport::kNccl:
+            return "nccl";
+        case ShuffleTransport::kCopyEngine:
+            return "ce";
+    }
+    return "?";
 }
 
 struct ShuffleRunOptions {
-    ShuffleTransport transport = ShuffleTransport::kNccl;
+    ShuffleTransport transport = ShuffleTransport::kAuto;
+    // NCCL_P2P_NVL_CHUNKSIZE for the NCCL transport, set unless the environment sets it: NCCL splits
+    // a point-to-point operation over more channels when its chunks are smaller, and an expert-sized
+    // operation gets a quarter of the channels of a 1 GiB one at NCCL's default (512 KiB) on 4 GPUs.
+    // -1: 65536 with the NCCL transport; 0: NCCL's default.
+    int64_t nccl_p2p_chunk = -1;
     int group_size = 8;            // at most this many sends and receives per GPU in one NCCL group
     int repeat = 3;                // timed passes, after one warm-up pass
     double timeout_s = 300;        // per phase (init, peak, each pass); then the communicators are
@@ -40,6 +54,8 @@ struct ShuffleRunOptions {
 };
 
 struct ShuffleRunResult {
+    ShuffleTransport transport = ShuffleTransport::kNccl;  // the one that ran (auto resolved)
+    std::string nccl_p2p_chunk;               // NCCL_P2P_NVL_CHUNKSIZE in effect ("default": unset)
     std::string device_name;                  // "NVIDIA H100 80GB HBM3"
     int nccl_version = 0;                     // ncclGetVersion
     std::vector<int> devices;                 // CUDA device of each plan GPU driven by this process

@@ -64,19 +64,21 @@ if ! ninja -C "$build" >"$out/build.log" 2>&1; then
 fi
 eplb=$build/eplb
 
-# Our shuffle: JSON per configuration (name, then flags).
+# Our shuffle: JSON per configuration (name, then flags; ENV=... before the name sets variables).
 run_eplb() {
     local name=$1
     shift
     step "eplb shuffle $name: $*"
-    timeout 120 "$eplb" shuffle --probe "$probe" --expert-bytes $bytes --json "$@" >"$out/$name.json" \
-        2>"$out/$name.err"
+    env $EXTRA_ENV timeout 120 "$eplb" shuffle --probe "$probe" --expert-bytes $bytes --json "$@" \
+        >"$out/$name.json" 2>"$out/$name.err"
     echo "exit $?"
     tail -3 "$out/$name.err"
 }
+EXTRA_ENV=
+run_eplb auto_k4 --layers-in-flight 4
 run_eplb nccl_k4 --transport nccl --layers-in-flight 4
-timeout 120 "$eplb" shuffle --probe "$probe" --expert-bytes $bytes --transport nccl --layers-in-flight 4 \
-    --repeat 2 >"$out/nccl_k4.txt" 2>&1
+timeout 120 "$eplb" shuffle --probe "$probe" --expert-bytes $bytes --layers-in-flight 4 --repeat 2 \
+    >"$out/auto_k4.txt" 2>&1
 
 step baseline vllm_style_shuffle.py
 timeout 150 python3 "$shared/baselines/vllm_style_shuffle.py" "$probe" $bytes >"$out/baseline.txt" 2>&1
@@ -87,7 +89,20 @@ timeout 90 python3 "$shared/baselines/p2p_peak.py" >"$out/p2p_peak.txt" 2>&1
 timeout 60 python3 "$shared/baselines/ce_peak.py" >"$out/ce_peak.txt" 2>&1
 cat "$out/p2p_peak.txt" "$out/ce_peak.txt" | grep -v Warning | tail -4
 
-run_eplb ce_k4 --transport ce --layers-in-flight 4
+step "NCCL point-to-point by pattern and operation size, several NCCL settings"
+bench=$build/tests/cuda/bench_nccl_p2p
+for e in "X=1" "NCCL_P2P_NVL_CHUNKSIZE=131072" "NCCL_P2P_NVL_CHUNKSIZE=65536" "NCCL_P2P_NVL_CHUNKSIZE=32768" \
+    "NCCL_MIN_P2P_NCHANNELS=64" "NCCL_MIN_P2P_NCHANNELS=64 NCCL_P2P_NVL_CHUNKSIZE=65536"; do
+    env $e timeout 60 "$bench" $bytes >>"$out/bench_nccl_p2p.txt" 2>&1
+done
+cat "$out/bench_nccl_p2p.txt"
+
+run_eplb nccl_k4_c0 --transport nccl --layers-in-flight 4 --nccl-p2p-chunk 0
+run_eplb nccl_k4_c128k --transport nccl --layers-in-flight 4 --nccl-p2p-chunk 131072
+run_eplb nccl_k4_c32k --transport nccl --layers-in-flight 4 --nccl-p2p-chunk 32768
+EXTRA_ENV="NCCL_MIN_P2P_NCHANNELS=64"
+run_eplb nccl_k4_min64 --transport nccl --layers-in-flight 4
+EXTRA_ENV=
 
 step "eplb shuffle, one process per GPU (nccl, 4 layers in flight)"
 rm -f /tmp/eplb_shuffle_id
@@ -106,7 +121,6 @@ grep -E "^ *[0-9]+/[0-9]+ |^Ok:|^Fail:|^Skipped:" "$out/test.log" | tail -20
 
 run_eplb nccl_k8 --transport nccl --layers-in-flight 8
 run_eplb nccl_k2 --transport nccl --layers-in-flight 2
-run_eplb nccl_k4_g32 --transport nccl --layers-in-flight 4 --group-size 32
 run_eplb ce_k8 --transport ce --layers-in-flight 8
 
 step summary
@@ -130,30 +144,41 @@ if m:
     t, gbs = float(m.group(2)), float(m.group(5))
     peak = float(ring_torch.group(1)) if ring_torch else 0
     rows.append(("vllm_style_shuffle.py", "torch nccl", "-", f"{t:.1f}", "-", f"{gbs:.1f}",
-                 f"{peak:.1f}", f"{100*gbs/peak:.1f}%" if peak else "-", m.group(6)))
-for name in ["nccl_k4", "ce_k4", "mp_k4", "nccl_k8", "nccl_k2", "nccl_k4_g32", "ce_k8"]:
+                 f"{peak:.1f}", f"{100*gbs/peak:.1f}%" if peak else "-", "-", m.group(6)))
+default_peak = None
+for name in ["auto_k4", "nccl_k4", "mp_k4", "nccl_k4_c0", "nccl_k4_c128k", "nccl_k4_c32k", "nccl_k4_min64",
+             "nccl_k8", "nccl_k2", "ce_k8"]:
     p = os.path.join(out, name + ".json")
     try:
         j = json.load(open(p))
         r = j["run"]
     except Exception:
         err = text(name + ".err").strip().splitlines() or ["no output"]
-        rows.append((f"eplb {name}", "failed: " + err[-1][:70], "", "", "", "", "", "", ""))
+        rows.append((f"eplb {name}", "failed: " + err[-1][:70], "", "", "", "", "", "", "", ""))
         continue
     c = j["config"]
-    rows.append((f"eplb {name}", c["transport"] + ("/proc" if name.startswith("mp") else ""),
-                 f"{c['layers_in_flight']}/{c['group_size']}", f"{r['min_ms']:.1f}", f"{r['median_ms']:.1f}",
-                 f"{r['busiest_gbps']:.1f}", f"{r['ring_peak_gbps']:.1f}", f"{100*r['fraction_of_ring_peak']:.1f}%",
-                 str(r["wrong_bytes"])))
-    if name == "nccl_k4":
+    transport = r.get("transport", c["transport"])
+    tr = transport + ("/proc" if name.startswith("mp") else "")
+    if transport == "nccl":
+        tr += " chunk " + r.get("nccl_p2p_chunk", "?")
+    if default_peak is None and transport == "ce":
+        default_peak = r["ring_peak_gbps"]  # NCCL's own settings: the ce transport changes none
+    rows.append((f"eplb {name}", tr, f"{c['layers_in_flight']}/{c['group_size']}", f"{r['min_ms']:.1f}",
+                 f"{r['median_ms']:.1f}", f"{r['busiest_gbps']:.1f}", f"{r['ring_peak_gbps']:.1f}",
+                 f"{100*r['fraction_of_ring_peak']:.1f}%",
+                 f"{100*r['busiest_gbps']/default_peak:.1f}%" if default_peak else "-", str(r["wrong_bytes"])))
+    if name in ("auto_k4", "nccl_k4"):
         print(f"eplb NCCL {r['nccl_version']}: ring peak {r['ring_peak_gbps']:.1f} GB/s, in {c['expert_bytes']}-byte "
               f"ops {r['ring_chunked_gbps']:.1f} GB/s, copy-engine ring {r['ce_peak_gbps']:.1f} GB/s; bound at the "
               f"ring peak {r['bound_ms_at_ring_peak']:.1f} ms; busiest GPU {j['plan']['max_received']} experts; "
               f"staging {j['plan']['max_staging_bytes']/1e9:.2f} GB per GPU")
-head = ("run", "transport", "K/group", "best ms", "median ms", "GB/s busiest", "ring peak GB/s", "of peak", "wrong")
+head = ("run", "transport", "K/group", "best ms", "median ms", "GB/s busiest", "ring peak GB/s", "of peak",
+        "of default peak", "wrong")
 w = [max(len(str(x[i])) for x in rows + [head]) for i in range(len(head))]
 for x in [head] + rows:
     print("  ".join(str(v).ljust(w[i]) if i == 0 else str(v).rjust(w[i]) for i, v in enumerate(x)))
+print("GB/s busiest = bytes received by the busiest GPU / best pass; ring peak = this run's NCCL ring (1 GiB each way,\n"
+      "same NCCL settings); default peak = the ring with NCCL's own settings, measured by the ce run")
 print(f"tests (nccl, unit, cli suites): exit {test_rc}")
 EOF
 pack

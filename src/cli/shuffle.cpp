@@ -30,7 +30,8 @@ struct ShuffleOptions {
     bool dry_run = false;
     bool json = false;
     std::string rank_mapping;
-    ShuffleTransport transport = ShuffleTransport::kNccl;
+    ShuffleTransport transport = ShuffleTransport::kAuto;
+    int64_t nccl_p2p_chunk = -1;
     int group_size = 8;
     int repeat = 3;
     double timeout = 300;
@@ -231,6 +232,7 @@ int run_shuffle(const ShuffleOptions& o) {
 #if EPLB_HAVE_NCCL
     ShuffleRunOptions run;
     run.transport = o.transport;
+    run.nccl_p2p_chunk = o.nccl_p2p_chunk;
     run.group_size = o.group_size;
     run.repeat = o.repeat;
     run.timeout_s = o.timeout;
@@ -313,13 +315,21 @@ Command setup_shuffle(CLI::App& parent) {
         ->capture_default_str();
     app->add_option("--gpus", o->gpus, "CUDA devices of plan GPUs 0, 1, ... (default: 0..P-1)")
         ->delimiter(',');
-    const std::map<std::string, ShuffleTransport> transports = {{"nccl", ShuffleTransport::kNccl},
+    const std::map<std::string, ShuffleTransport> transports = {{"auto", ShuffleTransport::kAuto},
+                                                                {"nccl", ShuffleTransport::kNccl},
                                                                 {"ce", ShuffleTransport::kCopyEngine}};
-    app->add_option("--transport", o->transport,
-                    "nccl: ncclSend/ncclRecv; ce: copy-engine peer copies (one process driving every GPU)")
+    app->add_option(
+           "--transport", o->transport,
+           "nccl: ncclSend/ncclRecv; ce: copy-engine peer copies (one process driving every GPU); auto: "
+           "ce where one process drives GPUs with peer access between all, else nccl")
         ->transform(CLI::CheckedTransformer(transports, CLI::ignore_case).description(""))
-        ->type_name("nccl|ce")
-        ->default_str("nccl");
+        ->type_name("auto|nccl|ce")
+        ->default_str("auto");
+    app->add_option(
+           "--nccl-p2p-chunk", o->nccl_p2p_chunk,
+           "NCCL_P2P_NVL_CHUNKSIZE for the nccl transport unless the environment sets it (smaller chunks "
+           "spread an expert-sized operation over more NCCL channels); 0: NCCL's default")
+        ->default_str("65536");
     app->add_option("--group-size", o->group_size,
                     "At most this many sends and receives per GPU in one NCCL group")
         ->capture_default_str();

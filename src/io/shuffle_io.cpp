@@ -231,10 +231,11 @@ std::string render_shuffle_report(const ShuffleReport& r) {
         devs += std::to_string(run.devices[i]);
     }
     out += "\n";
-    out +=
-        format("device    %s x %d (CUDA device%s %s), NCCL %d.%d.%d, transport %s\n", run.device_name.c_str(),
-               p, run.devices.size() == 1 ? "" : "s", devs.c_str(), run.nccl_version / 10000,
-               (run.nccl_version / 100) % 100, run.nccl_version % 100, r.transport.c_str());
+    out += format(
+        "device    %s x %d (CUDA device%s %s), NCCL %d.%d.%d (NCCL_P2P_NVL_CHUNKSIZE %s), transport %s\n",
+        run.device_name.c_str(), p, run.devices.size() == 1 ? "" : "s", devs.c_str(),
+        run.nccl_version / 10000, (run.nccl_version / 100) % 100, run.nccl_version % 100,
+        run.nccl_p2p_chunk.c_str(), transport_name(run.transport));
     if (run.ring_peak > 0) {
         out += format("peak      NCCL ring %.1f GB/s per GPU and direction (one op per GPU each way)",
                       gb(run.ring_peak));
@@ -350,6 +351,8 @@ std::string shuffle_report_json(const ShuffleReport& r) {
     if (r.run) {
         const ShuffleRunResult& run = *r.run;
         ojson rj;
+        rj["transport"] = transport_name(run.transport);
+        rj["nccl_p2p_chunk"] = run.nccl_p2p_chunk;
         rj["device"] = run.device_name;
         rj["cuda_devices"] = run.devices;
         rj["nccl_version"] = run.nccl_version;

@@ -19,11 +19,12 @@ for seed in 1 2; do
         -o "$dir/p$seed.json" >/dev/null || exit 1
 done
 args=(shuffle --old "$dir/p1.json" --new "$dir/p2.json" --expert-bytes 1048583 --peak-bytes 8388608 --repeat 1
-      --timeout 120 --layers-in-flight 2)
+      --layers-in-flight 2)
 fail=0
 pids=()
 for r in $(seq 0 $((n - 1))); do
-    RANK=$r WORLD_SIZE=$n LOCAL_RANK=$r "$eplb" "${args[@]}" --id-file "$dir/id" >"$dir/out$r" 2>"$dir/err$r" &
+    RANK=$r WORLD_SIZE=$n LOCAL_RANK=$r "$eplb" "${args[@]}" --timeout 120 --id-file "$dir/id" >"$dir/out$r" \
+        2>"$dir/err$r" &
     pids+=($!)
 done
 for r in "${!pids[@]}"; do
