@@ -148,6 +148,12 @@ struct Gpu {
     std::vector<cudaEvent_t> step_ready;  // [S] copy-engine barrier
     std::vector<cudaEvent_t> step_done;   // [S]
     std::vector<cudaEvent_t> marks;       // [local copies] recorded after copies a step waits for
+    // Packed NCCL transport: contiguous send and receive blocks (2 x pack experts each, alternating
+    // with the chunk index), their streams, and per chunk: packed, moved, scattered.
+    cudaStream_t pack = nullptr, unpack = nullptr;
+    uint8_t* send_block = nullptr;
+    uint8_t* recv_block = nullptr;
+    std::vector<cudaEvent_t> packed, moved, scattered;  // [chunks]
     size_t next_local = 0;
     int waited_step = -1;
 };
@@ -175,18 +181,21 @@ class Runner {
         }
         for (Gpu& g : gpus_) {
             cudaSetDevice(g.device);
-            for (auto* list : {&g.step_ready, &g.step_done, &g.marks}) {
+            for (auto* list : {&g.step_ready, &g.step_done, &g.marks, &g.packed, &g.moved, &g.scattered}) {
                 for (cudaEvent_t e : *list) {
                     if (e) cudaEventDestroy(e);
                 }
             }
             for (void* ptr : {static_cast<void*>(g.slots), static_cast<void*>(g.staging),
                               static_cast<void*>(g.old_experts), static_cast<void*>(g.new_experts),
-                              static_cast<void*>(g.wrong)}) {
+                              static_cast<void*>(g.wrong), static_cast<void*>(g.send_block),
+                              static_cast<void*>(g.recv_block)}) {
                 if (ptr) cudaFree(ptr);
             }
             if (g.net) cudaStreamDestroy(g.net);
             if (g.loc) cudaStreamDestroy(g.loc);
+            if (g.pack) cudaStreamDestroy(g.pack);
+            if (g.unpack) cudaStreamDestroy(g.unpack);
         }
         if (barrier_buf_) cudaFree(barrier_buf_);
     }
@@ -212,6 +221,12 @@ class Runner {
             res.max_ops_per_group = std::max<int64_t>(res.max_ops_per_group, 2 * std::min(st.length, g_size));
         }
         if (transport_ == ShuffleTransport::kCopyEngine) res.nccl_groups = res.max_ops_per_group = 0;
+        if (pack_ > 0) {
+            res.nccl_pack = pack_;
+            res.nccl_groups = num_chunks_;
+            res.max_ops_per_group = 2;
+            res.pack_bytes_per_gpu = 4 * pack_ * stride_;
+        }
         std::vector<double> times;
         for (int pass = 0; pass <= opt_.repeat; ++pass) {
             watchdog_.phase("shuffle pass " + std::to_string(pass));
@@ -313,8 +328,10 @@ class Runner {
         if (transport_ == ShuffleTransport::kAuto)
             transport_ = peer_ok_ ? ShuffleTransport::kCopyEngine : ShuffleTransport::kNccl;
         // The chunk size must be in the environment before NCCL reads its parameters (first init).
-        const int64_t chunk = opt_.nccl_p2p_chunk < 0 ? (transport_ == ShuffleTransport::kNccl ? 65536 : 0)
-                                                      : opt_.nccl_p2p_chunk;
+        pack_ = transport_ == ShuffleTransport::kNccl ? std::max(0, opt_.nccl_pack) : 0;
+        const int64_t chunk = opt_.nccl_p2p_chunk >= 0                              ? opt_.nccl_p2p_chunk
+                              : transport_ == ShuffleTransport::kNccl && pack_ == 0 ? 65536
+                                                                                    : 0;
         if (chunk > 0) setenv("NCCL_P2P_NVL_CHUNKSIZE", std::to_string(chunk).c_str(), 0);
         const char* in_effect = std::getenv("NCCL_P2P_NVL_CHUNKSIZE");
         nccl_p2p_chunk_ = in_effect ? in_effect : "default";
@@ -334,6 +351,12 @@ class Runner {
         }
         watchdog_.set_comms(comms_);
         const size_t num_steps = plan_.steps.size();
+        chunk_base_.assign(num_steps + 1, 0);
+        for (size_t st = 0; st < num_steps; ++st) {
+            const int len = plan_.steps[st].length;
+            chunk_base_[st + 1] = chunk_base_[st] + (pack_ > 0 ? (len + pack_ - 1) / pack_ : 0);
+        }
+        num_chunks_ = pack_ > 0 ? chunk_base_[num_steps] : 0;
         for (Gpu& g : gpus_) {
             CUDA_CHECK(cudaSetDevice(g.device));
             g.step_ready.assign(num_steps, nullptr);
@@ -341,6 +364,12 @@ class Runner {
             for (size_t s = 0; s < num_steps; ++s) {
                 CUDA_CHECK(cudaEventCreateWithFlags(&g.step_ready[s], cudaEventDisableTiming));
                 CUDA_CHECK(cudaEventCreateWithFlags(&g.step_done[s], cudaEventDisableTiming));
+            }
+            CUDA_CHECK(cudaStreamCreateWithFlags(&g.pack, cudaStreamNonBlocking));
+            CUDA_CHECK(cudaStreamCreateWithFlags(&g.unpack, cudaStreamNonBlocking));
+            for (auto* list : {&g.packed, &g.moved, &g.scattered}) {
+                list->assign(num_chunks_, nullptr);
+                for (cudaEvent_t& e : *list) CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
             }
             g.marks.assign(plan_.local[g.q].size(), nullptr);
             for (const Step& st : plan_.steps) {
@@ -384,8 +413,9 @@ class Runner {
     void sync_all() {
         for (Gpu& g : gpus_) {
             CUDA_CHECK(cudaSetDevice(g.device));
-            CUDA_CHECK(cudaStreamSynchronize(g.net));
-            CUDA_CHECK(cudaStreamSynchronize(g.loc));
+            for (cudaStream_t stream : {g.net, g.loc, g.pack, g.unpack}) {
+                if (stream) CUDA_CHECK(cudaStreamSynchronize(stream));
+            }
         }
     }
 
@@ -517,8 +547,13 @@ class Runner {
             std::ostringstream what;
             what << num_layers << " layers x " << k << " slots of " << plan_.expert_bytes << " bytes plus "
                  << plan_.stats.gpus[g.q].staging_buffers << " staging buffers";
-            check_memory(g, weight_bytes_ + staging, what.str());
+            if (pack_ > 0) what << " plus 4 x " << pack_ << " packing buffers";
+            check_memory(g, weight_bytes_ + staging + 4 * pack_ * stride_, what.str());
             CUDA_CHECK(cudaMalloc(&g.slots, weight_bytes_));
+            if (pack_ > 0) {
+                CUDA_CHECK(cudaMalloc(&g.send_block, 2 * pack_ * stride_));
+                CUDA_CHECK(cudaMalloc(&g.recv_block, 2 * pack_ * stride_));
+            }
             if (staging > 0) CUDA_CHECK(cudaMalloc(&g.staging, staging));
             std::vector<int32_t> olds(static_cast<size_t>(num_layers) * k), news(olds.size());
             for (int l = 0; l < num_layers; ++l) {
@@ -572,6 +607,66 @@ class Runner {
         }
     }
 
+    // Step s in packed chunks. Chunk c uses block c % 2 on both sides: its packing waits until chunk
+    // c - 2 has left (moved), its receive until chunk c - 2 was scattered. The step is done for the
+    // local stream once its last chunk is scattered. Packing reads slots before the step as planned
+    // (their old content is intact until a write that waits for this step), scattering writes the
+    // planned buffers after it: the plan's order is kept.
+    void enqueue_packed_step(int s) {
+        const Step& st = plan_.steps[s];
+        const int64_t eb = plan_.expert_bytes;
+        for (int c = chunk_base_[s], first = 0; c < chunk_base_[s + 1]; ++c, first += pack_) {
+            const int64_t block = (c % 2) * pack_ * stride_;
+            std::vector<int> n_send(gpus_.size(), 0), n_recv(gpus_.size(), 0);
+            for (size_t i = 0; i < gpus_.size(); ++i) {
+                Gpu& g = gpus_[i];
+                CUDA_CHECK(cudaSetDevice(g.device));
+                const int to = st.send_peer[g.q], from = st.recv_peer[g.q];
+                if (to >= 0) n_send[i] = std::clamp(static_cast<int>(st.sends[g.q].size()) - first, 0, pack_);
+                if (from >= 0)
+                    n_recv[i] = std::clamp(static_cast<int>(st.sends[from].size()) - first, 0, pack_);
+                if (c >= 2) CUDA_CHECK(cudaStreamWaitEvent(g.pack, g.moved[c - 2], 0));
+                for (int j = 0; j < n_send[i]; ++j) {
+                    const Transfer& tr = st.sends[g.q][first + j];
+                    CUDA_CHECK(cudaMemcpyAsync(g.send_block + block + j * stride_,
+                                               buffer(g, BufferRef{tr.layer, tr.src_slot}), eb,
+                                               cudaMemcpyDeviceToDevice, g.pack));
+                }
+                CUDA_CHECK(cudaEventRecord(g.packed[c], g.pack));
+                CUDA_CHECK(cudaStreamWaitEvent(g.net, g.packed[c], 0));
+                if (c >= 2) CUDA_CHECK(cudaStreamWaitEvent(g.net, g.scattered[c - 2], 0));
+            }
+            NCCL_CHECK(ncclGroupStart());
+            for (size_t i = 0; i < gpus_.size(); ++i) {
+                Gpu& g = gpus_[i];
+                if (n_send[i] > 0)
+                    NCCL_CHECK(ncclSend(g.send_block + block, n_send[i] * stride_, ncclUint8,
+                                        st.send_peer[g.q], comms_[i], g.net));
+                if (n_recv[i] > 0)
+                    NCCL_CHECK(ncclRecv(g.recv_block + block, n_recv[i] * stride_, ncclUint8,
+                                        st.recv_peer[g.q], comms_[i], g.net));
+            }
+            NCCL_CHECK(ncclGroupEnd());
+            for (size_t i = 0; i < gpus_.size(); ++i) {
+                Gpu& g = gpus_[i];
+                CUDA_CHECK(cudaSetDevice(g.device));
+                CUDA_CHECK(cudaEventRecord(g.moved[c], g.net));
+                CUDA_CHECK(cudaStreamWaitEvent(g.unpack, g.moved[c], 0));
+                for (int j = 0; j < n_recv[i]; ++j) {
+                    const Transfer& tr = st.sends[st.recv_peer[g.q]][first + j];
+                    CUDA_CHECK(cudaMemcpyAsync(buffer(g, tr.dst), g.recv_block + block + j * stride_, eb,
+                                               cudaMemcpyDeviceToDevice, g.unpack));
+                }
+                CUDA_CHECK(cudaEventRecord(g.scattered[c], g.unpack));
+            }
+        }
+        // Every step has at least one chunk, and the scatter stream has waited for its last move.
+        for (Gpu& g : gpus_) {
+            CUDA_CHECK(cudaSetDevice(g.device));
+            CUDA_CHECK(cudaEventRecord(g.step_done[s], g.unpack));
+        }
+    }
+
     void enqueue_pass() {
         const int num_steps = static_cast<int>(plan_.steps.size());
         const int64_t eb = plan_.expert_bytes;
@@ -613,6 +708,10 @@ class Runner {
                     }
                     CUDA_CHECK(cudaEventRecord(g.step_done[s], g.net));
                 }
+                continue;
+            }
+            if (pack_ > 0) {
+                enqueue_packed_step(s);
                 continue;
             }
             for (int c = 0; c < st.length; c += gs) {
@@ -694,6 +793,9 @@ class Runner {
     bool multi_;
     ShuffleTransport transport_;
     std::string nccl_p2p_chunk_;
+    int pack_ = 0;                 // experts per packed NCCL operation, 0: not packed
+    std::vector<int> chunk_base_;  // [S + 1] first packed chunk of each step
+    int num_chunks_ = 0;
     bool clean_ = false;
     bool peer_ok_ = false;
     int nccl_version_ = 0;

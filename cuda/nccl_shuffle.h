@@ -37,6 +37,12 @@ struct ShuffleRunOptions {
     // operation gets a quarter of the channels of a 1 GiB one at NCCL's default (512 KiB) on 4 GPUs.
     // -1: 65536 with the NCCL transport; 0: NCCL's default.
     int64_t nccl_p2p_chunk = -1;
+    // NCCL transport: gather up to this many of a step's experts into one contiguous block per peer,
+    // send it as one operation and scatter it on the receiver (double-buffered on two extra streams).
+    // NCCL moves large operations faster; each expert costs one device copy on each side. 0: one
+    // operation per expert, group_size operations per group. With packing -1 above means NCCL's
+    // default chunk size.
+    int nccl_pack = 8;
     int group_size = 8;            // at most this many sends and receives per GPU in one NCCL group
     int repeat = 3;                // timed passes, after one warm-up pass
     double timeout_s = 300;        // per phase (init, peak, each pass); then the communicators are
@@ -70,6 +76,8 @@ struct ShuffleRunResult {
     std::vector<int64_t> staging_bytes;  // [P] staging allocated per GPU
     int64_t nccl_groups = 0;             // NCCL groups per pass (NCCL transport)
     int64_t max_ops_per_group = 0;       // operations of one GPU in one group (sends + receives)
+    int nccl_pack = 0;                   // experts per packed operation (0: not packed)
+    int64_t pack_bytes_per_gpu = 0;      // send and receive blocks of the packed transport
 
     double min_seconds() const {
         return pass_seconds.empty() ? 0.0 : *std::min_element(pass_seconds.begin(), pass_seconds.end());

@@ -79,6 +79,8 @@ run_eplb auto_k4 --layers-in-flight 4
 run_eplb nccl_k4 --transport nccl --layers-in-flight 4
 timeout 120 "$eplb" shuffle --probe "$probe" --expert-bytes $bytes --layers-in-flight 4 --repeat 2 \
     >"$out/auto_k4.txt" 2>&1
+timeout 120 "$eplb" shuffle --probe "$probe" --expert-bytes $bytes --transport nccl --layers-in-flight 4 \
+    --repeat 2 >"$out/nccl_k4.txt" 2>&1
 
 step baseline vllm_style_shuffle.py
 timeout 150 python3 "$shared/baselines/vllm_style_shuffle.py" "$probe" $bytes >"$out/baseline.txt" 2>&1
@@ -88,21 +90,6 @@ step baseline p2p_peak.py and ce_peak.py
 timeout 90 python3 "$shared/baselines/p2p_peak.py" >"$out/p2p_peak.txt" 2>&1
 timeout 60 python3 "$shared/baselines/ce_peak.py" >"$out/ce_peak.txt" 2>&1
 cat "$out/p2p_peak.txt" "$out/ce_peak.txt" | grep -v Warning | tail -4
-
-step "NCCL point-to-point by pattern and operation size, several NCCL settings"
-bench=$build/tests/cuda/bench_nccl_p2p
-for e in "X=1" "NCCL_P2P_NVL_CHUNKSIZE=131072" "NCCL_P2P_NVL_CHUNKSIZE=65536" "NCCL_P2P_NVL_CHUNKSIZE=32768" \
-    "NCCL_MIN_P2P_NCHANNELS=64" "NCCL_MIN_P2P_NCHANNELS=64 NCCL_P2P_NVL_CHUNKSIZE=65536"; do
-    env $e timeout 60 "$bench" $bytes >>"$out/bench_nccl_p2p.txt" 2>&1
-done
-cat "$out/bench_nccl_p2p.txt"
-
-run_eplb nccl_k4_c0 --transport nccl --layers-in-flight 4 --nccl-p2p-chunk 0
-run_eplb nccl_k4_c128k --transport nccl --layers-in-flight 4 --nccl-p2p-chunk 131072
-run_eplb nccl_k4_c32k --transport nccl --layers-in-flight 4 --nccl-p2p-chunk 32768
-EXTRA_ENV="NCCL_MIN_P2P_NCHANNELS=64"
-run_eplb nccl_k4_min64 --transport nccl --layers-in-flight 4
-EXTRA_ENV=
 
 step "eplb shuffle, one process per GPU (nccl, 4 layers in flight)"
 rm -f /tmp/eplb_shuffle_id
@@ -114,14 +101,17 @@ wait
 cp "$out/mp_k4.rank0.json" "$out/mp_k4.json"
 cat "$out"/mp_k4.rank*.err | tail -5
 
+run_eplb nccl_k4_p16 --transport nccl --layers-in-flight 4 --nccl-pack 16
+run_eplb nccl_k4_p4 --transport nccl --layers-in-flight 4 --nccl-pack 4
+run_eplb nccl_k8 --transport nccl --layers-in-flight 8
+run_eplb nccl_k4_p0 --transport nccl --layers-in-flight 4 --nccl-pack 0
+run_eplb nccl_k8_p0 --transport nccl --layers-in-flight 8 --nccl-pack 0
+run_eplb ce_k8 --transport ce --layers-in-flight 8
+
 step tests: suites nccl, unit, cli
 timeout 200 meson test -C "$build" --suite nccl --suite unit --suite cli --print-errorlogs >"$out/test.log" 2>&1
 test_rc=$?
 grep -E "^ *[0-9]+/[0-9]+ |^Ok:|^Fail:|^Skipped:" "$out/test.log" | tail -20
-
-run_eplb nccl_k8 --transport nccl --layers-in-flight 8
-run_eplb nccl_k2 --transport nccl --layers-in-flight 2
-run_eplb ce_k8 --transport ce --layers-in-flight 8
 
 step summary
 python3 - "$out" "$gpu" "$test_rc" <<'EOF' | tee "$dest/summary.txt"
@@ -146,8 +136,8 @@ if m:
     rows.append(("vllm_style_shuffle.py", "torch nccl", "-", f"{t:.1f}", "-", f"{gbs:.1f}",
                  f"{peak:.1f}", f"{100*gbs/peak:.1f}%" if peak else "-", "-", m.group(6)))
 default_peak = None
-for name in ["auto_k4", "nccl_k4", "mp_k4", "nccl_k4_c0", "nccl_k4_c128k", "nccl_k4_c32k", "nccl_k4_min64",
-             "nccl_k8", "nccl_k2", "ce_k8"]:
+for name in ["auto_k4", "nccl_k4", "mp_k4", "nccl_k4_p16", "nccl_k4_p4", "nccl_k8", "nccl_k4_p0", "nccl_k8_p0",
+             "ce_k8"]:
     p = os.path.join(out, name + ".json")
     try:
         j = json.load(open(p))
@@ -160,7 +150,7 @@ for name in ["auto_k4", "nccl_k4", "mp_k4", "nccl_k4_c0", "nccl_k4_c128k", "nccl
     transport = r.get("transport", c["transport"])
     tr = transport + ("/proc" if name.startswith("mp") else "")
     if transport == "nccl":
-        tr += " chunk " + r.get("nccl_p2p_chunk", "?")
+        tr += f" pack {r.get('nccl_pack', 0)} chunk " + r.get("nccl_p2p_chunk", "?")
     if default_peak is None and transport == "ce":
         default_peak = r["ring_peak_gbps"]  # NCCL's own settings: the ce transport changes none
     rows.append((f"eplb {name}", tr, f"{c['layers_in_flight']}/{c['group_size']}", f"{r['min_ms']:.1f}",

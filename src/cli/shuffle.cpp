@@ -32,6 +32,7 @@ struct ShuffleOptions {
     std::string rank_mapping;
     ShuffleTransport transport = ShuffleTransport::kAuto;
     int64_t nccl_p2p_chunk = -1;
+    int nccl_pack = 8;
     int group_size = 8;
     int repeat = 3;
     double timeout = 300;
@@ -233,6 +234,7 @@ int run_shuffle(const ShuffleOptions& o) {
     ShuffleRunOptions run;
     run.transport = o.transport;
     run.nccl_p2p_chunk = o.nccl_p2p_chunk;
+    run.nccl_pack = o.nccl_pack;
     run.group_size = o.group_size;
     run.repeat = o.repeat;
     run.timeout_s = o.timeout;
@@ -326,12 +328,18 @@ Command setup_shuffle(CLI::App& parent) {
         ->type_name("auto|nccl|ce")
         ->default_str("auto");
     app->add_option(
-           "--nccl-p2p-chunk", o->nccl_p2p_chunk,
-           "NCCL_P2P_NVL_CHUNKSIZE for the nccl transport unless the environment sets it (smaller chunks "
-           "spread an expert-sized operation over more NCCL channels); 0: NCCL's default")
-        ->default_str("65536");
+           "--nccl-pack", o->nccl_pack,
+           "nccl transport: move up to this many of a step's experts as one operation, gathered into a "
+           "contiguous block and scattered on the receiver (NCCL is faster on large operations); 0: one "
+           "operation per expert")
+        ->capture_default_str();
+    app->add_option(
+        "--nccl-p2p-chunk", o->nccl_p2p_chunk,
+        "NCCL_P2P_NVL_CHUNKSIZE for the nccl transport unless the environment sets it (smaller chunks "
+        "spread an operation over more NCCL channels); 0: NCCL's default [default: 65536 with "
+        "--nccl-pack 0, else NCCL's default]");
     app->add_option("--group-size", o->group_size,
-                    "At most this many sends and receives per GPU in one NCCL group")
+                    "With --nccl-pack 0: at most this many sends and receives per GPU in one NCCL group")
         ->capture_default_str();
     app->add_option("--repeat", o->repeat, "Timed passes after one warm-up pass")->capture_default_str();
     app->add_option("--timeout", o->timeout,
