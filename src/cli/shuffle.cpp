@@ -32,7 +32,7 @@ struct ShuffleOptions {
     std::string rank_mapping;
     ShuffleTransport transport = ShuffleTransport::kAuto;
     int64_t nccl_p2p_chunk = -1;
-    int nccl_pack = 8;
+    int nccl_pack = 0;
     int group_size = 8;
     int repeat = 3;
     double timeout = 300;
@@ -330,14 +330,14 @@ Command setup_shuffle(CLI::App& parent) {
     app->add_option(
            "--nccl-pack", o->nccl_pack,
            "nccl transport: move up to this many of a step's experts as one operation, gathered into a "
-           "contiguous block and scattered on the receiver (NCCL is faster on large operations); 0: one "
-           "operation per expert")
+           "contiguous block and scattered on the receiver (larger NCCL operations, but a device copy "
+           "per expert on each side: slower than the default on 4 x H200); 0: one operation per expert")
         ->capture_default_str();
     app->add_option(
         "--nccl-p2p-chunk", o->nccl_p2p_chunk,
         "NCCL_P2P_NVL_CHUNKSIZE for the nccl transport unless the environment sets it (smaller chunks "
-        "spread an operation over more NCCL channels); 0: NCCL's default [default: 65536 with "
-        "--nccl-pack 0, else NCCL's default]");
+        "spread an operation over more NCCL channels); 0: NCCL's default [default: 65536, or NCCL's "
+        "default with --nccl-pack]");
     app->add_option("--group-size", o->group_size,
                     "With --nccl-pack 0: at most this many sends and receives per GPU in one NCCL group")
         ->capture_default_str();

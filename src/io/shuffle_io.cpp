@@ -159,7 +159,8 @@ std::string render_shuffle_report(const ShuffleReport& r) {
     for (const Step& s : plan.steps) groups += (s.length + r.group_size - 1) / r.group_size;
     out += format(
         "schedule  %d layer%s in flight: %d window%s, %zu steps (each GPU sends to one peer and receives "
-        "from one), %lld experts long (busiest GPU: %lld); %lld NCCL groups of <= %d sends + %d receives\n",
+        "from one), %lld experts long (busiest GPU: %lld); with --transport nccl %lld groups of <= %d "
+        "sends + %d receives\n",
         plan.layers_in_flight, plan.layers_in_flight == 1 ? "" : "s", plan.num_windows(),
         plan.num_windows() == 1 ? "" : "s", plan.steps.size(), static_cast<long long>(st.schedule_length),
         static_cast<long long>(std::max(st.max_received, st.max_sent)), static_cast<long long>(groups),
