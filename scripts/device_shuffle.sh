@@ -101,11 +101,9 @@ wait
 cp "$out/mp_k4.rank0.json" "$out/mp_k4.json"
 cat "$out"/mp_k4.rank*.err | tail -5
 
-run_eplb nccl_k4_p16 --transport nccl --layers-in-flight 4 --nccl-pack 16
-run_eplb nccl_k4_p4 --transport nccl --layers-in-flight 4 --nccl-pack 4
 run_eplb nccl_k8 --transport nccl --layers-in-flight 8
-run_eplb nccl_k4_p0 --transport nccl --layers-in-flight 4 --nccl-pack 0
-run_eplb nccl_k8_p0 --transport nccl --layers-in-flight 8 --nccl-pack 0
+run_eplb nccl_k4_p8 --transport nccl --layers-in-flight 4 --nccl-pack 8
+run_eplb nccl_k4_c0 --transport nccl --layers-in-flight 4 --nccl-p2p-chunk 0
 run_eplb ce_k8 --transport ce --layers-in-flight 8
 
 step tests: suites nccl, unit, cli
@@ -136,8 +134,7 @@ if m:
     rows.append(("vllm_style_shuffle.py", "torch nccl", "-", f"{t:.1f}", "-", f"{gbs:.1f}",
                  f"{peak:.1f}", f"{100*gbs/peak:.1f}%" if peak else "-", "-", m.group(6)))
 default_peak = None
-for name in ["auto_k4", "nccl_k4", "mp_k4", "nccl_k4_p16", "nccl_k4_p4", "nccl_k8", "nccl_k4_p0", "nccl_k8_p0",
-             "ce_k8"]:
+for name in ["auto_k4", "nccl_k4", "mp_k4", "nccl_k8", "nccl_k4_p8", "nccl_k4_c0", "ce_k8"]:
     p = os.path.join(out, name + ".json")
     try:
         j = json.load(open(p))
