@@ -1,7 +1,7 @@
-// `eplb bench`: time planning alone (no I/O) on the input of `plan`; min/median per plan and plans
-// per second. `--batch B` plans B copies of the layers in one call, as the simulator does.
+// `eplb bench`: time planning alone (no I/O) on the input of `plan`. `--batch B` plans B copies
+// of the layers in one call, as the simulator does. A device backend is timed next to the CPU
+// planner in the same run, with its device-side breakdown.
 #include <algorithm>
-#include <chrono>
 #include <iostream>
 #include <memory>
 
@@ -21,6 +21,16 @@ struct BenchOptions {
     bool json = false;
 };
 
+namespace {
+
+struct BenchRow {
+    std::string backend;
+    PlanTiming timing;
+    double median_ms() const { return timing.call_ms[timing.call_ms.size() / 2]; }
+};
+
+}  // namespace
+
 int run_bench(const BenchOptions& o) {
     EPLB_CHECK(o.repeat >= 1, "--repeat (" << o.repeat << ") must be at least 1");
     EPLB_CHECK(o.batch >= 1, "--batch (" << o.batch << ") must be at least 1");
@@ -31,57 +41,72 @@ int run_bench(const BenchOptions& o) {
     const Eigen::Index rows = in.load.rows();
     LoadMatrix load(rows * o.batch, in.load.cols());
     for (int b = 0; b < o.batch; ++b) load.middleRows(b * rows, rows) = in.load;
-    using clock = std::chrono::steady_clock;
-    std::vector<double> seconds;
-    const int warmup = std::max(1, o.repeat / 10);
-    int64_t checksum = 0;  // keeps the work observable
-    for (int i = 0; i < warmup + o.repeat; ++i) {
-        const auto t0 = clock::now();
-        const Placement p = planner->plan(load, in.config, in.policy);
-        const auto t1 = clock::now();
-        checksum += p.phy2log(0, 0);
-        if (i >= warmup) seconds.push_back(std::chrono::duration<double>(t1 - t0).count());
+    std::vector<BenchRow> results;
+    if (std::string(planner->name()) != "cpu") {
+        results.push_back({"cpu", make_cpu_planner()->time_plan(load, in.config, in.policy, o.repeat)});
     }
-    std::sort(seconds.begin(), seconds.end());
-    const double min = seconds.front(), median = seconds[seconds.size() / 2];
-    const double plans_per_s = o.batch / median;
+    results.push_back({planner->name(), planner->time_plan(load, in.config, in.policy, o.repeat)});
+    const double cpu_median = results.front().median_ms();
     if (o.json) {
         nlohmann::ordered_json j;
         j["schema"] = "eplb.bench/v1";
-        j["backend"] = planner->name();
         j["policy"] = policy_name(in.policy);
         j["layers"] = rows;
-        j["num_logical_experts"] = in.config.num_logical_experts;
-        j["num_physical_experts"] = in.config.num_physical_experts;
+        j["config"] = describe(in.config);
         j["batch"] = o.batch;
         j["repeat"] = o.repeat;
-        j["min_ms_per_call"] = min * 1e3;
-        j["median_ms_per_call"] = median * 1e3;
-        j["median_ms_per_plan"] = median * 1e3 / o.batch;
-        j["plans_per_second"] = plans_per_s;
+        for (const BenchRow& r : results) {
+            nlohmann::ordered_json b;
+            b["min_ms_per_call"] = r.timing.call_ms.front();
+            b["median_ms_per_call"] = r.median_ms();
+            b["median_ms_per_plan"] = r.median_ms() / o.batch;
+            b["plans_per_second"] = o.batch / (r.median_ms() / 1e3);
+            b["new_output_ms_per_call"] = r.timing.new_output_ms;
+            if (r.timing.device_ms >= 0) {
+                b["device_ms_per_call"] = r.timing.device_ms;
+                b["device_plans_per_second"] = o.batch / (r.timing.device_ms / 1e3);
+                b["h2d_ms"] = r.timing.h2d_ms;
+                b["d2h_ms"] = r.timing.d2h_ms;
+            }
+            j["backends"][r.backend] = b;
+        }
         std::cout << j.dump() << "\n";
-    } else {
-        std::cout << "eplb bench: " << in.title << "\n";
-        std::cout << io::format(
-            "%s policy, %s backend: %lld layers x %d experts -> %d slots, batch %d, %d runs\n",
-            policy_name(in.policy), planner->name(), static_cast<long long>(rows),
-            in.config.num_logical_experts, in.config.num_physical_experts, o.batch, o.repeat);
-        io::TextTable t({"", "ms per call", "ms per plan"});
-        t.add_row({"min", io::format("%.4f", min * 1e3), io::format("%.4f", min * 1e3 / o.batch)});
-        t.add_row({"median", io::format("%.4f", median * 1e3), io::format("%.4f", median * 1e3 / o.batch)});
-        std::cout << t.render();
-        std::cout << io::format("plans per second: %.1f (median; a plan = all %lld layers)\n", plans_per_s,
-                                static_cast<long long>(rows));
+        return 0;
     }
-    return checksum < 0 ? 4 : 0;
+    std::cout << "eplb bench: " << in.title << "\n";
+    std::cout << io::format("%s policy: %lld layers x %d experts -> %d slots (%s), batch %d, %d timed runs\n",
+                            policy_name(in.policy), static_cast<long long>(rows),
+                            in.config.num_logical_experts, in.config.num_physical_experts,
+                            describe(in.config).c_str(), o.batch, o.repeat);
+    io::TextTable t({"backend", "min ms/call", "median ms/call", "ms/plan", "plans/s", "vs cpu"});
+    auto add = [&](const std::string& name, double min_ms, double median_ms) {
+        t.add_row({name, io::format("%.4f", min_ms), io::format("%.4f", median_ms),
+                   io::format("%.4f", median_ms / o.batch), io::format("%.1f", o.batch / (median_ms / 1e3)),
+                   io::format("%.1fx", cpu_median / median_ms)});
+    };
+    for (const BenchRow& r : results) {
+        add(r.backend + " (reused output)", r.timing.call_ms.front(), r.median_ms());
+        add(r.backend + " (new output)", r.timing.new_output_ms, r.timing.new_output_ms);
+        if (r.timing.device_ms >= 0)
+            add(r.backend + " (device only)", r.timing.device_ms, r.timing.device_ms);
+    }
+    std::cout << t.render();
+    for (const BenchRow& r : results) {
+        if (r.timing.device_ms >= 0) {
+            std::cout << io::format(
+                "%s: upload of the loads %.3f ms, download of the maps %.3f ms (once each)\n",
+                r.backend.c_str(), r.timing.h2d_ms, r.timing.d2h_ms);
+        }
+    }
+    std::cout << "a plan = all " << rows << " layers; \"device only\" = loads and maps resident on the GPU\n";
+    return 0;
 }
 
 Command setup_bench(CLI::App& parent) {
     auto o = std::make_shared<BenchOptions>();
     CLI::App* app = parent.add_subcommand("bench", "Time planning alone on the input of `plan`");
     add_input_options(*app, o->input, true);
-    app->add_option("--repeat", o->repeat, "Timed runs (after a warm-up of repeat/10)")
-        ->capture_default_str();
+    app->add_option("--repeat", o->repeat, "Timed runs (after one warm-up)")->capture_default_str();
     app->add_option("--batch", o->batch, "Plan this many copies of the layers in one call")
         ->capture_default_str();
     app->add_flag("--json", o->json, "Print the timings as JSON");

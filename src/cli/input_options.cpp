@@ -16,9 +16,9 @@ const std::map<std::string, Policy>& policy_names() {
 void add_input_options(CLI::App& app, InputOptions& o, bool with_policy) {
     app.add_option(
            "--trace", o.trace_path,
-           "Expert-load trace: JSON (SGLang logical_count, vLLM load_history, eplb.trace/v1), CSV or .npy "
-           "(default: a synthetic DeepSeek-V3 trace)")
-        ->check(CLI::ExistingFile);
+           "Expert-load trace: JSON (SGLang logical_count, vLLM load_history, eplb.trace/v1), CSV, .npy or a "
+           "TensorRT-LLM expert-statistics directory (default: a synthetic DeepSeek-V3 trace)")
+        ->check(CLI::ExistingPath);
     app.add_option("--config", o.config_path,
                    "Parallel config JSON (keys named like the flags; flags override it)")
         ->check(CLI::ExistingFile);
@@ -66,14 +66,17 @@ GenTraceOptions default_trace_options() {
 
 }  // namespace
 
-ResolvedInput resolve_input(const InputOptions& o) {
+ResolvedInput resolve_input(const InputOptions& o) { return resolve_input(o, io::ConfigFile{}); }
+
+ResolvedInput resolve_input(const InputOptions& o, const io::ConfigFile& overrides) {
     ResolvedInput in;
     io::ConfigFile file;
     if (!o.config_path.empty()) {
         file = io::read_config(o.config_path);
         in.config_source = o.config_path;
-        in.model = file.model;
     }
+    io::apply_config_overrides(file, overrides);
+    in.model = file.model;
     const bool embedded = o.trace_path.empty() && o.config_path.empty();
     LoadTrace trace;
     if (!o.trace_path.empty()) {

@@ -12,6 +12,10 @@
 #include "eplb/policy.h"
 #include "eplb/trace.h"
 
+namespace eplb::io {
+struct ConfigFile;
+}  // namespace eplb::io
+
 namespace eplb::cli {
 
 struct InputOptions {
@@ -42,6 +46,10 @@ struct ResolvedInput {
 // Reads (or, without --trace, generates) the trace, applies the config file and the flags,
 // validates everything; without --trace and --config runs the embedded DeepSeek-V3 default.
 ResolvedInput resolve_input(const InputOptions& options);
+
+// The same with config keys that override the config file (a check case's own keys); flags still
+// override both.
+ResolvedInput resolve_input(const InputOptions& options, const io::ConfigFile& overrides);
 
 // Policy names for CLI::CheckedTransformer.
 const std::map<std::string, Policy>& policy_names();

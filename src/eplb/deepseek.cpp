@@ -344,19 +344,25 @@ void plan_hierarchical(const float* load, int rows, int e, int r, int g, int n, 
 
 }  // namespace
 
-Placement plan_deepseek(const LoadMatrix& load, const ParallelConfig& config) {
+void plan_deepseek_into(const LoadMatrix& load, const ParallelConfig& config, Placement& out) {
     EPLB_CHECK(
         load.cols() == config.num_logical_experts,
         "load has " << load.cols() << " experts but num_logical_experts is " << config.num_logical_experts);
     const bool hierarchical = config.hierarchical();
     const auto rows = load.rows();
-    Placement out{IndexMatrix(rows, config.num_physical_experts),
-                  IndexMatrix(rows, config.num_physical_experts),
-                  IndexMatrix(rows, config.num_logical_experts)};
+    // resize() keeps the storage when the shape is unchanged: repeated plans write in place.
+    out.phy2log.resize(rows, config.num_physical_experts);
+    out.phyrank.resize(rows, config.num_physical_experts);
+    out.logcnt.resize(rows, config.num_logical_experts);
     plan_hierarchical(load.data(), static_cast<int>(rows), config.num_logical_experts,
                       config.num_physical_experts, hierarchical ? config.num_groups : 1,
                       hierarchical ? config.num_nodes : 1, config.num_gpus, out.phy2log.data(),
                       out.phyrank.data(), out.logcnt.data());
+}
+
+Placement plan_deepseek(const LoadMatrix& load, const ParallelConfig& config) {
+    Placement out;
+    plan_deepseek_into(load, config, out);
     return out;
 }
 

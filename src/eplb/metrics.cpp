@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <numeric>
 #include <queue>
+#include <sstream>
 
 #include "eplb/error.h"
 
@@ -46,51 +47,86 @@ IndexMatrix count_replicas(const IndexMatrix& phy2log, int num_experts) {
     return cnt;
 }
 
-Metrics evaluate(const IndexMatrix& phy2log, const LoadMatrix& load, const ParallelConfig& c) {
-    const int num_layers = static_cast<int>(phy2log.rows());
-    const int e = c.num_logical_experts, r = c.num_physical_experts, p = c.num_gpus, n = c.num_nodes;
-    EPLB_CHECK(load.rows() == num_layers && load.cols() == e,
-               "load is " << load.rows() << "x" << load.cols() << " but the placement needs " << num_layers
-                          << "x" << e << " (layers x experts)");
-    EPLB_CHECK(phy2log.cols() == r, "placement has " << phy2log.cols() << " slots, config says " << r);
-    const int slots_per_gpu = r / p, gpus_per_node = p / n;
+RowScores::RowScores(int rows, int num_gpus)
+    : gpu_loads(DoubleMatrix::Zero(rows, num_gpus)),
+      total_load(rows, 0.0),
+      max_gpu_load(rows, 0.0),
+      max_gpu(rows, 0),
+      lower_bound(rows, 0.0),
+      duplicate_gpus(rows, 0) {}
+
+void check_score_inputs(const IndexMatrix& phy2log, const LoadMatrix& load, const ParallelConfig& c) {
+    EPLB_CHECK(load.rows() == phy2log.rows() && load.cols() == c.num_logical_experts,
+               "load is " << load.rows() << "x" << load.cols() << " but the placement needs "
+                          << phy2log.rows() << "x" << c.num_logical_experts << " (layers x experts)");
+    EPLB_CHECK(phy2log.cols() == c.num_physical_experts,
+               "placement has " << phy2log.cols() << " slots, config says " << c.num_physical_experts);
+}
+
+Error missing_replica_error(int row, int expert, float load) {
+    std::ostringstream msg;
+    msg << "layer " << row << ": expert " << expert << " has load " << load << " but no replica";
+    return Error(ErrorKind::kInvalidInput, msg.str());
+}
+
+RowScores score_rows(const IndexMatrix& phy2log, const LoadMatrix& load, const ParallelConfig& c) {
+    check_score_inputs(phy2log, load, c);
+    const int num_rows = static_cast<int>(phy2log.rows());
+    const int e = c.num_logical_experts, r = c.num_physical_experts, p = c.num_gpus;
+    const int slots_per_gpu = r / p;
     const IndexMatrix cnt = count_replicas(phy2log, e);
-    Metrics m;
-    m.layers.resize(num_layers);
-    m.gpu_loads = DoubleMatrix::Zero(num_layers, p);
-    m.node_loads = DoubleMatrix::Zero(num_layers, n);
-    double sum_mean = 0, sum_max = 0, sum_lb = 0, sum_bal = 0, sum_gap = 0;
+    RowScores s(num_rows, p);
     std::vector<int> held;
-    for (int l = 0; l < num_layers; ++l) {
-        LayerMetrics& lm = m.layers[l];
+    for (int l = 0; l < num_rows; ++l) {
         for (int x = 0; x < e; ++x) {
-            EPLB_CHECK(cnt(l, x) > 0 || load(l, x) == 0.0f,
-                       "layer " << l << ": expert " << x << " has load " << load(l, x) << " but no replica");
+            if (cnt(l, x) == 0 && load(l, x) != 0.0f) throw missing_replica_error(l, x, load(l, x));
         }
         for (int q = 0; q < p; ++q) {
             double gpu = 0;
             held.clear();
-            for (int s = q * slots_per_gpu; s < (q + 1) * slots_per_gpu; ++s) {
-                const int x = phy2log(l, s);
+            for (int slot = q * slots_per_gpu; slot < (q + 1) * slots_per_gpu; ++slot) {
+                const int x = phy2log(l, slot);
                 if (x < 0) continue;
                 gpu += static_cast<double>(load(l, x)) / cnt(l, x);
                 held.push_back(x);
             }
             std::sort(held.begin(), held.end());
-            if (std::adjacent_find(held.begin(), held.end()) != held.end()) ++lm.duplicate_gpus;
-            m.gpu_loads(l, q) = gpu;
-            m.node_loads(l, q / gpus_per_node) += gpu;
-            if (gpu > lm.max_gpu_load) {
-                lm.max_gpu_load = gpu;
-                lm.max_gpu = q;
+            if (std::adjacent_find(held.begin(), held.end()) != held.end()) ++s.duplicate_gpus[l];
+            s.gpu_loads(l, q) = gpu;
+            if (gpu > s.max_gpu_load[l]) {
+                s.max_gpu_load[l] = gpu;
+                s.max_gpu[l] = q;
             }
         }
-        lm.total_load = 0;
-        for (int x = 0; x < e; ++x) lm.total_load += load(l, x);
+        for (int x = 0; x < e; ++x) s.total_load[l] += load(l, x);
+        s.lower_bound[l] = lower_bound(load.row(l).data(), e, r, p);
+    }
+    return s;
+}
+
+Metrics summarize_rows(const RowScores& s, const ParallelConfig& c, int first, int count) {
+    EPLB_CHECK(
+        first >= 0 && count >= 0 && first + count <= s.num_rows(),
+        "rows [" << first << ", " << first + count << ") are outside the " << s.num_rows() << " scored rows");
+    const int p = c.num_gpus, n = c.num_nodes, gpus_per_node = p / n;
+    EPLB_CHECK(s.gpu_loads.cols() == p, "scores have " << s.gpu_loads.cols() << " GPUs, config says " << p);
+    Metrics m;
+    m.layers.resize(count);
+    m.gpu_loads = s.gpu_loads.middleRows(first, count);
+    m.node_loads = DoubleMatrix::Zero(count, n);
+    double sum_mean = 0, sum_max = 0, sum_lb = 0, sum_bal = 0, sum_gap = 0;
+    for (int l = 0; l < count; ++l) {
+        const int row = first + l;
+        LayerMetrics& lm = m.layers[l];
+        for (int q = 0; q < p; ++q) m.node_loads(l, q / gpus_per_node) += m.gpu_loads(l, q);
+        lm.max_gpu_load = s.max_gpu_load[row];
+        lm.max_gpu = s.max_gpu[row];
+        lm.duplicate_gpus = s.duplicate_gpus[row];
+        lm.total_load = s.total_load[row];
         lm.mean_gpu_load = lm.total_load / p;
         lm.balancedness = lm.max_gpu_load > 0 ? lm.mean_gpu_load / lm.max_gpu_load : 1.0;
         lm.imbalance = lm.mean_gpu_load > 0 ? lm.max_gpu_load / lm.mean_gpu_load - 1.0 : 0.0;
-        lm.lower_bound = lower_bound(load.row(l).data(), e, r, p);
+        lm.lower_bound = s.lower_bound[row];
         lm.gap = lm.lower_bound > 0 ? lm.max_gpu_load / lm.lower_bound - 1.0 : 0.0;
         sum_mean += lm.mean_gpu_load;
         sum_max += lm.max_gpu_load;
@@ -101,14 +137,19 @@ Metrics evaluate(const IndexMatrix& phy2log, const LoadMatrix& load, const Paral
         m.duplicate_pairs += lm.duplicate_gpus;
         if (lm.balancedness < m.layers[m.worst_layer].balancedness) m.worst_layer = l;
     }
-    if (num_layers > 0) {
+    if (count > 0) {
         m.balancedness = sum_max > 0 ? sum_mean / sum_max : 1.0;
-        m.mean_layer_balancedness = sum_bal / num_layers;
+        m.mean_layer_balancedness = sum_bal / count;
         m.imbalance = sum_mean > 0 ? sum_max / sum_mean - 1.0 : 0.0;
         m.gap = sum_lb > 0 ? sum_max / sum_lb - 1.0 : 0.0;
-        m.mean_gap = sum_gap / num_layers;
+        m.mean_gap = sum_gap / count;
     }
     return m;
+}
+
+Metrics evaluate(const IndexMatrix& phy2log, const LoadMatrix& load, const ParallelConfig& c) {
+    const RowScores s = score_rows(phy2log, load, c);
+    return summarize_rows(s, c, 0, s.num_rows());
 }
 
 }  // namespace eplb

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "eplb/config.h"
+#include "eplb/error.h"
 #include "eplb/types.h"
 
 namespace eplb {
@@ -44,7 +45,35 @@ double lower_bound(const float* load, int num_experts, int num_slots, int num_gp
 
 // Scores phy2log [L][R] on load [L][E]: each expert's load is split evenly over its replicas in
 // this placement. Every expert must have a replica; slots of -1 are empty.
+// = summarize_rows(score_rows(...)): the CPU path of Planner::score plus the aggregation.
 Metrics evaluate(const IndexMatrix& phy2log, const LoadMatrix& load, const ParallelConfig& config);
+
+// The per-row part of evaluate(), what a backend (Planner::score) computes; rows are independent,
+// so B windows of L layers can be scored as [B·L] stacked rows.
+struct RowScores {
+    DoubleMatrix gpu_loads;            // [rows][P]
+    std::vector<double> total_load;    // [rows] W
+    std::vector<double> max_gpu_load;  // [rows]
+    std::vector<int> max_gpu;          // [rows] lowest GPU index among the busiest
+    std::vector<double> lower_bound;   // [rows] LB = max(W/P, T*)
+    std::vector<int> duplicate_gpus;   // [rows]
+
+    explicit RowScores(int rows = 0, int num_gpus = 0);
+    int num_rows() const { return static_cast<int>(total_load.size()); }
+};
+
+// Checks that phy2log [rows][R] and load [rows][E] have the shapes of the config and each other.
+void check_score_inputs(const IndexMatrix& phy2log, const LoadMatrix& load, const ParallelConfig& config);
+
+// The error of a row whose expert has load but no replica (the same message on every backend).
+Error missing_replica_error(int row, int expert, float load);
+
+// The CPU computation of RowScores, in double; throws missing_replica_error for the first row
+// with an expert that has load and no replica.
+RowScores score_rows(const IndexMatrix& phy2log, const LoadMatrix& load, const ParallelConfig& config);
+
+// Metrics of rows [first, first + count) of `scores` (layer i of the result is row first + i).
+Metrics summarize_rows(const RowScores& scores, const ParallelConfig& config, int first, int count);
 
 // Replica counts of phy2log [L][R] ([L][E], -1 slots ignored).
 IndexMatrix count_replicas(const IndexMatrix& phy2log, int num_experts);

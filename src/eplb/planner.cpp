@@ -1,13 +1,34 @@
-// The CPU planner and the backend factory: the only place that knows whether CUDA was built.
+// The CPU reference planner (the backend factory is in planner_factory.cpp).
 #include "eplb/planner.h"
 
+#include <algorithm>
+#include <chrono>
+
 #include "eplb/error.h"
-#include "eplb_config.h"
-#if EPLB_HAVE_CUDA
-#include "cuda/cuda_planner.h"
-#endif
 
 namespace eplb {
+
+PlanTiming Planner::time_plan(const LoadMatrix& load, const ParallelConfig& config, Policy policy,
+                              int repeats) {
+    EPLB_CHECK(repeats >= 1, "repeats (" << repeats << ") must be at least 1");
+    using Clock = std::chrono::steady_clock;
+    auto ms_since = [](Clock::time_point start) {
+        return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    };
+    PlanTiming t;
+    Placement out;
+    plan_into(load, config, policy, out);  // warm-up: allocates and first touches `out`
+    for (int i = 0; i < repeats; ++i) {
+        const auto start = Clock::now();
+        plan_into(load, config, policy, out);
+        t.call_ms.push_back(ms_since(start));
+    }
+    std::sort(t.call_ms.begin(), t.call_ms.end());
+    const auto start = Clock::now();
+    for (int i = 0; i < repeats; ++i) plan(load, config, policy);
+    t.new_output_ms = ms_since(start) / repeats;
+    return t;
+}
 
 const char* backend_name(Backend backend) {
     switch (backend) {
@@ -33,32 +54,19 @@ class CpuPlanner final : public Planner {
         }
         EPLB_FAIL("unknown policy");
     }
+    void plan_into(const LoadMatrix& load, const ParallelConfig& config, Policy policy,
+                   Placement& out) override {
+        if (policy == Policy::kDeepseek) return plan_deepseek_into(load, config, out);
+        out = plan(load, config, policy);
+    }
+    RowScores score(const IndexMatrix& phy2log, const LoadMatrix& load,
+                    const ParallelConfig& config) override {
+        return score_rows(phy2log, load, config);
+    }
 };
 
 }  // namespace
 
 std::unique_ptr<Planner> make_cpu_planner() { return std::make_unique<CpuPlanner>(); }
-
-bool built_with_cuda() { return EPLB_HAVE_CUDA; }
-
-std::unique_ptr<Planner> make_planner(Backend backend, std::string* notice) {
-    if (backend == Backend::kCpu) return make_cpu_planner();
-#if EPLB_HAVE_CUDA
-    std::string why;
-    if (cuda_device_available(&why)) return make_cuda_planner();
-    if (backend == Backend::kCuda) {
-        EPLB_FAIL_KIND(ErrorKind::kDevice, "--backend cuda: " << why);
-    }
-    if (notice) *notice = "note: no CUDA device (" + why + "); planning on the CPU";
-#else
-    if (backend == Backend::kCuda) {
-        EPLB_FAIL_KIND(ErrorKind::kDevice,
-                       "--backend cuda: this eplb was built without CUDA; rebuild with `meson setup build "
-                       "-Dcuda=enabled` on a machine with nvcc (CUDA 13)");
-    }
-    if (notice) *notice = "note: built without CUDA; planning on the CPU";
-#endif
-    return make_cpu_planner();
-}
 
 }  // namespace eplb

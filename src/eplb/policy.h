@@ -43,6 +43,8 @@ Replication replicate_experts(const LoadMatrix& weight, int num_physical);
 // when config.hierarchical(), else the same procedure with one group and one node.
 // `config` must be valid (ParallelConfig::validate) and loads finite and >= 0.
 Placement plan_deepseek(const LoadMatrix& load, const ParallelConfig& config);
+// The same into `out`, reusing its storage when the shapes match.
+void plan_deepseek_into(const LoadMatrix& load, const ParallelConfig& config, Placement& out);
 
 // Checks that loads are finite and >= 0; names the first bad (row, expert) and value.
 void validate_loads(const LoadMatrix& load, const char* what = "load");

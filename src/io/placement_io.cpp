@@ -57,10 +57,6 @@ ojson metrics_object(const Metrics& m, const std::vector<int>& layer_ids) {
 
 }  // namespace
 
-std::string metrics_to_json(const Metrics& metrics, const std::vector<int>& layer_ids) {
-    return metrics_object(metrics, layer_ids).dump() + "\n";
-}
-
 std::string evaluation_to_json(const std::string& placement_path, const std::string& trace_path,
                                const Metrics& metrics, const std::vector<int>& layer_ids) {
     ojson j;

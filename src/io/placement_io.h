@@ -31,9 +31,6 @@ std::string placement_to_json(const PlacementDoc& doc, const Metrics* metrics,
 PlacementDoc read_placement(const std::string& path);
 PlacementDoc parse_placement_json(const std::string& text, const std::string& source);
 
-// The metrics object alone (as in placement files), for `evaluate --json`.
-std::string metrics_to_json(const Metrics& metrics, const std::vector<int>& layer_ids);
-
 // The `evaluate --json` document: schema eplb.evaluation/v1, the two inputs and the metrics.
 std::string evaluation_to_json(const std::string& placement_path, const std::string& trace_path,
                                const Metrics& metrics, const std::vector<int>& layer_ids);

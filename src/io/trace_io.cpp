@@ -1,15 +1,18 @@
 // Trace formats (see trace_io.h). nlohmann/json stays inside this file.
 #include "io/trace_io.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <sstream>
 
 #include "eplb/error.h"
 #include "io/file_util.h"
 #include "io/json_util.h"
+#include "io/trtllm_stats.h"
 
 namespace eplb::io {
 
@@ -302,6 +305,8 @@ LoadTrace parse_trace_npy(const std::string& bytes, const std::string& source) {
 }
 
 LoadTrace read_trace(const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) return read_trtllm_stats(path);
     const std::string ext = extension_of(path);
     const std::string content = read_text_file(path);
     if (ext == "csv") return parse_trace_csv(content, path);
@@ -324,6 +329,47 @@ std::string trace_to_json(const LoadTrace& t) {
         load.push_back(std::move(step));
     }
     j["load"] = std::move(load);
+    return j.dump() + "\n";
+}
+
+std::string trace_to_sglang_json(const LoadTrace& t, int num_model_layers) {
+    const int rows = std::max(num_model_layers, t.layer_ids.empty() ? 0 : t.layer_ids.back() + 1);
+    EPLB_CHECK(num_model_layers == 0 || num_model_layers >= rows,
+               "num_model_layers (" << num_model_layers << ") is below the trace's last layer id + 1 ("
+                                    << rows << ")");
+    std::vector<int> row_of_id(static_cast<size_t>(rows), -1);
+    for (int l = 0; l < t.num_layers; ++l) row_of_id[t.layer_ids[l]] = l;
+    const std::vector<float> zeros(static_cast<size_t>(t.num_experts), 0.0f);
+    json steps = json::array();
+    for (int s = 0; s < t.num_steps; ++s) {
+        json step = json::array();
+        for (int id = 0; id < rows; ++id) {
+            if (row_of_id[id] < 0) {
+                step.push_back(zeros);
+                continue;
+            }
+            const float* row = t.step_data(s) + static_cast<size_t>(row_of_id[id]) * t.num_experts;
+            step.push_back(std::vector<float>(row, row + t.num_experts));
+        }
+        steps.push_back(std::move(step));
+    }
+    json j;
+    j["logical_count"] = std::move(steps);
+    return j.dump() + "\n";
+}
+
+std::string trace_to_vllm_json(const LoadTrace& t) {
+    json history = json::array();
+    for (int s = 0; s < t.num_steps; ++s) {
+        json step = json::array();
+        for (int l = 0; l < t.num_layers; ++l) {
+            const float* row = t.step_data(s) + static_cast<size_t>(l) * t.num_experts;
+            step.push_back(std::vector<float>(row, row + t.num_experts));
+        }
+        history.push_back(json{{"logical_expert_load", std::move(step)}});
+    }
+    json j;
+    j["load_history"] = std::move(history);
     return j.dump() + "\n";
 }
 

@@ -131,8 +131,9 @@ TEST_CASE("gen-trace formats and bench") {
     const CliResult b = run_eplb("bench --backend cpu --repeat 3 --json");
     REQUIRE(b.exit_code == 0);
     const json j = json::parse(b.out);
-    CHECK(j["backend"] == "cpu");
-    CHECK(j["plans_per_second"].get<double>() > 0);
+    CHECK(j["backends"]["cpu"]["plans_per_second"].get<double>() > 0);
+    CHECK(j["backends"]["cpu"]["median_ms_per_call"].get<double>() >=
+          j["backends"]["cpu"]["min_ms_per_call"].get<double>());
 }
 
 TEST_CASE("real traces: plan every SGLang workload at EP32 and EP72") {
