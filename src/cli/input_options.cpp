@@ -9,7 +9,8 @@
 namespace eplb::cli {
 
 const std::map<std::string, Policy>& policy_names() {
-    static const std::map<std::string, Policy> names = {{"deepseek", Policy::kDeepseek}};
+    static const std::map<std::string, Policy> names = {{"deepseek", Policy::kDeepseek},
+                                                                 {"balanced", Policy::kBalanced}};
     return names;
 }
 

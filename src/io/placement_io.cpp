@@ -77,6 +77,7 @@ std::string placement_to_json(const PlacementDoc& d, const Metrics* metrics,
     if (!d.trace_source.empty()) inputs["trace"] = d.trace_source;
     if (!d.config_source.empty()) inputs["config"] = d.config_source;
     if (!d.backend.empty()) inputs["backend"] = d.backend;
+    if (!d.previous_source.empty()) inputs["previous"] = d.previous_source;
     j["inputs"] = inputs;
     if (!d.model.empty()) j["model"] = d.model;
     const ParallelConfig& c = d.config;
@@ -115,6 +116,8 @@ std::string placement_to_json(const PlacementDoc& d, const Metrics* metrics,
                           {"received_per_gpu", migration->received_per_gpu},
                           {"moved_per_layer", migration->moved_per_layer}};
     }
+    if (!d.layer_sources.empty()) j["layer_sources"] = d.layer_sources;
+    if (!d.node_bounds.empty()) j["node_bounds"] = d.node_bounds;
     return j.dump() + "\n";
 }
 
