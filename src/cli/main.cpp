@@ -14,8 +14,9 @@ int main(int argc, char** argv) {
         "Plans expert placements (DeepSeek's EPLB, exactly), scores them, and more."};
     app.set_version_flag("--version", EPLB_VERSION);
     app.require_subcommand(1);
-    const Command commands[] = {setup_plan(app),  setup_evaluate(app), setup_gen_trace(app), setup_bench(app),
-                                setup_check(app), setup_convert(app),  setup_simulate(app)};
+    const Command commands[] = {setup_plan(app),     setup_evaluate(app), setup_gen_trace(app),
+                                setup_bench(app),    setup_check(app),    setup_convert(app),
+                                setup_simulate(app), setup_shuffle(app)};
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
