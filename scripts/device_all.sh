@@ -49,8 +49,11 @@ timeout 90 "$eplb" shuffle --probe "$probe" --expert-bytes 44040192 --transport 
 step simulate
 timeout 120 "$eplb" gen-trace --first-layer 3 --num-steps 20000 --seed 1 -o /tmp/sim20000.npy >/dev/null 2>&1
 for b in cpu cuda; do
+    # A .npy carries no layer ids (rows are 0..57), so the shapes come as flags, not the config's
+    # moe_layers.
     /usr/bin/time -f "%e s wall" timeout 60 "$eplb" simulate --backend "$b" --trace /tmp/sim20000.npy \
-        --config configs/deepseek-v3-ep32.json --step-interval 100 >"$out/simulate_$b.txt" 2>&1
+        --num-groups 8 --num-nodes 4 --num-gpus 32 --num-redundant-experts 32 --step-interval 100 \
+        >"$out/simulate_$b.txt" 2>&1
 done
 
 step summary
