@@ -186,7 +186,7 @@ struct Batch {
     std::vector<int> part_lane;       // the lane each block belongs to
     int oracle_lane = -1;             // the chunk's steps follow the parts when >= 0
     int oracle_first_row = 0;
-    Placement result;
+    Placement* result = nullptr;  // the policy's output, reused from chunk to chunk
 };
 
 void check_lanes(const std::vector<LaneSpec>& lanes) {
@@ -312,6 +312,9 @@ SimulationResult simulate(StepSource& source, const SimulationOptions& options, 
     std::vector<Snapshot> snapshots;
     std::map<std::pair<int, int>, int> snapshot_of;  // (window, step in chunk) -> snapshot
     double sum_mean_all = 0;
+    // Batched plans land in one Placement per policy, reused: a backend writes into matrices of
+    // the right shape instead of allocating and first-touching hundreds of MB per batch.
+    std::map<Policy, Placement> batch_results;
     for (int first = 0, which = 0; first < num_steps; first += chunk, which ^= 1) {
         const int n = std::min(chunk, num_steps - first);
         LoadMatrix& buf = buffers[which];
@@ -409,7 +412,8 @@ SimulationResult simulate(StepSource& source, const SimulationOptions& options, 
                             stacked.data() + static_cast<size_t>(b.oracle_first_row) * e);
             }
             const auto t0 = Clock::now();
-            b.result = planner.plan(stacked, c, policy);
+            b.result = &batch_results[policy];
+            planner.plan_into(stacked, c, policy, *b.result);
             const double spent = seconds_since(t0);
             // Each lane's share of the call, by rows.
             for (int lane : b.part_lane) {
@@ -456,7 +460,7 @@ SimulationResult simulate(StepSource& source, const SimulationOptions& options, 
                 res.bytes_moved += m.bytes_moved;
             };
             if (spec.oracle) {
-                const Placement& p = batches.at(spec.policy).result;
+                const Placement& p = *batches.at(spec.policy).result;
                 const int row0 = batches.at(spec.policy).oracle_first_row;
                 for (int i = 0; i < n; ++i) {
                     const size_t row = static_cast<size_t>(row0 + i * num_layers);
@@ -491,7 +495,7 @@ SimulationResult simulate(StepSource& source, const SimulationOptions& options, 
                     ++res.plans;
                     apply(p, 0, t);
                 } else {
-                    const Placement& p = batches.at(spec.policy).result;
+                    const Placement& p = *batches.at(spec.policy).result;
                     apply(p, static_cast<size_t>(req.batch_row), t);
                 }
             }
