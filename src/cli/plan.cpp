@@ -33,10 +33,15 @@ int run_plan(const PlanOptions& o) {
     doc.model = in.model;
     doc.expert_bytes = in.expert_bytes;
     const Metrics metrics = evaluate(doc.placement.phy2log, in.load, in.config);
-    const std::string json = io::placement_to_json(doc, &metrics, nullptr);
-    if (!o.output.empty()) io::write_file_atomic(o.output, json);
+    // Streamed: the JSON of a large model (1000 layers x 4096 experts is ~300 MB) never exists as
+    // one string or DOM.
+    if (!o.output.empty()) {
+        io::write_file_atomic(
+            o.output, [&](std::ostream& out) { io::write_placement_json(out, doc, &metrics, nullptr); });
+    }
     if (o.json) {
-        std::cout << json;
+        io::write_file_atomic(
+            "-", [&](std::ostream& out) { io::write_placement_json(out, doc, &metrics, nullptr); });
     } else {
         std::cout << io::render_placement_report("eplb plan: " + in.title, doc, metrics, nullptr);
         if (!o.output.empty()) std::cout << "\nplacement written to " << o.output << "\n";
