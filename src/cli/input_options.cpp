@@ -1,6 +1,8 @@
 // Resolution of the shared input flags (see input_options.h).
 #include "cli/input_options.h"
 
+#include <functional>
+
 #include "eplb/error.h"
 #include "eplb/gen_trace.h"
 #include "io/config_io.h"
@@ -36,10 +38,11 @@ void add_input_options(CLI::App& app, InputOptions& o, bool with_policy) {
     if (with_policy) {
         std::string names;
         for (const auto& [name, policy] : policy_names()) names += (names.empty() ? "" : "|") + name;
-        o.policy_opt = app.add_option("--policy", o.policy, "Placement policy")
-                           ->transform(CLI::CheckedTransformer(policy_names(), CLI::ignore_case).description(""))
-                           ->type_name(names)
-                           ->default_str("deepseek");
+        o.policy_opt =
+            app.add_option("--policy", o.policy, "Placement policy")
+                ->transform(CLI::CheckedTransformer(policy_names(), CLI::ignore_case).description(""))
+                ->type_name(names)
+                ->default_str("deepseek");
         const std::map<std::string, Backend> backends = {
             {"auto", Backend::kAuto}, {"cpu", Backend::kCpu}, {"cuda", Backend::kCuda}};
         app.add_option("--backend", o.backend, "Planner backend: auto = CUDA when a GPU is present, else CPU")
@@ -50,6 +53,16 @@ void add_input_options(CLI::App& app, InputOptions& o, bool with_policy) {
 }
 
 namespace {
+
+// Runs f; an invalid-input error it throws comes back with `prefix` in front of its message.
+void prefix_errors(const std::string& prefix, const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        if (e.kind() != ErrorKind::kInvalidInput) throw;
+        EPLB_FAIL(prefix << e.what());
+    }
+}
 
 // The embedded default: DeepSeek-V3 shapes on 4 nodes x 8 GPUs with 32 redundant experts
 // (configs/deepseek-v3-ep32.json), on `eplb gen-trace --first-layer 3 --seed 1`.
@@ -91,19 +104,24 @@ ResolvedInput resolve_input(const InputOptions& o) {
         trace = generate_trace(g);
         in.trace_source = "synthetic (gen-trace seed 1)";
     }
+    // Errors of the selection name the trace they are about.
+    const auto about_trace = [&](const std::function<void()>& f) {
+        prefix_errors(in.trace_source + ": ", f);
+    };
     // Layers: --layers, else the config's moe_layers, else all.
     if (!o.layers.empty()) {
-        trace = select_layers(trace, parse_range(o.layers, "--layers"));
+        const Range r = parse_range(o.layers, "--layers");
+        about_trace([&] { trace = select_layers(trace, r); });
     } else if (file.moe_layers) {
-        trace = select_layers(trace, *file.moe_layers);
+        const std::string what = "moe_layers of " + o.config_path;
+        about_trace([&] { trace = select_layers(trace, *file.moe_layers, what.c_str()); });
     }
+    Range steps{0, trace.num_steps};
     if (!o.steps.empty()) {
-        Range r = parse_range(o.steps, "--steps");
-        if (r.end == -1) r.end = trace.num_steps;
-        in.load = trace.sum_steps(r.first, r.end);
-    } else {
-        in.load = trace.sum_steps(0, trace.num_steps);
+        steps = parse_range(o.steps, "--steps");
+        if (steps.end == -1) steps.end = trace.num_steps;
     }
+    about_trace([&] { in.load = trace.sum_steps(steps.first, steps.end); });
     if (file.num_logical_experts) {
         EPLB_CHECK(*file.num_logical_experts == trace.num_experts,
                    o.config_path << ": num_logical_experts is " << *file.num_logical_experts
@@ -127,8 +145,9 @@ ResolvedInput resolve_input(const InputOptions& o) {
     if (o.num_physical_opt && o.num_physical_opt->count()) {
         c.num_physical_experts = o.num_physical_experts;
     } else if (o.num_redundant_opt && o.num_redundant_opt->count()) {
-        EPLB_CHECK(o.num_redundant_experts >= 0,
-                   "--num-redundant-experts (" << o.num_redundant_experts << ") must be >= 0");
+        EPLB_CHECK(
+            o.num_redundant_experts >= 0 && o.num_redundant_experts <= kMaxConfigCount,
+            "--num-redundant-experts (" << o.num_redundant_experts << ") must be 0.." << kMaxConfigCount);
         c.num_physical_experts = c.num_logical_experts + o.num_redundant_experts;
     } else if (file.num_physical_experts) {
         c.num_physical_experts = *file.num_physical_experts;
@@ -137,7 +156,10 @@ ResolvedInput resolve_input(const InputOptions& o) {
             c.num_logical_experts +
             (file.num_redundant_experts ? *file.num_redundant_experts : (embedded ? kDefaultRedundant : 0));
     }
-    c.validate();
+    // A config error names where the values came from: the trace gives E, the file and flags the rest.
+    std::string sources = in.trace_source;
+    if (!o.config_path.empty()) sources += ", " + o.config_path;
+    prefix_errors(sources + ": ", [&] { c.validate(); });
     in.policy = o.policy;
     if (file.policy && !(o.policy_opt && o.policy_opt->count())) {
         const auto it = policy_names().find(*file.policy);

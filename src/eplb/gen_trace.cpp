@@ -63,14 +63,18 @@ int64_t Rng::binomial(int64_t n, double p) {
 
 LoadTrace generate_trace(const GenTraceOptions& o) {
     EPLB_CHECK(o.num_layers >= 1 && o.num_layers <= 100000,
-               "--layers-count (" << o.num_layers << ") must be 1..100000");
+               "--num-layers (" << o.num_layers << ") must be 1..100000");
+    EPLB_CHECK(o.first_layer_id >= 0 && o.first_layer_id <= (1 << 30) - o.num_layers,
+               "--first-layer (" << o.first_layer_id << ") must be 0..2^30 - num_layers");
     EPLB_CHECK(o.num_experts >= 1 && o.num_experts <= 1 << 20,
-               "--experts (" << o.num_experts << ") must be 1..2^20");
-    EPLB_CHECK(o.num_steps >= 1, "--steps-count (" << o.num_steps << ") must be at least 1");
+               "--num-experts (" << o.num_experts << ") must be 1..2^20");
+    EPLB_CHECK(o.num_steps >= 1, "--num-steps (" << o.num_steps << ") must be at least 1");
     EPLB_CHECK(static_cast<double>(o.num_steps) * o.num_layers * o.num_experts <= 2e9,
                "the trace (" << o.num_steps << " x " << o.num_layers << " x " << o.num_experts
                              << ") would exceed 2e9 values");
-    EPLB_CHECK(o.tokens_per_step >= 0, "--tokens (" << o.tokens_per_step << ") must be >= 0");
+    // tokens x top_k (the draws per layer and step) must stay far inside int64.
+    EPLB_CHECK(o.tokens_per_step >= 0 && o.tokens_per_step <= (int64_t{1} << 40),
+               "--tokens (" << o.tokens_per_step << ") must be 0..2^40");
     EPLB_CHECK(
         o.top_k >= 1 && o.top_k <= o.num_experts,
         "--top-k (" << o.top_k << ") must be between 1 and the number of experts (" << o.num_experts << ")");

@@ -1,6 +1,7 @@
 // Trace formats (see trace_io.h). nlohmann/json stays inside this file.
 #include "io/trace_io.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include "eplb/error.h"
 #include "io/file_util.h"
 #include "io/json_util.h"
+#include "io/json_writer.h"
 
 namespace eplb::io {
 
@@ -23,11 +25,12 @@ void flatten(const json& j, int depth, std::vector<int>& shape, std::vector<floa
              const std::string& source, const std::string& where, int level = 0) {
     if (level == depth) {
         EPLB_CHECK(j.is_number(),
-                   source << ": " << where << " is " << j.dump().substr(0, 40) << ", expected a number");
+                   source << ": " << where << " is " << describe_value(j) << ", expected a number");
         const double v = j.get<double>();
-        EPLB_CHECK(std::isfinite(v) && v >= 0.0,
-                   source << ": " << where << " is " << j.dump() << ": loads must be finite and >= 0");
-        EPLB_CHECK(v <= 3.4e38, source << ": " << where << " is " << j.dump() << ": too large for float32");
+        EPLB_CHECK(std::isfinite(v) && v >= 0.0, source << ": " << where << " is " << describe_value(j)
+                                                        << ": loads must be finite and >= 0");
+        EPLB_CHECK(v <= 3.4e38,
+                   source << ": " << where << " is " << describe_value(j) << ": too large for float32");
         out.push_back(static_cast<float>(v));
         return;
     }
@@ -94,7 +97,7 @@ LoadTrace parse_trace_json(const std::string& text, const std::string& source) {
     LoadTrace t;
     if (j.contains("schema")) {
         EPLB_CHECK(j["schema"] == "eplb.trace/v1",
-                   source << ": schema is " << j["schema"].dump() << ", expected \"eplb.trace/v1\"");
+                   source << ": schema is " << describe_value(j["schema"]) << ", expected \"eplb.trace/v1\"");
         EPLB_CHECK(j.contains("load"), source << ": missing key \"load\" ([steps][layers][experts])");
         t = read_loads_array(j["load"], source, "load", false);
         if (j.contains("layers")) {
@@ -103,10 +106,10 @@ LoadTrace parse_trace_json(const std::string& text, const std::string& source) {
                 ids.is_array() && static_cast<int>(ids.size()) == t.num_layers,
                 source << ": \"layers\" must list one model layer id per row (" << t.num_layers << ")");
             for (int l = 0; l < t.num_layers; ++l) {
-                EPLB_CHECK(
-                    ids[l].is_number_integer() && ids[l].get<int64_t>() >= 0 &&
-                        ids[l].get<int64_t>() < (1 << 30),
-                    source << ": layers[" << l << "] is " << ids[l].dump() << ", expected a layer id >= 0");
+                EPLB_CHECK(ids[l].is_number_integer() && ids[l].get<int64_t>() >= 0 &&
+                               ids[l].get<int64_t>() < (1 << 30),
+                           source << ": layers[" << l << "] is " << describe_value(ids[l])
+                                  << ", expected a layer id >= 0");
                 t.layer_ids[l] = ids[l].get<int>();
                 EPLB_CHECK(
                     l == 0 || t.layer_ids[l] > t.layer_ids[l - 1],
@@ -156,11 +159,13 @@ LoadTrace parse_trace_csv(const std::string& text, const std::string& source) {
     std::map<int, int> layer_rows;
     while (std::getline(in, line)) {
         ++line_no;
+        // Spreadsheets write a UTF-8 byte-order mark first.
+        if (line_no == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
         if (!line.empty() && line.back() == '\r') line.pop_back();
         if (line.empty()) continue;
         if (line_no == 1 && line.rfind("step", 0) == 0) {
-            EPLB_CHECK(line == "step,layer,expert,load",
-                       source << ": line 1: header is '" << line << "', expected 'step,layer,expert,load'");
+            EPLB_CHECK(line == "step,layer,expert,load", source << ": line 1: header is '" << printable(line)
+                                                                << "', expected 'step,layer,expert,load'");
             continue;
         }
         std::string fields[4];
@@ -178,14 +183,16 @@ LoadTrace parse_trace_csv(const std::string& text, const std::string& source) {
                               << (k == 0   ? "step"
                                   : k == 1 ? "layer"
                                            : "expert")
-                              << " '" << f << "' is not an integer in [0, 2^24)");
+                              << " '" << printable(f) << "' is not an integer in [0, 2^24)");
         }
         char* end = nullptr;
         const double v = std::strtod(fields[3].c_str(), &end);
-        EPLB_CHECK(!fields[3].empty() && end && *end == '\0',
-                   source << ": line " << line_no << ": load '" << fields[3] << "' is not a number");
-        EPLB_CHECK(std::isfinite(v) && v >= 0 && v <= 3.4e38,
-                   source << ": line " << line_no << ": load " << fields[3] << " must be finite and >= 0");
+        EPLB_CHECK(!fields[3].empty() && end && *end == '\0', source << ": line " << line_no << ": load '"
+                                                                     << printable(fields[3])
+                                                                     << "' is not a number");
+        EPLB_CHECK(std::isfinite(v) && v >= 0 && v <= 3.4e38, source << ": line " << line_no << ": load "
+                                                                     << printable(fields[3])
+                                                                     << " must be finite and >= 0");
         entries.push_back({ints[0], ints[1], ints[2], static_cast<float>(v)});
         max_step = std::max(max_step, ints[0]);
         max_expert = std::max(max_expert, ints[2]);
@@ -196,9 +203,15 @@ LoadTrace parse_trace_csv(const std::string& text, const std::string& source) {
     t.num_steps = max_step + 1;
     t.num_layers = static_cast<int>(layer_rows.size());
     t.num_experts = max_expert + 1;
-    EPLB_CHECK(static_cast<double>(t.num_steps) * t.num_layers * t.num_experts <= 1e9,
-               source << ": the trace would be " << t.num_steps << " x " << t.num_layers << " x "
-                      << t.num_experts << " values, more than 1e9");
+    // Rows not listed are zero, so the ids alone set the size: bound it by the rows given, or two
+    // lines naming step 60 and expert 16,000,000 would make us allocate 5 GB.
+    const double dense = static_cast<double>(t.num_steps) * t.num_layers * t.num_experts;
+    EPLB_CHECK(
+        dense <= 1e9 && dense <= std::max(double{1 << 20}, 1024.0 * static_cast<double>(entries.size())),
+        source << ": the trace would be " << t.num_steps << " steps x " << t.num_layers << " layers x "
+               << t.num_experts << " experts from only " << entries.size()
+               << " rows (missing rows count as zero; at most 1024 values per row and 1e9 in all): "
+                  "check the step and expert columns");
     int row = 0;
     for (auto& [id, r] : layer_rows) {
         r = row++;
@@ -225,6 +238,7 @@ LoadTrace parse_trace_npy(const std::string& bytes, const std::string& source) {
     const int major = static_cast<unsigned char>(bytes[6]);
     EPLB_CHECK(major >= 1 && major <= 3, source << ": unsupported .npy version " << major);
     const size_t len_bytes = major == 1 ? 2 : 4;
+    EPLB_CHECK(bytes.size() >= 8 + len_bytes, source << ": truncated .npy header");
     size_t header_len = 0;
     for (size_t k = 0; k < len_bytes; ++k)
         header_len |= static_cast<size_t>(static_cast<unsigned char>(bytes[8 + k])) << (8 * k);
@@ -240,19 +254,27 @@ LoadTrace parse_trace_npy(const std::string& bytes, const std::string& source) {
     };
     std::string descr = value_of("descr");
     const size_t q1 = descr.find('\''), q2 = descr.find('\'', q1 + 1);
-    EPLB_CHECK(q1 != std::string::npos && q2 != std::string::npos, source << ": malformed .npy descr");
+    EPLB_CHECK(q1 != std::string::npos && q2 != std::string::npos,
+               source << ": malformed .npy descr " << printable(descr));
     descr = descr.substr(q1 + 1, q2 - q1 - 1);
     EPLB_CHECK(value_of("fortran_order").find("False") < value_of("fortran_order").find_first_of(",}"),
                source << ": Fortran-order .npy arrays are not supported (save with numpy.ascontiguousarray)");
     const std::string shape_text = value_of("shape");
     const size_t p1 = shape_text.find('('), p2 = shape_text.find(')');
-    EPLB_CHECK(p1 != std::string::npos && p2 != std::string::npos, source << ": malformed .npy shape");
+    EPLB_CHECK(p1 != std::string::npos && p2 != std::string::npos && p1 < p2,
+               source << ": malformed .npy shape " << printable(shape_text));
     std::vector<int64_t> shape;
     std::istringstream ss(shape_text.substr(p1 + 1, p2 - p1 - 1));
     std::string dim;
     while (std::getline(ss, dim, ',')) {
-        if (dim.find_first_not_of(' ') == std::string::npos) continue;
-        shape.push_back(std::stoll(dim));
+        const size_t b = dim.find_first_not_of(' '), e = dim.find_last_not_of(' ');
+        if (b == std::string::npos) continue;
+        int64_t d = 0;
+        const auto [ptr, ec] = std::from_chars(dim.data() + b, dim.data() + e + 1, d);
+        EPLB_CHECK(ec == std::errc() && ptr == dim.data() + e + 1,
+                   source << ": .npy shape has a dimension '" << printable(dim.substr(b, e - b + 1))
+                          << "', expected an integer");
+        shape.push_back(d);
     }
     EPLB_CHECK(shape.size() == 2 || shape.size() == 3, source << ": .npy array has " << shape.size()
                                                               << " dimensions, expected [layers][experts] or "
@@ -268,7 +290,7 @@ LoadTrace parse_trace_npy(const std::string& bytes, const std::string& source) {
         item = 4;
     else if (descr == "<i8" || descr == "<f8")
         item = 8;
-    EPLB_CHECK(item != 0, source << ": .npy dtype '" << descr
+    EPLB_CHECK(item != 0, source << ": .npy dtype '" << printable(descr)
                                  << "' is not supported (int32, int64, float32, float64, little-endian)");
     EPLB_CHECK(bytes.size() - data_off == static_cast<size_t>(count) * item,
                source << ": .npy data is " << bytes.size() - data_off << " bytes, the header promises "
@@ -292,8 +314,11 @@ LoadTrace parse_trace_npy(const std::string& bytes, const std::string& source) {
         } else {
             std::memcpy(&v, data + i * 8, 8);
         }
-        values[i] = static_cast<float>(v);
-        if (!(std::isfinite(v) && v >= 0 && v <= 3.4e38)) values[i] = v < 0 ? static_cast<float>(v) : NAN;
+        // validate_trace reports the first bad value; converting one beyond float32 range would be
+        // undefined, so it becomes inf (NaN stays NaN, negatives keep their value).
+        values[i] = std::isnan(v)          ? NAN
+                    : std::abs(v) > 3.4e38 ? (v < 0 ? -INFINITY : INFINITY)
+                                           : static_cast<float>(v);
     }
     std::vector<int> ishape(shape.begin(), shape.end());
     LoadTrace t = from_flat(ishape, std::move(values));
@@ -309,22 +334,39 @@ LoadTrace read_trace(const std::string& path) {
     return parse_trace_json(content, path);
 }
 
-std::string trace_to_json(const LoadTrace& t) {
-    nlohmann::ordered_json j;
-    j["schema"] = "eplb.trace/v1";
-    if (!t.model.empty()) j["model"] = t.model;
-    j["layers"] = t.layer_ids;
-    json load = json::array();
+void write_trace_json(std::ostream& out, const LoadTrace& t) {
+    JsonWriter w(out);
+    w.begin_object();
+    w.key("schema");
+    w.value("eplb.trace/v1");
+    if (!t.model.empty()) {
+        w.key("model");
+        w.value(t.model);
+    }
+    w.key("layers");
+    w.array(t.layer_ids);
+    w.key("load");
+    w.begin_array();
     for (int s = 0; s < t.num_steps; ++s) {
-        json step = json::array();
+        w.begin_array();
         for (int l = 0; l < t.num_layers; ++l) {
             const float* row = t.step_data(s) + static_cast<size_t>(l) * t.num_experts;
-            step.push_back(std::vector<float>(row, row + t.num_experts));
+            w.begin_array();
+            // float -> double is exact: the same digits nlohmann prints for a stored float.
+            for (int e = 0; e < t.num_experts; ++e) w.value(static_cast<double>(row[e]));
+            w.end_array();
         }
-        load.push_back(std::move(step));
+        w.end_array();
     }
-    j["load"] = std::move(load);
-    return j.dump() + "\n";
+    w.end_array();
+    w.end_object();
+    w.finish();
+}
+
+std::string trace_to_json(const LoadTrace& t) {
+    std::ostringstream out;
+    write_trace_json(out, t);
+    return out.str();
 }
 
 std::string trace_to_csv(const LoadTrace& t) {
@@ -365,7 +407,7 @@ void write_trace(const LoadTrace& trace, const std::string& path) {
     if (ext == "npy") return write_file_atomic(path, trace_to_npy(trace));
     EPLB_CHECK(ext == "json" || path == "-",
                path << ": unknown trace format '." << ext << "' (use .json, .csv or .npy)");
-    write_file_atomic(path, trace_to_json(trace));
+    write_file_atomic(path, [&](std::ostream& out) { write_trace_json(out, trace); });
 }
 
 }  // namespace eplb::io
