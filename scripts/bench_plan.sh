@@ -17,6 +17,8 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 echo "trace: $trace"
 $pin "$build/eplb" bench --backend cpu --trace "$trace" --config configs/deepseek-v3-ep32.json --repeat 1000 \
     --policy deepseek | tail -4 | head -3
+$pin "$build/eplb" bench --backend cpu --trace "$trace" --config configs/deepseek-v3-ep32.json --repeat 300 \
+    --policy balanced | tail -4 | head -3
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
 if [ -f "$shared/baselines/eplb_numpy.py" ] && "$py" -c "import numpy" 2>/dev/null; then

@@ -17,5 +17,8 @@ Command setup_plan(CLI::App& parent);
 Command setup_evaluate(CLI::App& parent);
 Command setup_gen_trace(CLI::App& parent);
 Command setup_bench(CLI::App& parent);
+Command setup_check(CLI::App& parent);
+Command setup_convert(CLI::App& parent);
+Command setup_simulate(CLI::App& parent);
 
 }  // namespace eplb::cli

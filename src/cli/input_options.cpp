@@ -11,16 +11,17 @@
 namespace eplb::cli {
 
 const std::map<std::string, Policy>& policy_names() {
-    static const std::map<std::string, Policy> names = {{"deepseek", Policy::kDeepseek}};
+    static const std::map<std::string, Policy> names = {{"deepseek", Policy::kDeepseek},
+                                                                 {"balanced", Policy::kBalanced}};
     return names;
 }
 
 void add_input_options(CLI::App& app, InputOptions& o, bool with_policy) {
     app.add_option(
            "--trace", o.trace_path,
-           "Expert-load trace: JSON (SGLang logical_count, vLLM load_history, eplb.trace/v1), CSV or .npy "
-           "(default: a synthetic DeepSeek-V3 trace)")
-        ->check(CLI::ExistingFile);
+           "Expert-load trace: JSON (SGLang logical_count, vLLM load_history, eplb.trace/v1), CSV, .npy or a "
+           "TensorRT-LLM expert-statistics directory (default: a synthetic DeepSeek-V3 trace)")
+        ->check(CLI::ExistingPath);
     app.add_option("--config", o.config_path,
                    "Parallel config JSON (keys named like the flags; flags override it)")
         ->check(CLI::ExistingFile);
@@ -43,13 +44,34 @@ void add_input_options(CLI::App& app, InputOptions& o, bool with_policy) {
                 ->transform(CLI::CheckedTransformer(policy_names(), CLI::ignore_case).description(""))
                 ->type_name(names)
                 ->default_str("deepseek");
-        const std::map<std::string, Backend> backends = {
-            {"auto", Backend::kAuto}, {"cpu", Backend::kCpu}, {"cuda", Backend::kCuda}};
-        app.add_option("--backend", o.backend, "Planner backend: auto = CUDA when a GPU is present, else CPU")
-            ->transform(CLI::CheckedTransformer(backends, CLI::ignore_case).description(""))
-            ->type_name("auto|cpu|cuda")
-            ->default_str("auto");
+        add_backend_option(app, o.backend);
     }
+}
+
+void add_backend_option(CLI::App& app, Backend& backend) {
+    const std::map<std::string, Backend> backends = {
+        {"auto", Backend::kAuto}, {"cpu", Backend::kCpu}, {"cuda", Backend::kCuda}};
+    app.add_option("--backend", backend, "Planner backend: auto = CUDA when a GPU is present, else CPU")
+        ->transform(CLI::CheckedTransformer(backends, CLI::ignore_case).description(""))
+        ->type_name("auto|cpu|cuda")
+        ->default_str("auto");
+}
+
+namespace {
+
+// The embedded default: DeepSeek-V3 shapes on 4 nodes x 8 GPUs with 32 redundant experts
+// (configs/deepseek-v3-ep32.json), on `eplb gen-trace --first-layer 3 --seed 1`.
+constexpr int kDefaultGroups = 8, kDefaultNodes = 4, kDefaultGpus = 32, kDefaultRedundant = 32;
+
+}  // namespace
+
+GenTraceOptions embedded_trace_options() {
+    GenTraceOptions g;
+    g.num_layers = 58;
+    g.first_layer_id = 3;
+    g.num_experts = 256;
+    g.seed = 1;
+    return g;
 }
 
 namespace {
@@ -64,73 +86,19 @@ void prefix_errors(const std::string& prefix, const std::function<void()>& f) {
     }
 }
 
-// The embedded default: DeepSeek-V3 shapes on 4 nodes x 8 GPUs with 32 redundant experts
-// (configs/deepseek-v3-ep32.json), on `eplb gen-trace --first-layer 3 --seed 1`.
-constexpr int kDefaultGroups = 8, kDefaultNodes = 4, kDefaultGpus = 32, kDefaultRedundant = 32;
-
-GenTraceOptions default_trace_options() {
-    GenTraceOptions g;
-    g.num_layers = 58;
-    g.first_layer_id = 3;
-    g.num_experts = 256;
-    g.seed = 1;
-    return g;
-}
-
 }  // namespace
 
-ResolvedInput resolve_input(const InputOptions& o) {
-    ResolvedInput in;
-    io::ConfigFile file;
-    if (!o.config_path.empty()) {
-        file = io::read_config(o.config_path);
-        in.config_source = o.config_path;
-        in.model = file.model;
-    }
-    const bool embedded = o.trace_path.empty() && o.config_path.empty();
-    LoadTrace trace;
-    if (!o.trace_path.empty()) {
-        trace = io::read_trace(o.trace_path);
-        in.trace_source = o.trace_path;
-        if (!trace.model.empty() && in.model.empty()) in.model = trace.model;
-    } else {
-        GenTraceOptions g = default_trace_options();
-        if (file.num_logical_experts) g.num_experts = *file.num_logical_experts;
-        if (file.top_k) g.top_k = *file.top_k;
-        if (file.moe_layers) {
-            g.first_layer_id = file.moe_layers->first;
-            g.num_layers = file.moe_layers->end - file.moe_layers->first;
-        }
-        trace = generate_trace(g);
-        in.trace_source = "synthetic (gen-trace seed 1)";
-    }
-    // Errors of the selection name the trace they are about.
-    const auto about_trace = [&](const std::function<void()>& f) {
-        prefix_errors(in.trace_source + ": ", f);
-    };
-    // Layers: --layers, else the config's moe_layers, else all.
-    if (!o.layers.empty()) {
-        const Range r = parse_range(o.layers, "--layers");
-        about_trace([&] { trace = select_layers(trace, r); });
-    } else if (file.moe_layers) {
-        const std::string what = "moe_layers of " + o.config_path;
-        about_trace([&] { trace = select_layers(trace, *file.moe_layers, what.c_str()); });
-    }
-    Range steps{0, trace.num_steps};
-    if (!o.steps.empty()) {
-        steps = parse_range(o.steps, "--steps");
-        if (steps.end == -1) steps.end = trace.num_steps;
-    }
-    about_trace([&] { in.load = trace.sum_steps(steps.first, steps.end); });
+ParallelConfig resolve_parallel_config(const InputOptions& o, const io::ConfigFile& file, int num_experts,
+                                       bool embedded, const std::string& trace_source) {
     if (file.num_logical_experts) {
-        EPLB_CHECK(*file.num_logical_experts == trace.num_experts,
+        EPLB_CHECK(*file.num_logical_experts == num_experts,
                    o.config_path << ": num_logical_experts is " << *file.num_logical_experts
-                                 << " but the trace " << in.trace_source << " has " << trace.num_experts
+                                 << " but the trace " << trace_source << " has " << num_experts
                                  << " experts");
     }
     // Config: flags override the file; the embedded default fills what neither gives.
-    ParallelConfig& c = in.config;
-    c.num_logical_experts = trace.num_experts;
+    ParallelConfig c;
+    c.num_logical_experts = num_experts;
     auto pick = [](const CLI::Option* flag, int flag_value, const std::optional<int>& from_file,
                    int fallback) {
         if (flag && flag->count()) return flag_value;
@@ -145,9 +113,8 @@ ResolvedInput resolve_input(const InputOptions& o) {
     if (o.num_physical_opt && o.num_physical_opt->count()) {
         c.num_physical_experts = o.num_physical_experts;
     } else if (o.num_redundant_opt && o.num_redundant_opt->count()) {
-        EPLB_CHECK(
-            o.num_redundant_experts >= 0 && o.num_redundant_experts <= kMaxConfigCount,
-            "--num-redundant-experts (" << o.num_redundant_experts << ") must be 0.." << kMaxConfigCount);
+        EPLB_CHECK(o.num_redundant_experts >= 0 && o.num_redundant_experts <= kMaxConfigCount,
+                   "--num-redundant-experts (" << o.num_redundant_experts << ") must be 0.." << kMaxConfigCount);
         c.num_physical_experts = c.num_logical_experts + o.num_redundant_experts;
     } else if (file.num_physical_experts) {
         c.num_physical_experts = *file.num_physical_experts;
@@ -157,9 +124,56 @@ ResolvedInput resolve_input(const InputOptions& o) {
             (file.num_redundant_experts ? *file.num_redundant_experts : (embedded ? kDefaultRedundant : 0));
     }
     // A config error names where the values came from: the trace gives E, the file and flags the rest.
-    std::string sources = in.trace_source;
-    if (!o.config_path.empty()) sources += ", " + o.config_path;
+    const std::string sources = trace_source + (o.config_path.empty() ? "" : ", " + o.config_path);
     prefix_errors(sources + ": ", [&] { c.validate(); });
+    return c;
+}
+
+ResolvedInput resolve_input(const InputOptions& o) { return resolve_input(o, io::ConfigFile{}); }
+
+ResolvedInput resolve_input(const InputOptions& o, const io::ConfigFile& overrides) {
+    ResolvedInput in;
+    io::ConfigFile file;
+    if (!o.config_path.empty()) {
+        file = io::read_config(o.config_path);
+        in.config_source = o.config_path;
+    }
+    io::apply_config_overrides(file, overrides);
+    in.model = file.model;
+    const bool embedded = o.trace_path.empty() && o.config_path.empty();
+    LoadTrace trace;
+    if (!o.trace_path.empty()) {
+        trace = io::read_trace(o.trace_path);
+        in.trace_source = o.trace_path;
+        if (!trace.model.empty() && in.model.empty()) in.model = trace.model;
+    } else {
+        GenTraceOptions g = embedded_trace_options();
+        if (file.num_logical_experts) g.num_experts = *file.num_logical_experts;
+        if (file.top_k) g.top_k = *file.top_k;
+        if (file.moe_layers) {
+            g.first_layer_id = file.moe_layers->first;
+            g.num_layers = file.moe_layers->end - file.moe_layers->first;
+        }
+        trace = generate_trace(g);
+        in.trace_source = "synthetic (gen-trace seed 1)";
+    }
+    // Errors of the selection name the trace they are about.
+    const auto about_trace = [&](const std::function<void()>& f) { prefix_errors(in.trace_source + ": ", f); };
+    // Layers: --layers, else the config's moe_layers, else all.
+    if (!o.layers.empty()) {
+        const Range r = parse_range(o.layers, "--layers");
+        about_trace([&] { trace = select_layers(trace, r); });
+    } else if (file.moe_layers) {
+        const std::string what = "moe_layers of " + o.config_path;
+        about_trace([&] { trace = select_layers(trace, *file.moe_layers, what.c_str()); });
+    }
+    Range steps{0, trace.num_steps};
+    if (!o.steps.empty()) {
+        steps = parse_range(o.steps, "--steps");
+        if (steps.end == -1) steps.end = trace.num_steps;
+    }
+    about_trace([&] { in.load = trace.sum_steps(steps.first, steps.end); });
+    in.config = resolve_parallel_config(o, file, trace.num_experts, embedded, in.trace_source);
     in.policy = o.policy;
     if (file.policy && !(o.policy_opt && o.policy_opt->count())) {
         const auto it = policy_names().find(*file.policy);

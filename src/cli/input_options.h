@@ -8,9 +8,14 @@
 #include <CLI/CLI.hpp>
 
 #include "eplb/config.h"
+#include "eplb/gen_trace.h"
 #include "eplb/planner.h"
 #include "eplb/policy.h"
 #include "eplb/trace.h"
+
+namespace eplb::io {
+struct ConfigFile;
+}  // namespace eplb::io
 
 namespace eplb::cli {
 
@@ -29,6 +34,9 @@ struct InputOptions {
 // --num-physical-experts, --layers, --steps; with_policy adds --policy and --backend.
 void add_input_options(CLI::App& app, InputOptions& options, bool with_policy);
 
+// --backend auto|cpu|cuda alone (for subcommands with their own --policy).
+void add_backend_option(CLI::App& app, Backend& backend);
+
 struct ResolvedInput {
     LoadTrace trace;  // the selected layers, all steps
     LoadMatrix load;  // [L][E] summed over the selected steps
@@ -42,6 +50,19 @@ struct ResolvedInput {
 // Reads (or, without --trace, generates) the trace, applies the config file and the flags,
 // validates everything; without --trace and --config runs the embedded DeepSeek-V3 default.
 ResolvedInput resolve_input(const InputOptions& options);
+
+// The same with config keys that override the config file (a check case's own keys); flags still
+// override both.
+ResolvedInput resolve_input(const InputOptions& options, const io::ConfigFile& overrides);
+
+// The config half of resolve_input: the flags over the config file over the embedded default
+// (embedded: neither --trace nor --config), for a trace of num_experts experts; validated.
+// trace_source names the trace in messages.
+ParallelConfig resolve_parallel_config(const InputOptions& options, const io::ConfigFile& file,
+                                       int num_experts, bool embedded, const std::string& trace_source);
+
+// The generator options of the embedded default trace (DeepSeek-V3 shapes, MoE layers 3..60).
+GenTraceOptions embedded_trace_options();
 
 // Policy names for CLI::CheckedTransformer.
 const std::map<std::string, Policy>& policy_names();

@@ -1,10 +1,20 @@
-// `eplb plan`: compute a placement for a trace and a config, report its balance, write its JSON.
+// `eplb plan`: compute a placement for a trace and a config, report its balance, write its JSON;
+// with --previous, relabel it against the placement in force (and optionally trade balance for
+// fewer moved experts) and report the migration.
+#include <algorithm>
 #include <iostream>
+#include <limits>
 #include <memory>
+#include <optional>
 
 #include "cli/commands.h"
 #include "cli/input_options.h"
+#include "eplb/balanced.h"
+#include "eplb/error.h"
 #include "eplb/metrics.h"
+#include "eplb/migration.h"
+#include "eplb/migration_aware.h"
+#include "io/engine_export.h"
 #include "io/file_util.h"
 #include "io/placement_io.h"
 #include "io/report.h"
@@ -14,10 +24,50 @@ namespace eplb::cli {
 struct PlanOptions {
     InputOptions input;
     std::string output;
+    std::vector<std::pair<std::string, std::string>> exports;  // (format, file), --export repeated
+    int num_model_layers = 0;
     bool json = false;
+    std::string previous;
+    int64_t max_moves = -1;
+    double move_cost = 0;
 };
 
+namespace {
+
+// The rows of the previous placement (any format: eplb, SGLang, TensorRT-LLM, vLLM) for this
+// plan's model layers; it must describe the same experts, slots and GPUs.
+IndexMatrix previous_rows(const std::string& path, const ResolvedInput& in) {
+    const ParallelConfig& c = in.config;
+    io::PlacementImportOptions import;
+    import.num_logical_experts = c.num_logical_experts;
+    import.num_groups = c.num_groups;
+    import.num_nodes = c.num_nodes;
+    import.num_gpus = c.num_gpus;
+    const io::PlacementDoc prev = io::read_any_placement(path, import);
+    const ParallelConfig& a = prev.config;
+    EPLB_CHECK(a.num_logical_experts == c.num_logical_experts &&
+                   a.num_physical_experts == c.num_physical_experts && a.num_gpus == c.num_gpus,
+               path << ": the previous placement has " << a.num_logical_experts << " experts, "
+                    << a.num_physical_experts << " slots on " << a.num_gpus << " GPUs but this plan has "
+                    << c.num_logical_experts << " experts, " << c.num_physical_experts << " slots on "
+                    << c.num_gpus << " GPUs");
+    const std::vector<int>& ids = in.trace.layer_ids;
+    IndexMatrix rows(static_cast<Eigen::Index>(ids.size()), c.num_physical_experts);
+    for (size_t i = 0; i < ids.size(); ++i) {
+        const auto it = std::find(prev.layer_ids.begin(), prev.layer_ids.end(), ids[i]);
+        EPLB_CHECK(it != prev.layer_ids.end(), path << ": the previous placement has no model layer "
+                                                    << ids[i]
+                                                    << " (select this plan's layers with --layers)");
+        rows.row(static_cast<Eigen::Index>(i)) = prev.placement.phy2log.row(it - prev.layer_ids.begin());
+    }
+    return rows;
+}
+
+}  // namespace
+
 int run_plan(const PlanOptions& o) {
+    std::vector<io::PlacementFormat> formats;
+    for (const auto& [format, file] : o.exports) formats.push_back(io::parse_placement_format(format));
     const ResolvedInput in = resolve_input(o.input);
     std::string notice;
     const auto planner = make_planner(o.input.backend, &notice);
@@ -32,19 +82,54 @@ int run_plan(const PlanOptions& o) {
     doc.config_source = in.config_source;
     doc.model = in.model;
     doc.expert_bytes = in.expert_bytes;
-    const Metrics metrics = evaluate(doc.placement.phy2log, in.load, in.config);
-    // Streamed: the JSON of a large model (1000 layers x 4096 experts is ~300 MB) never exists as
-    // one string or DOM.
-    if (!o.output.empty()) {
-        io::write_file_atomic(
-            o.output, [&](std::ostream& out) { io::write_placement_json(out, doc, &metrics, nullptr); });
+    std::optional<MigrationStats> migration;
+    if (!o.previous.empty()) {
+        const IndexMatrix prev = previous_rows(o.previous, in);
+        MigrationOptions mo;
+        mo.max_moves = o.max_moves;
+        mo.move_cost = o.move_cost;
+        EPLB_CHECK(!mo.trade() || in.policy == Policy::kBalanced,
+                   "--max-moves and --move-cost need --policy balanced: a "
+                       << policy_name(in.policy)
+                       << " plan is only relabelled against "
+                          "--previous, so its balance stays "
+                          "identical");
+        const MigrationAwarePlan mp = plan_migration_aware(in.load, doc.placement, prev, in.config, mo);
+        if (!mp.budget_met) {
+            std::cerr << "warning: --max-moves " << o.max_moves
+                      << " cannot be met: the cheapest choice of every layer is taken\n";
+        }
+        doc.placement = mp.placement;
+        doc.previous_source = o.previous;
+        for (LayerSource s : mp.source) doc.layer_sources.push_back(layer_source_name(s));
+        migration = count_migration(prev, doc.placement.phy2log, in.config, in.expert_bytes);
     }
+    if (in.config.hierarchical() && in.config.num_nodes > 1) {
+        doc.node_bounds = node_lower_bounds(doc.placement.phy2log, in.load, in.config);
+    }
+    const MigrationStats* moved = migration ? &*migration : nullptr;
+    const Metrics metrics = evaluate(doc.placement.phy2log, in.load, in.config);
+    // Render every export before writing any file, so that a bad export option leaves no file
+    // behind. The placement JSON is streamed: for a large model (1000 layers x 4096 experts is
+    // ~300 MB) it never exists as one string or DOM.
+    std::vector<std::string> exported;
+    for (const io::PlacementFormat format : formats) {
+        exported.push_back(io::export_placement(doc, format, o.num_model_layers));
+    }
+    if (!o.output.empty()) io::check_output_path(o.output);
+    for (const auto& e : o.exports) io::check_output_path(e.second);
+    const auto write_json = [&](std::ostream& out) { io::write_placement_json(out, doc, &metrics, moved); };
+    if (!o.output.empty()) io::write_file_atomic(o.output, write_json);
+    for (size_t i = 0; i < exported.size(); ++i) io::write_file_atomic(o.exports[i].second, exported[i]);
     if (o.json) {
-        io::write_file_atomic(
-            "-", [&](std::ostream& out) { io::write_placement_json(out, doc, &metrics, nullptr); });
+        io::write_file_atomic("-", write_json);
     } else {
-        std::cout << io::render_placement_report("eplb plan: " + in.title, doc, metrics, nullptr);
+        std::cout << io::render_placement_report("eplb plan: " + in.title, doc, metrics, moved);
         if (!o.output.empty()) std::cout << "\nplacement written to " << o.output << "\n";
+        for (size_t i = 0; i < formats.size(); ++i) {
+            std::cout << (o.output.empty() && i == 0 ? "\n" : "") << io::placement_format_name(formats[i])
+                      << " export written to " << o.exports[i].second << "\n";
+        }
     }
     return 0;
 }
@@ -54,7 +139,36 @@ Command setup_plan(CLI::App& parent) {
     CLI::App* app = parent.add_subcommand("plan", "Compute a placement for a trace and report its balance");
     add_input_options(*app, o->input, true);
     app->add_option("-o,--output", o->output, "Write the placement JSON (eplb.placement/v1) to this file");
+    app->add_option("--export", o->exports,
+                    "Also write the placement for an engine: sglang (--init-expert-location JSON), trtllm "
+                    "(moe_load_balancer YAML), vllm (EplbState tensors as JSON) or eplb; repeatable")
+        ->allow_extra_args(false)
+        ->type_name("FORMAT FILE")
+        ->check(CLI::IsMember({"eplb", "sglang", "trtllm", "vllm"}, CLI::ignore_case).application_index(0));
+    app->add_option(
+        "--num-model-layers", o->num_model_layers,
+        "SGLang export: rows for this many model layers, dense ones included (default: last layer id "
+        "+ 1)");
     app->add_flag("--json", o->json, "Print the placement JSON on stdout instead of the report");
+    CLI::Option* previous = app->add_option("--previous", o->previous,
+                                            "Placement in force (eplb, SGLang, TensorRT-LLM or vLLM file): "
+                                            "relabel GPUs and slots to keep experts where they "
+                                            "are, and report the experts and bytes moved")
+                                ->check(CLI::ExistingFile);
+    app->add_option(
+           "--max-moves", o->max_moves,
+           "With --previous and --policy balanced: at most this many experts moved (summed over layers), "
+           "giving up the least balance per move saved; -1: no bound")
+        ->capture_default_str()
+        ->check(CLI::Range(int64_t{-1}, std::numeric_limits<int64_t>::max()))
+        ->needs(previous);
+    app->add_option(
+           "--move-cost", o->move_cost,
+           "With --previous and --policy balanced: price of one moved expert in units of the layer's gap "
+           "(e.g. 0.0001: a move must lower the layer's max GPU load by 0.01% of its bound)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber)
+        ->needs(previous);
     return {app, [o] { return run_plan(*o); }};
 }
 

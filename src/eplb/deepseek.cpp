@@ -15,6 +15,8 @@ const char* policy_name(Policy policy) {
     switch (policy) {
         case Policy::kDeepseek:
             return "deepseek";
+        case Policy::kBalanced:
+            return "balanced";
     }
     return "?";
 }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "eplb/balanced.h"
 #include "eplb/error.h"
 
 namespace eplb {
@@ -51,6 +52,8 @@ class CpuPlanner final : public Planner {
         switch (policy) {
             case Policy::kDeepseek:
                 return plan_deepseek(load, config);
+            case Policy::kBalanced:
+                return plan_balanced(load, config);
         }
         EPLB_FAIL("unknown policy");
     }

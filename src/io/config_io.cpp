@@ -71,16 +71,55 @@ ConfigFile parse_config_json(const std::string& text, const std::string& source)
             if (key == "model") c.model = s;
             if (key == "description") c.description = s;
         } else {
-            EPLB_FAIL(
-                source << ": unknown key \"" << key
-                       << "\" (known: num_groups, num_nodes, num_gpus, num_redundant_experts, "
-                          "num_physical_experts, num_logical_experts, moe_layers, expert_bytes, window_size, "
-                          "step_interval, top_k, policy, model, description)");
+            std::string known;
+            for (const std::string& k : config_keys()) known += (known.empty() ? "" : ", ") + k;
+            EPLB_FAIL(source << ": unknown key \"" << key << "\" (known: " << known << ")");
         }
     }
     EPLB_CHECK(!(c.num_redundant_experts && c.num_physical_experts),
                source << ": give num_redundant_experts or num_physical_experts, not both");
     return c;
+}
+
+const std::vector<std::string>& config_keys() {
+    static const std::vector<std::string> keys = {"num_groups",
+                                                  "num_nodes",
+                                                  "num_gpus",
+                                                  "num_redundant_experts",
+                                                  "num_physical_experts",
+                                                  "num_logical_experts",
+                                                  "moe_layers",
+                                                  "expert_bytes",
+                                                  "window_size",
+                                                  "step_interval",
+                                                  "top_k",
+                                                  "policy",
+                                                  "model",
+                                                  "description"};
+    return keys;
+}
+
+void apply_config_overrides(ConfigFile& base, const ConfigFile& o) {
+    auto set = [](auto& field, const auto& value) {
+        if (value) field = value;
+    };
+    set(base.num_groups, o.num_groups);
+    set(base.num_nodes, o.num_nodes);
+    set(base.num_gpus, o.num_gpus);
+    // R is given one way or the other: an override of either replaces both.
+    if (o.num_redundant_experts || o.num_physical_experts) {
+        base.num_redundant_experts = o.num_redundant_experts;
+        base.num_physical_experts = o.num_physical_experts;
+    }
+    set(base.num_logical_experts, o.num_logical_experts);
+    set(base.moe_layers, o.moe_layers);
+    set(base.expert_bytes, o.expert_bytes);
+    set(base.window_size, o.window_size);
+    set(base.step_interval, o.step_interval);
+    set(base.top_k, o.top_k);
+    set(base.policy, o.policy);
+    if (!o.model.empty()) base.model = o.model;
+    if (!o.description.empty()) base.description = o.description;
 }
 
 ConfigFile read_config(const std::string& path) { return parse_config_json(read_text_file(path), path); }

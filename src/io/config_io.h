@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "eplb/trace.h"
 
@@ -26,5 +27,12 @@ struct ConfigFile {
 // input naming the file and the key.
 ConfigFile read_config(const std::string& path);
 ConfigFile parse_config_json(const std::string& text, const std::string& source);
+
+// The keys a config file may hold, in documentation order (check files accept them per case).
+const std::vector<std::string>& config_keys();
+
+// Sets every key that `overrides` sets, keeping the rest of `base` (a check case's own keys over its
+// config file).
+void apply_config_overrides(ConfigFile& base, const ConfigFile& overrides);
 
 }  // namespace eplb::io

@@ -93,6 +93,15 @@ std::string read_text_file(const std::string& path) {
     return content;
 }
 
+void check_output_path(const std::string& path) {
+    if (path == "-") return;
+    const fs::path target(path);
+    std::error_code ec;
+    EPLB_CHECK(!fs::is_directory(target, ec), path << ": is a directory, cannot write the output there");
+    const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+    EPLB_CHECK(fs::is_directory(dir, ec), path << ": directory " << dir.string() << " does not exist");
+}
+
 void write_file_atomic(const std::string& path, const std::string& content) {
     write_file_atomic(path, [&](std::ostream& out) { out.write(content.data(), content.size()); });
 }
@@ -104,11 +113,9 @@ void write_file_atomic(const std::string& path, const std::function<void(std::os
         if (!std::cout) EPLB_FAIL_KIND(ErrorKind::kDevice, "cannot write to stdout");
         return;
     }
+    check_output_path(path);
     const fs::path target(path);
-    std::error_code ec;
-    EPLB_CHECK(!fs::is_directory(target, ec), path << ": is a directory, cannot write the output there");
     const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-    EPLB_CHECK(fs::is_directory(dir, ec), path << ": directory " << dir.string() << " does not exist");
     std::string temp_name = ".";
     temp_name += target.filename().string();
     temp_name += ".tmp.XXXXXX";

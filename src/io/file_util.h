@@ -13,6 +13,11 @@ namespace eplb::io {
 // with no writer reads as empty instead of blocking.
 std::string read_text_file(const std::string& path);
 
+// Checks that write_file_atomic(path, ...) can create its file (the directory exists, the path is
+// not a directory) without writing anything: a command with several outputs checks them all
+// first, so that a bad second path does not leave the first file behind.
+void check_output_path(const std::string& path);
+
 // Writes `content` to `path` via a temp file in the same directory and rename(2); on any failure
 // the temp file is removed and the error names the path. "-" writes to stdout.
 void write_file_atomic(const std::string& path, const std::string& content);

@@ -153,6 +153,10 @@ void write_placement_json(std::ostream& out, const PlacementDoc& d, const Metric
         w.key("backend");
         w.value(d.backend);
     }
+    if (!d.previous_source.empty()) {
+        w.key("previous");
+        w.value(d.previous_source);
+    }
     w.end_object();
     if (!d.model.empty()) {
         w.key("model");
@@ -214,6 +218,16 @@ void write_placement_json(std::ostream& out, const PlacementDoc& d, const Metric
         w.key("moved_per_layer");
         w.array(migration->moved_per_layer);
         w.end_object();
+    }
+    if (!d.layer_sources.empty()) {
+        w.key("layer_sources");
+        w.begin_array();
+        for (const std::string& source : d.layer_sources) w.value(source);
+        w.end_array();
+    }
+    if (!d.node_bounds.empty()) {
+        w.key("node_bounds");
+        w.array(d.node_bounds);
     }
     w.end_object();
     w.finish();

@@ -21,6 +21,13 @@ struct PlacementDoc {
     // Provenance, written for the reader's benefit (empty: omitted).
     std::string backend, trace_source, config_source, model;
     int64_t expert_bytes = 0;
+    // Migration-aware plans (`plan --previous`): the previous placement file and, per layer, where
+    // the layer came from ("plan", "repaired", "previous"; see eplb/migration_aware.h).
+    std::string previous_source;
+    std::vector<std::string> layer_sources;
+    // Hierarchical plans on several nodes: per layer, the node bound (eplb/balanced.h
+    // node_lower_bounds); what keeping groups on nodes costs over the global bound. Empty: omitted.
+    std::vector<double> node_bounds;
 };
 
 // The JSON document: schema, tool, inputs, config, policy, policy_taken, layers, phy2log, log2phy,

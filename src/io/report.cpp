@@ -93,6 +93,32 @@ std::string render_placement_report(const std::string& title, const PlacementDoc
                       static_cast<long long>(migration->intra_node),
                       static_cast<long long>(migration->inter_node), migration->bytes_moved / 1e9);
     }
+    if (!doc.node_bounds.empty() && doc.node_bounds.size() == m.layers.size()) {
+        // The gap splits into the hierarchy's share (node bound over LB) and the packing's (max GPU
+        // load over the node bound).
+        double over = 0, under = 0;
+        for (size_t l = 0; l < m.layers.size(); ++l) {
+            const double nb = doc.node_bounds[l], lb = m.layers[l].lower_bound;
+            over += lb > 0 ? nb / lb - 1 : 0;
+            under += nb > 0 ? m.layers[l].max_gpu_load / nb - 1 : 0;
+        }
+        const double n = static_cast<double>(m.layers.size());
+        out += format(
+            "hierarchy     groups on nodes cost %.3f%% (node bound / bound - 1), packing %.3f%% (max GPU / "
+            "node bound - 1), means over layers\n",
+            100.0 * over / n, 100.0 * under / n);
+    }
+    if (!doc.previous_source.empty()) {
+        int plan = 0, repaired = 0, kept = 0;
+        for (const std::string& s : doc.layer_sources) {
+            plan += s == "plan";
+            repaired += s == "repaired";
+            kept += s == "previous";
+        }
+        out += format(
+            "previous      %s: %d layer%s from the plan (relabelled), %d repaired, %d kept as they were\n",
+            doc.previous_source.c_str(), plan, plan == 1 ? "" : "s", repaired, kept);
+    }
     out += "\n";
     TextTable t({"layer", "load", "mean GPU", "max GPU", "bal", "bound", "gap %", "dup"});
     for (size_t l = 0; l < m.layers.size(); ++l) {

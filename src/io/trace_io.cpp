@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <sstream>
 
@@ -12,6 +13,8 @@
 #include "io/file_util.h"
 #include "io/json_util.h"
 #include "io/json_writer.h"
+#include "io/npy.h"
+#include "io/trtllm_stats.h"
 
 namespace eplb::io {
 
@@ -231,102 +234,23 @@ LoadTrace parse_trace_csv(const std::string& text, const std::string& source) {
 }
 
 LoadTrace parse_trace_npy(const std::string& bytes, const std::string& source) {
-    // Format: "\x93NUMPY", major, minor, header length (2 bytes for v1, 4 for v2/3), a Python dict
-    // literal header, then the raw array (C order here).
-    EPLB_CHECK(bytes.size() >= 10 && bytes.compare(0, 6, "\x93NUMPY") == 0,
-               source << ": not a .npy file (bad magic)");
-    const int major = static_cast<unsigned char>(bytes[6]);
-    EPLB_CHECK(major >= 1 && major <= 3, source << ": unsupported .npy version " << major);
-    const size_t len_bytes = major == 1 ? 2 : 4;
-    EPLB_CHECK(bytes.size() >= 8 + len_bytes, source << ": truncated .npy header");
-    size_t header_len = 0;
-    for (size_t k = 0; k < len_bytes; ++k)
-        header_len |= static_cast<size_t>(static_cast<unsigned char>(bytes[8 + k])) << (8 * k);
-    const size_t data_off = 8 + len_bytes + header_len;
-    EPLB_CHECK(bytes.size() >= data_off, source << ": truncated .npy header");
-    const std::string header = bytes.substr(8 + len_bytes, header_len);
-    auto value_of = [&](const std::string& key) {
-        const size_t k = header.find("'" + key + "'");
-        EPLB_CHECK(k != std::string::npos, source << ": .npy header has no '" << key << "'");
-        const size_t colon = header.find(':', k);
-        EPLB_CHECK(colon != std::string::npos, source << ": malformed .npy header");
-        return header.substr(colon + 1);
-    };
-    std::string descr = value_of("descr");
-    const size_t q1 = descr.find('\''), q2 = descr.find('\'', q1 + 1);
-    EPLB_CHECK(q1 != std::string::npos && q2 != std::string::npos,
-               source << ": malformed .npy descr " << printable(descr));
-    descr = descr.substr(q1 + 1, q2 - q1 - 1);
-    EPLB_CHECK(value_of("fortran_order").find("False") < value_of("fortran_order").find_first_of(",}"),
-               source << ": Fortran-order .npy arrays are not supported (save with numpy.ascontiguousarray)");
-    const std::string shape_text = value_of("shape");
-    const size_t p1 = shape_text.find('('), p2 = shape_text.find(')');
-    EPLB_CHECK(p1 != std::string::npos && p2 != std::string::npos && p1 < p2,
-               source << ": malformed .npy shape " << printable(shape_text));
-    std::vector<int64_t> shape;
-    std::istringstream ss(shape_text.substr(p1 + 1, p2 - p1 - 1));
-    std::string dim;
-    while (std::getline(ss, dim, ',')) {
-        const size_t b = dim.find_first_not_of(' '), e = dim.find_last_not_of(' ');
-        if (b == std::string::npos) continue;
-        int64_t d = 0;
-        const auto [ptr, ec] = std::from_chars(dim.data() + b, dim.data() + e + 1, d);
-        EPLB_CHECK(ec == std::errc() && ptr == dim.data() + e + 1,
-                   source << ": .npy shape has a dimension '" << printable(dim.substr(b, e - b + 1))
-                          << "', expected an integer");
-        shape.push_back(d);
-    }
-    EPLB_CHECK(shape.size() == 2 || shape.size() == 3, source << ": .npy array has " << shape.size()
-                                                              << " dimensions, expected [layers][experts] or "
-                                                              << "[steps][layers][experts]");
-    int64_t count = 1;
-    for (int64_t d : shape) {
-        EPLB_CHECK(d >= 1 && d < (1ll << 31), source << ": .npy shape has a dimension of " << d);
-        count *= d;
-        EPLB_CHECK(count <= 4'000'000'000ll, source << ": .npy array is too large");
-    }
-    size_t item = 0;
-    if (descr == "<i4" || descr == "<f4")
-        item = 4;
-    else if (descr == "<i8" || descr == "<f8")
-        item = 8;
-    EPLB_CHECK(item != 0, source << ": .npy dtype '" << printable(descr)
-                                 << "' is not supported (int32, int64, float32, float64, little-endian)");
-    EPLB_CHECK(bytes.size() - data_off == static_cast<size_t>(count) * item,
-               source << ": .npy data is " << bytes.size() - data_off << " bytes, the header promises "
-                      << static_cast<size_t>(count) * item);
-    std::vector<float> values(static_cast<size_t>(count));
-    const char* data = bytes.data() + data_off;
-    for (int64_t i = 0; i < count; ++i) {
-        double v;
-        if (descr == "<i4") {
-            int32_t x;
-            std::memcpy(&x, data + i * 4, 4);
-            v = x;
-        } else if (descr == "<f4") {
-            float x;
-            std::memcpy(&x, data + i * 4, 4);
-            v = x;
-        } else if (descr == "<i8") {
-            int64_t x;
-            std::memcpy(&x, data + i * 8, 8);
-            v = static_cast<double>(x);
-        } else {
-            std::memcpy(&v, data + i * 8, 8);
-        }
-        // validate_trace reports the first bad value; converting one beyond float32 range would be
-        // undefined, so it becomes inf (NaN stays NaN, negatives keep their value).
-        values[i] = std::isnan(v)          ? NAN
-                    : std::abs(v) > 3.4e38 ? (v < 0 ? -INFINITY : INFINITY)
-                                           : static_cast<float>(v);
-    }
-    std::vector<int> ishape(shape.begin(), shape.end());
+    const NpyHeader h = parse_npy_header(bytes, source);
+    EPLB_CHECK(h.count <= 4'000'000'000ll, source << ": .npy array is too large");
+    const size_t expected = static_cast<size_t>(h.count) * h.item_size;
+    EPLB_CHECK(bytes.size() - h.data_offset == expected,
+               source << ": .npy data is " << bytes.size() - h.data_offset << " bytes, the header promises "
+                      << expected);
+    std::vector<float> values(static_cast<size_t>(h.count));
+    npy_to_float(bytes.data() + h.data_offset, h.type, h.count, values.data());
+    std::vector<int> ishape(h.shape.begin(), h.shape.end());
     LoadTrace t = from_flat(ishape, std::move(values));
-    validate_trace(t, source);
+    validate_trace(t, source);  // names the step, layer and expert of a bad value
     return t;
 }
 
 LoadTrace read_trace(const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) return read_trtllm_stats(path);
     const std::string ext = extension_of(path);
     const std::string content = read_text_file(path);
     if (ext == "csv") return parse_trace_csv(content, path);
@@ -367,6 +291,47 @@ std::string trace_to_json(const LoadTrace& t) {
     std::ostringstream out;
     write_trace_json(out, t);
     return out.str();
+}
+
+std::string trace_to_sglang_json(const LoadTrace& t, int num_model_layers) {
+    const int rows = std::max(num_model_layers, t.layer_ids.empty() ? 0 : t.layer_ids.back() + 1);
+    EPLB_CHECK(num_model_layers == 0 || num_model_layers >= rows,
+               "num_model_layers (" << num_model_layers << ") is below the trace's last layer id + 1 ("
+                                    << rows << ")");
+    std::vector<int> row_of_id(static_cast<size_t>(rows), -1);
+    for (int l = 0; l < t.num_layers; ++l) row_of_id[t.layer_ids[l]] = l;
+    const std::vector<float> zeros(static_cast<size_t>(t.num_experts), 0.0f);
+    json steps = json::array();
+    for (int s = 0; s < t.num_steps; ++s) {
+        json step = json::array();
+        for (int id = 0; id < rows; ++id) {
+            if (row_of_id[id] < 0) {
+                step.push_back(zeros);
+                continue;
+            }
+            const float* row = t.step_data(s) + static_cast<size_t>(row_of_id[id]) * t.num_experts;
+            step.push_back(std::vector<float>(row, row + t.num_experts));
+        }
+        steps.push_back(std::move(step));
+    }
+    json j;
+    j["logical_count"] = std::move(steps);
+    return j.dump() + "\n";
+}
+
+std::string trace_to_vllm_json(const LoadTrace& t) {
+    json history = json::array();
+    for (int s = 0; s < t.num_steps; ++s) {
+        json step = json::array();
+        for (int l = 0; l < t.num_layers; ++l) {
+            const float* row = t.step_data(s) + static_cast<size_t>(l) * t.num_experts;
+            step.push_back(std::vector<float>(row, row + t.num_experts));
+        }
+        history.push_back(json{{"logical_expert_load", std::move(step)}});
+    }
+    json j;
+    j["load_history"] = std::move(history);
+    return j.dump() + "\n";
 }
 
 std::string trace_to_csv(const LoadTrace& t) {

@@ -1,6 +1,7 @@
 // Trace readers and writers for every format of DESIGN.md "Files": SGLang `logical_count`
 // ([L][E] or [T][L][E]), vLLM `load_history`, the native `eplb.trace/v1` JSON, CSV
-// `step,layer,expert,load`, and `.npy` arrays [L][E] or [T][L][E].
+// `step,layer,expert,load`, `.npy` arrays [L][E] or [T][L][E], and TensorRT-LLM expert-statistics
+// directories (trtllm_stats.h).
 #pragma once
 
 #include <ostream>
@@ -10,8 +11,9 @@
 
 namespace eplb::io {
 
-// Reads and validates a trace; the format comes from the extension (.csv, .npy) or, for JSON, from
-// its keys. Errors are invalid input naming the file and the key, row or value.
+// Reads and validates a trace; a directory is read as TensorRT-LLM statistics, else the format comes
+// from the extension (.csv, .npy) or, for JSON, from its keys. Errors are invalid input naming the
+// file and the key, row or value.
 LoadTrace read_trace(const std::string& path);
 
 // Parses JSON text of any JSON trace format; `source` names it in messages.
@@ -24,6 +26,15 @@ void write_trace_json(std::ostream& out, const LoadTrace& trace);
 std::string trace_to_json(const LoadTrace& trace);
 std::string trace_to_csv(const LoadTrace& trace);
 std::string trace_to_npy(const LoadTrace& trace);
+
+// SGLang's {"logical_count": [T][L][E]}: one row per model layer 0..max(layer id) (or
+// num_model_layers when larger), rows of layers the trace lacks (dense layers) are zeros, as
+// SGLang's expert-distribution recorder writes them.
+std::string trace_to_sglang_json(const LoadTrace& trace, int num_model_layers = 0);
+
+// vLLM-style {"load_history": [{"logical_expert_load": [L][E]}, ...]}, one entry per step (rows
+// are the trace's layers in order; vLLM indexes MoE layers, not model layers).
+std::string trace_to_vllm_json(const LoadTrace& trace);
 
 // Writes by the extension of `path` (json, csv, npy), atomically.
 void write_trace(const LoadTrace& trace, const std::string& path);

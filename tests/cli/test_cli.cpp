@@ -155,3 +155,138 @@ TEST_CASE("real traces: plan every SGLang workload at EP32 and EP72") {
         CHECK(j["metrics"]["gap"].get<double>() >= 0.0);
     }
 }
+
+TEST_CASE("plan --policy balanced: no duplicates, never further from the bound than deepseek") {
+    const std::string trace = temp_dir() + "/bal.json";
+    REQUIRE(run_eplb("gen-trace --num-layers 6 --num-experts 64 --tokens 100000 --seed 4 -o " + trace)
+                .exit_code == 0);
+    const std::string flags =
+        " --backend cpu --json --trace " + trace + " --num-gpus 16 --num-redundant-experts 16";
+    const CliResult ds = run_eplb("plan" + flags);
+    const CliResult bal = run_eplb("plan --policy balanced" + flags);
+    REQUIRE(ds.exit_code == 0);
+    REQUIRE(bal.exit_code == 0);
+    const json d = json::parse(ds.out), b = json::parse(bal.out);
+    CHECK(b["policy"] == "balanced");
+    CHECK(b["metrics"]["duplicate_pairs"] == 0);
+    CHECK(b["metrics"]["gap"].get<double>() >= 0);
+    CHECK(b["metrics"]["gap"].get<double>() <= d["metrics"]["gap"].get<double>());
+    CHECK(b["metrics"]["balancedness"].get<double>() >= d["metrics"]["balancedness"].get<double>());
+    // Global here (one node): no node bounds. Hierarchical on 2 nodes: one per layer, and the
+    // report splits the gap between the hierarchy and the packing.
+    CHECK_FALSE(b.contains("node_bounds"));
+    const std::string hier = " --backend cpu --trace " + trace +
+                             " --num-groups 4 --num-nodes 2 --num-gpus 16 "
+                             "--num-redundant-experts 16 --policy balanced";
+    const json h = json::parse(run_eplb("plan --json" + hier).out);
+    REQUIRE(h["node_bounds"].size() == 6);
+    for (size_t l = 0; l < 6; ++l) {
+        CHECK(h["node_bounds"][l].get<double>() >=
+              h["metrics"]["per_layer"][l]["lower_bound"].get<double>() * (1 - 1e-12));
+        CHECK(h["node_bounds"][l].get<double>() <=
+              h["metrics"]["per_layer"][l]["max_gpu_load"].get<double>() * (1 + 1e-12));
+    }
+    CHECK(run_eplb("plan" + hier).out.find("hierarchy     groups on nodes cost ") != std::string::npos);
+}
+
+TEST_CASE("plan --previous: relabelling, the migration report, and the move budget") {
+    const std::string a = temp_dir() + "/wa.json", b = temp_dir() + "/wb.json",
+                      prev = temp_dir() + "/prev.json";
+    REQUIRE(run_eplb("gen-trace --num-layers 4 --num-experts 64 --tokens 50000 --seed 7 -o " + a).exit_code ==
+            0);
+    REQUIRE(run_eplb("gen-trace --num-layers 4 --num-experts 64 --tokens 50000 --seed 8 -o " + b).exit_code ==
+            0);
+    const std::string shape =
+        " --backend cpu --num-groups 4 --num-nodes 2 --num-gpus 8 --num-redundant-experts 8";
+    REQUIRE(run_eplb("plan --trace " + a + shape + " -o " + prev).exit_code == 0);
+    const json previous = json::parse(slurp(prev));
+
+    // deepseek: relabelling only, the balance of the plan without --previous exactly.
+    const json plain = json::parse(run_eplb("plan --json --trace " + b + shape).out);
+    const CliResult rel = run_eplb("plan --json --trace " + b + shape + " --previous " + prev);
+    REQUIRE(rel.exit_code == 0);
+    const json r = json::parse(rel.out);
+    CHECK(r["metrics"]["balancedness"] == plain["metrics"]["balancedness"]);
+    CHECK(r["inputs"]["previous"] == prev);
+    CHECK(r["layer_sources"] == json::parse(R"(["plan","plan","plan","plan"])"));
+    const json& mig = r["migration"];
+    CHECK(mig["experts_moved"].get<int64_t>() ==
+          mig["intra_node"].get<int64_t>() + mig["inter_node"].get<int64_t>());
+    CHECK(mig["bytes_moved"].get<int64_t>() == mig["experts_moved"].get<int64_t>() * 44040192);
+    CHECK(mig["moved_per_layer"].size() == 4);
+    const CliResult text = run_eplb("plan --trace " + b + shape + " --previous " + prev);
+    CHECK(text.out.find("moved         ") != std::string::npos);
+    CHECK(text.out.find("4 layers from the plan (relabelled)") != std::string::npos);
+
+    // balanced with a budget of 0: the previous placement as it was.
+    const CliResult kept = run_eplb("plan --policy balanced --json --trace " + b + shape + " --previous " +
+                                    prev + " --max-moves 0");
+    REQUIRE(kept.exit_code == 0);
+    const json k = json::parse(kept.out);
+    CHECK(k["migration"]["experts_moved"] == 0);
+    CHECK(k["phy2log"] == previous["phy2log"]);
+    CHECK(k["layer_sources"] == json::parse(R"(["previous","previous","previous","previous"])"));
+    // A budget of half the relabelled plan's moves is kept.
+    const int64_t half = mig["experts_moved"].get<int64_t>() / 2;
+    const CliResult traded = run_eplb("plan --policy balanced --json --trace " + b + shape + " --previous " +
+                                      prev + " --max-moves " + std::to_string(half));
+    REQUIRE(traded.exit_code == 0);
+    const json t = json::parse(traded.out);
+    CHECK(t["migration"]["experts_moved"].get<int64_t>() <= half);
+    CHECK(t["metrics"]["balancedness"].get<double>() >= k["metrics"]["balancedness"].get<double>());
+}
+
+TEST_CASE("plan --previous errors: trade needs balanced, budget needs --previous, shapes must match") {
+    const std::string a = temp_dir() + "/ea.json", prev = temp_dir() + "/eprev.json";
+    REQUIRE(run_eplb("gen-trace --num-layers 2 --num-experts 16 --seed 3 -o " + a).exit_code == 0);
+    REQUIRE(run_eplb("plan --backend cpu --trace " + a + " --num-gpus 4 --num-redundant-experts 4 -o " + prev)
+                .exit_code == 0);
+    const CliResult ds =
+        run_eplb("plan --trace " + a + " --num-gpus 4 --num-redundant-experts 4 --previous " + prev +
+                 " --max-moves 3");
+    CHECK(ds.exit_code == 3);
+    CHECK(ds.err.find("--max-moves and --move-cost need --policy balanced") != std::string::npos);
+    CHECK(run_eplb("plan --trace " + a + " --num-gpus 4 --max-moves 3").exit_code == 2);
+    const CliResult shape =
+        run_eplb("plan --trace " + a + " --num-gpus 2 --num-redundant-experts 4 --previous " + prev);
+    CHECK(shape.exit_code == 3);
+    CHECK(shape.err.find(
+              "the previous placement has 16 experts, 20 slots on 4 GPUs but this plan has 16 experts, "
+              "20 slots on 2 GPUs") != std::string::npos);
+    // Rows are matched by model layer id: a plan of layer 1 alone takes the previous row of layer 1;
+    // a previous placement of layer 0 alone has no row for layer 1.
+    const CliResult one = run_eplb("plan --json --trace " + a +
+                                   " --layers 1:2 --num-gpus 4 --num-redundant-experts 4 --previous " + prev);
+    REQUIRE(one.exit_code == 0);
+    CHECK(json::parse(one.out)["migration"]["moved_per_layer"].size() == 1);
+    const std::string prev0 = temp_dir() + "/eprev0.json";
+    REQUIRE(run_eplb("plan --backend cpu --trace " + a +
+                     " --layers 0:1 --num-gpus 4 --num-redundant-experts 4 -o " + prev0)
+                .exit_code == 0);
+    const CliResult layers =
+        run_eplb("plan --trace " + a + " --num-gpus 4 --num-redundant-experts 4 --previous " + prev0);
+    CHECK(layers.exit_code == 3);
+    CHECK(layers.err.find("the previous placement has no model layer 1") != std::string::npos);
+}
+
+TEST_CASE("plan --previous reads an engine's placement file (SGLang export)") {
+    const std::string a = temp_dir() + "/sa.json", b = temp_dir() + "/sb.json";
+    const std::string eplb_file = temp_dir() + "/sprev.json", sglang = temp_dir() + "/sprev_sglang.json";
+    REQUIRE(
+        run_eplb("gen-trace --num-layers 3 --first-layer 3 --num-experts 32 --seed 5 -o " + a).exit_code ==
+        0);
+    REQUIRE(
+        run_eplb("gen-trace --num-layers 3 --first-layer 3 --num-experts 32 --seed 6 -o " + b).exit_code ==
+        0);
+    const std::string shape = " --backend cpu --num-gpus 8 --num-redundant-experts 8";
+    REQUIRE(
+        run_eplb("plan --trace " + a + shape + " -o " + eplb_file + " --export sglang " + sglang).exit_code ==
+        0);
+    // The SGLang map has rows for model layers 0..5 (0..2 trivial); rows 3..5 are the plan's.
+    const json from_eplb =
+        json::parse(run_eplb("plan --json --trace " + b + shape + " --previous " + eplb_file).out);
+    const json from_sglang =
+        json::parse(run_eplb("plan --json --trace " + b + shape + " --previous " + sglang).out);
+    CHECK(from_sglang["migration"]["experts_moved"] == from_eplb["migration"]["experts_moved"]);
+    CHECK(from_sglang["phy2log"] == from_eplb["phy2log"]);
+}

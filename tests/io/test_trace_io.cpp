@@ -136,7 +136,11 @@ TEST_CASE("CSV and .npy errors") {
 TEST_CASE("read_trace: missing file, directory, empty file") {
     CHECK(error_of([] { read_trace("/nonexistent/x.json"); }) == "/nonexistent/x.json: no such file");
     const auto dir = std::filesystem::temp_directory_path();
-    CHECK(error_of([&] { read_trace(dir.string()); }) == dir.string() + ": is a directory, expected a file");
+    // A directory is read as TensorRT-LLM statistics; one without meta_info.json says what it lacks.
+    CHECK(error_of([&] { read_trace(dir.string()); }) ==
+          dir.string() +
+              ": a directory trace must be a TensorRT-LLM expert-statistics dump (meta_info.json + "
+              "rank*.safetensors), but it has no meta_info.json");
     const auto empty = dir / "eplb_empty_trace.json";
     std::ofstream(empty).close();
     CHECK(error_of([&] { read_trace(empty.string()); }) == empty.string() + ": empty file");

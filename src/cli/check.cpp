@@ -1,0 +1,420 @@
+// `eplb check`: gate CI on balance. Runs the cases of a check file (or one case given with the input
+// flags of `plan`), plans all cases of one config in one planner call, scores each against its
+// thresholds, prints one PASS/FAIL line per case and optionally JUnit XML; exit 1 when a case fails.
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <tuple>
+
+#include "cli/commands.h"
+#include "cli/input_options.h"
+#include "eplb/batch.h"
+#include "eplb/error.h"
+#include "eplb/metrics.h"
+#include "eplb/migration.h"
+#include "io/check_file.h"
+#include "io/file_util.h"
+#include "io/junit.h"
+#include "io/report.h"
+
+namespace eplb::cli {
+
+struct CheckOptions {
+    InputOptions input;
+    std::string file, junit, baseline;
+    double min_balancedness = 0, max_gap = 0, max_layer_gap = 0, max_regression = 0;
+    int64_t max_moved_experts = 0;
+    CLI::Option *min_balancedness_opt = nullptr, *max_gap_opt = nullptr, *max_layer_gap_opt = nullptr,
+                *max_regression_opt = nullptr, *max_moved_opt = nullptr, *baseline_opt = nullptr;
+};
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// One case, resolved: its load and config, what it is checked against, and (once planned) its
+// placement.
+struct CaseRun {
+    std::string name;
+    std::string description;  // trace, config, policy: for the JUnit output
+    ResolvedInput in;
+    io::CheckThresholds thresholds;
+    std::string baseline_path;
+    io::Baseline baseline;
+    IndexMatrix baseline_phy2log;  // the baseline's rows for this case's layers (placement baselines)
+    Placement placement;
+    Metrics metrics;  // of the placement on the case's load
+    double seconds = 0;
+};
+
+struct Measure {
+    std::string text;
+    bool pass = true;
+};
+
+struct CaseResult {
+    std::vector<Measure> measures;
+    std::string summary;
+    bool pass = true;
+};
+
+// Prefixes errors with the case they belong to, keeping their kind (exit code).
+template <typename F>
+auto in_case(const std::string& name, F&& f) -> decltype(f()) {
+    try {
+        return f();
+    } catch (const Error& e) {
+        throw Error(e.kind(), "case \"" + name + "\": " + e.what());
+    }
+}
+
+std::string stem(const std::string& path) { return std::filesystem::path(path).stem().string(); }
+
+// "value op threshold" with enough digits that the comparison shows (4 decimals unless they tie).
+std::string compare(const char* what, double value, bool pass, const char* pass_op, const char* fail_op,
+                    double threshold) {
+    std::string v = io::format("%.4f", value), t = io::format("%.4f", threshold);
+    if (v == t && value != threshold) {
+        v = io::format("%.8f", value);
+        t = io::format("%.8f", threshold);
+    }
+    return std::string(what) + " " + v + " " + (pass ? pass_op : fail_op) + " " + t;
+}
+
+// Baseline placement rows matching the case's layers by model layer id.
+IndexMatrix baseline_rows(const io::PlacementDoc& base, const CaseRun& run) {
+    const ParallelConfig& c = run.in.config;
+    EPLB_CHECK(base.config.num_physical_experts == c.num_physical_experts &&
+                   base.config.num_logical_experts == c.num_logical_experts,
+               "baseline " << run.baseline_path << " places " << base.config.num_logical_experts
+                           << " experts on " << base.config.num_physical_experts << " slots, the case "
+                           << c.num_logical_experts << " on " << c.num_physical_experts);
+    const std::vector<int>& ids = run.in.trace.layer_ids;
+    IndexMatrix rows(static_cast<Eigen::Index>(ids.size()), c.num_physical_experts);
+    for (size_t i = 0; i < ids.size(); ++i) {
+        const auto it = std::find(base.layer_ids.begin(), base.layer_ids.end(), ids[i]);
+        EPLB_CHECK(it != base.layer_ids.end(),
+                   "baseline " << run.baseline_path << " has no layer " << ids[i]);
+        rows.row(static_cast<Eigen::Index>(i)) = base.placement.phy2log.row(it - base.layer_ids.begin());
+    }
+    return rows;
+}
+
+CaseResult score(const CaseRun& run) {
+    const ParallelConfig& c = run.in.config;
+    const Metrics& m = run.metrics;
+    const io::CheckThresholds& t = run.thresholds;
+    CaseResult r;
+    auto add = [&](Measure measure) {
+        r.pass = r.pass && measure.pass;
+        r.measures.push_back(std::move(measure));
+    };
+    if (t.min_balancedness) {
+        const bool pass = m.balancedness >= *t.min_balancedness;
+        add({compare("balancedness", m.balancedness, pass, ">=", "<", *t.min_balancedness), pass});
+    }
+    if (t.max_gap) {
+        const bool pass = m.gap <= *t.max_gap;
+        add({compare("gap", m.gap, pass, "<=", ">", *t.max_gap), pass});
+    }
+    if (t.max_layer_gap) {
+        const bool pass = m.max_gap <= *t.max_layer_gap;
+        add({compare("worst layer gap", m.max_gap, pass, "<=", ">", *t.max_layer_gap), pass});
+    }
+    std::string baseline_note;
+    if (t.max_moved_experts) {
+        const MigrationStats moved =
+            count_migration(run.baseline_phy2log, run.placement.phy2log, c, run.in.expert_bytes);
+        const bool pass = moved.experts_moved <= *t.max_moved_experts;
+        add({"moved experts " + std::to_string(moved.experts_moved) + (pass ? " <= " : " > ") +
+                 std::to_string(*t.max_moved_experts),
+             pass});
+        baseline_note += io::format(", %lld experts moved from the baseline (%.1f GB)",
+                                    static_cast<long long>(moved.experts_moved), moved.bytes_moved / 1e9);
+    }
+    if (t.max_regression) {
+        const double base = *run.baseline.balancedness;  // recorded, or the placement scored here
+        const double regression = base - m.balancedness;
+        const bool pass = regression <= *t.max_regression;
+        add({compare("regression", regression, pass, "<=", ">", *t.max_regression) +
+                 io::format(" (baseline %.4f)", base),
+             pass});
+        baseline_note += io::format(", baseline balancedness %.4f", base);
+    }
+    r.summary =
+        run.description +
+        io::format(
+            ": %d layers x %d experts -> %d slots on %d GPUs; balancedness %.4f (mean of layers "
+            "%.4f), gap %.4f (worst layer %.4f), duplicates %d",
+            static_cast<int>(m.layers.size()), c.num_logical_experts, c.num_physical_experts, c.num_gpus,
+            m.balancedness, m.mean_layer_balancedness, m.gap, m.max_gap, m.duplicate_pairs) +
+        baseline_note;
+    return r;
+}
+
+std::string describe_case(const ResolvedInput& in) {
+    return "trace " + in.trace_source + (in.config_source.empty() ? "" : ", config " + in.config_source) +
+           ", policy " + policy_name(in.policy) +
+           (in.config.hierarchical() ? " (hierarchical)" : " (global)");
+}
+
+void load_baseline(CaseRun& run) {
+    if (run.baseline_path.empty()) return;
+    const ParallelConfig& c = run.in.config;
+    io::PlacementImportOptions import;
+    import.num_logical_experts = c.num_logical_experts;
+    import.num_groups = c.num_groups;
+    import.num_nodes = c.num_nodes;
+    import.num_gpus = c.num_gpus;
+    run.baseline = io::read_baseline(run.baseline_path, import);
+    if (run.baseline.placement) {
+        run.baseline_phy2log = baseline_rows(*run.baseline.placement, run);
+    } else {
+        EPLB_CHECK(!run.thresholds.max_moved_experts, "max_moved_experts needs a baseline placement, but "
+                                                          << run.baseline_path << " is an evaluation");
+    }
+}
+
+// Policy names are looked up like --policy (any case); the message lists what exists.
+std::string canonical_policy(const std::string& name) {
+    std::string lower = name;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char ch) { return std::tolower(ch); });
+    std::string known;
+    for (const auto& entry : policy_names()) {
+        if (entry.first == lower) return entry.first;
+        known += (known.empty() ? "" : ", ") + entry.first;
+    }
+    EPLB_FAIL("policy \"" << name << "\" is not known (known: " << known << ")");
+}
+
+std::vector<CaseRun> prepare_file_cases(const std::string& path, std::string* suite_name) {
+    const io::CheckFile file = io::read_check_file(path);
+    *suite_name = file.name;
+    std::vector<CaseRun> runs;
+    for (const io::CheckCase& k : file.cases) {
+        const auto t0 = Clock::now();
+        CaseRun run;
+        run.name = k.name;
+        run.thresholds = k.thresholds;
+        run.baseline_path = k.baseline;
+        in_case(k.name, [&] {
+            InputOptions o;
+            o.trace_path = k.trace;
+            o.config_path = k.config;
+            o.layers = k.layers;
+            o.steps = k.steps;
+            io::ConfigFile overrides = k.overrides;
+            if (overrides.policy) overrides.policy = canonical_policy(*overrides.policy);
+            run.in = resolve_input(o, overrides);
+            load_baseline(run);
+            return 0;
+        });
+        run.description = describe_case(run.in);
+        run.seconds = seconds_since(t0);
+        runs.push_back(std::move(run));
+    }
+    return runs;
+}
+
+int usage_error(const std::string& message) {
+    std::cerr << "eplb check: error: " << message << "\nRun with --help for more information.\n";
+    return 2;
+}
+
+std::string utc_timestamp() {
+    const std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    return buf;
+}
+
+}  // namespace
+
+int run_check(const CheckOptions& o) {
+    const auto t_start = Clock::now();
+    const InputOptions& in = o.input;
+    const bool threshold_flags = o.min_balancedness_opt->count() || o.max_gap_opt->count() ||
+                                 o.max_layer_gap_opt->count() || o.max_regression_opt->count() ||
+                                 o.max_moved_opt->count() || o.baseline_opt->count();
+    std::vector<CaseRun> runs;
+    std::string suite_name;
+    if (!o.file.empty()) {
+        const bool input_flags =
+            !in.trace_path.empty() || !in.config_path.empty() || !in.layers.empty() || !in.steps.empty() ||
+            in.num_groups_opt->count() || in.num_nodes_opt->count() || in.num_gpus_opt->count() ||
+            in.num_redundant_opt->count() || in.num_physical_opt->count() || in.policy_opt->count();
+        if (input_flags || threshold_flags) {
+            return usage_error(
+                "a check FILE brings its own inputs and thresholds: give either FILE or the "
+                "input and threshold flags of one case");
+        }
+        runs = prepare_file_cases(o.file, &suite_name);
+    } else {
+        if (!threshold_flags) {
+            return usage_error(
+                "give a check FILE, or thresholds for one case (--min-balancedness, --max-gap, "
+                "--max-layer-gap, --max-moved-experts or --max-regression with --baseline)");
+        }
+        CaseRun run;
+        run.thresholds.min_balancedness =
+            o.min_balancedness_opt->count() ? std::optional<double>(o.min_balancedness) : std::nullopt;
+        run.thresholds.max_gap = o.max_gap_opt->count() ? std::optional<double>(o.max_gap) : std::nullopt;
+        run.thresholds.max_layer_gap =
+            o.max_layer_gap_opt->count() ? std::optional<double>(o.max_layer_gap) : std::nullopt;
+        run.thresholds.max_regression =
+            o.max_regression_opt->count() ? std::optional<double>(o.max_regression) : std::nullopt;
+        run.thresholds.max_moved_experts =
+            o.max_moved_opt->count() ? std::optional<int64_t>(o.max_moved_experts) : std::nullopt;
+        run.baseline_path = o.baseline;
+        io::validate_thresholds(run.thresholds, !o.baseline.empty(), "eplb check");
+        run.in = resolve_input(in);
+        run.name = (in.trace_path.empty() ? std::string("synthetic") : stem(in.trace_path)) +
+                   (in.config_path.empty() ? "" : "/" + stem(in.config_path)) + "/" +
+                   policy_name(run.in.policy);
+        load_baseline(run);
+        run.description = describe_case(run.in);
+        run.seconds = seconds_since(t_start);
+        runs.push_back(std::move(run));
+        suite_name = "eplb check";
+    }
+
+    // Plan: the cases that share a config and policy go to the planner as one batch of windows
+    // (plan_windows: one stacked call, on the GPU backend one launch for all of them).
+    std::string notice;
+    const auto planner = make_planner(in.backend, &notice);
+    if (!notice.empty()) std::cerr << notice << "\n";
+    using Key = std::tuple<int, int, int, int, int, int>;
+    std::map<Key, std::vector<size_t>> groups;
+    for (size_t i = 0; i < runs.size(); ++i) {
+        const ParallelConfig& c = runs[i].in.config;
+        groups[Key{c.num_logical_experts, c.num_physical_experts, c.num_groups, c.num_nodes, c.num_gpus,
+                   static_cast<int>(runs[i].in.policy)}]
+            .push_back(i);
+    }
+    for (const auto& [key, members] : groups) {
+        const ParallelConfig& config = runs[members.front()].in.config;
+        std::vector<LoadMatrix> windows;
+        Eigen::Index rows = 0;
+        for (size_t i : members) {
+            windows.push_back(runs[i].in.load);
+            rows += runs[i].in.load.rows();
+        }
+        const auto t0 = Clock::now();
+        const std::vector<Placement> plans =
+            plan_windows(*planner, windows, config, runs[members.front()].in.policy);
+        // Score the plans, and the placement baselines a regression compares against, on their
+        // loads in one call as well.
+        std::vector<IndexMatrix> maps;
+        std::vector<LoadMatrix> loads;
+        std::vector<size_t> baseline_of;  // case index of each baseline map after the plans
+        for (size_t k = 0; k < members.size(); ++k) {
+            maps.push_back(plans[k].phy2log);
+            loads.push_back(windows[k]);
+        }
+        for (size_t i : members) {
+            if (runs[i].thresholds.max_regression && runs[i].baseline.placement) {
+                maps.push_back(runs[i].baseline_phy2log);
+                loads.push_back(runs[i].in.load);
+                baseline_of.push_back(i);
+            }
+        }
+        const std::vector<Metrics> metrics = evaluate_windows(*planner, maps, loads, config);
+        const double seconds = seconds_since(t0);
+        for (size_t k = 0; k < members.size(); ++k) {
+            CaseRun& run = runs[members[k]];
+            run.placement = plans[k];
+            run.metrics = metrics[k];
+            run.seconds += seconds * static_cast<double>(run.in.load.rows()) / static_cast<double>(rows);
+        }
+        for (size_t b = 0; b < baseline_of.size(); ++b) {
+            runs[baseline_of[b]].baseline.balancedness = metrics[members.size() + b].balancedness;
+        }
+    }
+
+    // Score and report.
+    std::vector<CaseResult> results;
+    size_t name_width = 0;
+    for (CaseRun& run : runs) {
+        const auto t0 = Clock::now();
+        results.push_back(in_case(run.name, [&] { return score(run); }));
+        run.seconds += seconds_since(t0);
+        name_width = std::max(name_width, run.name.size());
+    }
+    int failed = 0;
+    std::cout << "eplb check: " << (o.file.empty() ? runs.front().description : o.file) << " (" << runs.size()
+              << " case" << (runs.size() == 1 ? "" : "s") << ", " << planner->name() << " backend)\n";
+    io::JunitSuite suite;
+    suite.name = suite_name;
+    suite.timestamp = utc_timestamp();
+    for (size_t i = 0; i < runs.size(); ++i) {
+        const CaseResult& r = results[i];
+        failed += r.pass ? 0 : 1;
+        std::string checks, failures;
+        for (const Measure& m : r.measures) {
+            checks += (checks.empty() ? "" : ", ") + m.text;
+            if (!m.pass) failures += (failures.empty() ? "" : ", ") + m.text;
+        }
+        std::cout << (r.pass ? "PASS  " : "FAIL  ") << runs[i].name
+                  << std::string(name_width - runs[i].name.size(), ' ') << "  " << checks << "\n";
+        io::JunitCase jc;
+        jc.name = runs[i].name;
+        jc.classname = "eplb.check." + suite_name;
+        jc.seconds = runs[i].seconds;
+        jc.failed = !r.pass;
+        jc.failure_message = failures;
+        jc.failure_text = checks + "\n" + r.summary;
+        jc.system_out = r.summary;
+        suite.cases.push_back(std::move(jc));
+    }
+    std::cout << runs.size() << " case" << (runs.size() == 1 ? "" : "s") << ": " << runs.size() - failed
+              << " passed, " << failed << " failed\n";
+    suite.seconds = seconds_since(t_start);
+    if (!o.junit.empty()) {
+        io::write_file_atomic(o.junit, io::junit_xml(suite));
+        if (o.junit != "-") std::cout << "JUnit XML written to " << o.junit << "\n";
+    }
+    return failed ? 1 : 0;
+}
+
+Command setup_check(CLI::App& parent) {
+    auto o = std::make_shared<CheckOptions>();
+    CLI::App* app = parent.add_subcommand(
+        "check",
+        "Gate CI on balance: plan the cases of a check file (or one case) and test thresholds; exit 1 "
+        "when a case fails");
+    app->add_option("file", o->file,
+                    "Check file (JSON, schema eplb.check/v1); without it, one case from the flags")
+        ->check(CLI::ExistingFile);
+    add_input_options(*app, o->input, true);
+    o->min_balancedness_opt =
+        app->add_option("--min-balancedness", o->min_balancedness,
+                        "Pass iff balancedness (sum of mean / sum of max GPU load) >= this");
+    o->max_gap_opt = app->add_option("--max-gap", o->max_gap, "Pass iff the gap to the lower bound <= this");
+    o->max_layer_gap_opt =
+        app->add_option("--max-layer-gap", o->max_layer_gap, "Pass iff the worst layer's gap <= this");
+    o->baseline_opt = app->add_option("--baseline", o->baseline,
+                                      "Baseline: a placement (any format) or an `evaluate --json` document")
+                          ->check(CLI::ExistingFile);
+    o->max_moved_opt = app->add_option("--max-moved-experts", o->max_moved_experts,
+                                       "Pass iff the GPUs receive at most this many experts coming from the "
+                                       "baseline placement");
+    o->max_regression_opt = app->add_option("--max-regression", o->max_regression,
+                                            "Pass iff balancedness >= the baseline's minus this");
+    app->add_option("--junit", o->junit, "Write JUnit XML of the results to this file");
+    return {app, [o] { return run_check(*o); }};
+}
+
+}  // namespace eplb::cli

@@ -1,0 +1,290 @@
+// `eplb simulate`: replay a load time series (a trace file, .npy streamed from disk, or generated
+// step by step) through the rebalancing loop of DESIGN.md for several policies and loop settings
+// side by side; summary table, per-step CSV, SVG plot, JSON.
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/gen_options.h"
+#include "cli/input_options.h"
+#include "eplb/error.h"
+#include "eplb/simulate.h"
+#include "io/config_io.h"
+#include "io/file_util.h"
+#include "io/npy.h"
+#include "io/report.h"
+#include "io/simulation_io.h"
+#include "io/trace_io.h"
+
+namespace eplb::cli {
+
+struct SimulateOptions {
+    InputOptions input;
+    GenCliOptions gen;
+    std::vector<Policy> policies;
+    std::vector<int> window_sizes, step_intervals;
+    std::vector<std::string> thresholds;
+    bool oracle = false;
+    std::string csv, svg;
+    bool json = false;
+    CLI::Option *window_opt = nullptr, *interval_opt = nullptr, *policy_opt = nullptr;
+};
+
+namespace {
+
+// Steps simulated by default when the series is generated.
+constexpr int kDefaultGeneratedSteps = 10000;
+constexpr int64_t kDefaultExpertBytes = 44040192;  // DeepSeek-V3 FP8 expert (w13 + w2)
+
+// A bar on stderr, only on a terminal and only once a run has taken a second.
+class ProgressBar {
+  public:
+    ProgressBar() : enabled_(isatty(STDERR_FILENO) == 1), start_(std::chrono::steady_clock::now()) {}
+    ~ProgressBar() { clear(); }
+    void update(int done, int total) {
+        if (!enabled_) return;
+        const double elapsed =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+        if (elapsed < 1.0 || done >= total) return;
+        constexpr int kWidth = 30;
+        const int filled = static_cast<int>(static_cast<double>(done) / total * kWidth);
+        const double left = elapsed * (total - done) / std::max(1, done);
+        std::cerr << "\r[" << std::string(filled, '#') << std::string(kWidth - filled, '.') << "] "
+                  << io::format("%3d%%  step %d of %d  %.1f s, about %.0f s left ", 100 * done / total, done,
+                                total, elapsed, std::ceil(left))
+                  << std::flush;
+        shown_ = true;
+    }
+    void clear() {
+        if (!shown_) return;
+        std::cerr << "\r" << std::string(80, ' ') << "\r" << std::flush;
+        shown_ = false;
+    }
+
+  private:
+    bool enabled_, shown_ = false;
+    std::chrono::steady_clock::time_point start_;
+};
+
+// Keeps the generator's rows whose layer id lies in `range` (as select_layers does for traces).
+void select_generated_layers(GenTraceOptions& g, Range range) {
+    std::vector<int> ids = g.layer_ids;
+    if (ids.empty()) {
+        for (int l = 0; l < g.num_layers; ++l) ids.push_back(g.first_layer_id + l);
+    }
+    std::vector<int> rows;
+    for (int i = 0; i < static_cast<int>(ids.size()); ++i) {
+        if (ids[i] >= range.first && (range.end == -1 || ids[i] < range.end)) rows.push_back(i);
+    }
+    const bool past_end = range.end != -1 && range.end > ids.back() + 1;
+    EPLB_CHECK(!rows.empty() && !past_end,
+               "--layers " << range.first << ":"
+                           << (range.end == -1 ? std::string() : std::to_string(range.end))
+                           << " is outside the generated layers " << ids.front() << ":" << ids.back() + 1);
+    std::vector<int> kept;
+    for (int i : rows) kept.push_back(ids[i]);
+    for (LoadMatrix& w : g.workloads) {
+        LoadMatrix sub(static_cast<Eigen::Index>(rows.size()), w.cols());
+        for (size_t i = 0; i < rows.size(); ++i) sub.row(static_cast<Eigen::Index>(i)) = w.row(rows[i]);
+        w = std::move(sub);
+    }
+    g.layer_ids = kept;
+    g.num_layers = static_cast<int>(kept.size());
+}
+
+std::vector<double> parse_thresholds(const std::vector<std::string>& texts) {
+    std::vector<double> out;
+    for (const std::string& t : texts) {
+        if (t == "off" || t == "none") {
+            out.push_back(0.0);
+            continue;
+        }
+        char* end = nullptr;
+        const double v = std::strtod(t.c_str(), &end);
+        EPLB_CHECK(!t.empty() && end && *end == '\0' && v > 0.0 && v <= 1.0,
+                   "--threshold '" << t << "' is neither 'off' nor a balancedness in (0, 1]");
+        out.push_back(v);
+    }
+    return out;
+}
+
+}  // namespace
+
+int run_simulate(const SimulateOptions& o) {
+    io::ConfigFile file;
+    io::SimulationDoc doc;
+    if (!o.input.config_path.empty()) {
+        file = io::read_config(o.input.config_path);
+        doc.config_source = o.input.config_path;
+        doc.model = file.model;
+    }
+    const bool generated = o.input.trace_path.empty();
+    // The embedded DeepSeek-V3 default applies when nothing gives shapes: no trace, no config, and
+    // no generator flag that sets the layers or experts.
+    const bool gen_shapes = o.gen.num_layers_opt->count() || o.gen.first_layer_opt->count() ||
+                            o.gen.num_experts_opt->count() || o.gen.from_traces_opt->count();
+    const bool embedded = generated && o.input.config_path.empty() && !gen_shapes;
+    std::optional<Range> layers;
+    if (!o.input.layers.empty()) {
+        layers = parse_range(o.input.layers, "--layers");
+    } else if (file.moe_layers) {
+        layers = *file.moe_layers;
+    }
+    const Range steps = o.input.steps.empty() ? Range{} : parse_range(o.input.steps, "--steps");
+    doc.first_step = steps.first;
+
+    // The step source: a .npy streamed from disk, another trace file in memory, or the generator.
+    LoadTrace trace;
+    std::unique_ptr<StepSource> owned, ranged;
+    StepSource* source = nullptr;
+    if (!generated) {
+        doc.trace_source = o.input.trace_path;
+        if (io::extension_of(o.input.trace_path) == "npy") {
+            auto reader =
+                std::make_unique<io::NpyStepReader>(o.input.trace_path, layers.value_or(Range{}), steps);
+            doc.layer_ids = reader->layer_ids();
+            doc.title = "trace " + o.input.trace_path + " (read step by step)";
+            owned = std::move(reader);
+            source = owned.get();
+        } else {
+            trace = io::read_trace(o.input.trace_path);
+            if (layers) trace = select_layers(trace, *layers);
+            if (!trace.model.empty() && doc.model.empty()) doc.model = trace.model;
+            doc.layer_ids = trace.layer_ids;
+            doc.title = "trace " + o.input.trace_path;
+            owned = std::make_unique<TraceStepSource>(trace, steps.first, steps.end);
+            source = owned.get();
+        }
+    } else {
+        GenTraceOptions g = resolve_gen_options(o.gen);
+        if (g.workloads.empty()) {
+            // The config's shapes unless the generator flags say otherwise (as `plan` does).
+            if (file.num_logical_experts && !o.gen.num_experts_opt->count())
+                g.num_experts = *file.num_logical_experts;
+            if (file.top_k && !o.gen.top_k_opt->count()) g.top_k = *file.top_k;
+            if (file.moe_layers && !o.gen.num_layers_opt->count() && !o.gen.first_layer_opt->count()) {
+                g.first_layer_id = file.moe_layers->first;
+                g.num_layers = file.moe_layers->end - file.moe_layers->first;
+            }
+        }
+        if (layers) select_generated_layers(g, *layers);
+        auto generator = std::make_unique<TraceGenerator>(g);
+        doc.layer_ids = generator->layer_ids();
+        doc.generator = describe_gen_options(o.gen);
+        doc.title = "generated series: " + doc.generator;
+        if (embedded) {
+            doc.title =
+                "embedded default: DeepSeek-V3 shapes (58 MoE layers x 256 experts, 8 groups) on 4 nodes x 8 "
+                "GPUs "
+                "with 32 redundant experts, " +
+                doc.title;
+        }
+        owned = std::move(generator);
+        source = owned.get();
+        if (steps.first > 0 || steps.end != -1) {
+            ranged = std::make_unique<StepRangeSource>(*owned, steps.first, steps.end);
+            source = ranged.get();
+        }
+    }
+    if (!doc.config_source.empty()) doc.title += ", config " + doc.config_source;
+
+    doc.config = resolve_parallel_config(o.input, file, source->num_experts(), embedded,
+                                         generated ? "generated series" : o.input.trace_path);
+    doc.expert_bytes = file.expert_bytes ? *file.expert_bytes : kDefaultExpertBytes;
+
+    std::vector<Policy> policies = o.policies;
+    if (!o.policy_opt->count()) {
+        policies = {Policy::kDeepseek};
+        if (file.policy) {
+            const auto it = policy_names().find(*file.policy);
+            EPLB_CHECK(it != policy_names().end(),
+                       o.input.config_path << ": policy \"" << *file.policy << "\" is not known");
+            policies = {it->second};
+        }
+    }
+    const std::vector<int> windows =
+        o.window_opt->count() ? o.window_sizes : std::vector<int>{file.window_size.value_or(1000)};
+    const std::vector<int> intervals =
+        o.interval_opt->count() ? o.step_intervals : std::vector<int>{file.step_interval.value_or(3000)};
+    SimulationOptions sim;
+    sim.config = doc.config;
+    sim.expert_bytes = doc.expert_bytes;
+    sim.lanes = make_lanes(policies, windows, intervals, parse_thresholds(o.thresholds), o.oracle);
+
+    std::string notice;
+    const auto planner = make_planner(o.input.backend, &notice);
+    if (!notice.empty()) std::cerr << notice << "\n";
+    ProgressBar bar;
+    const SimulationResult result =
+        simulate(*source, sim, *planner, [&bar](int done, int total) { bar.update(done, total); });
+    bar.clear();
+    doc.backend = result.backend;
+
+    if (!o.csv.empty()) io::write_file_atomic(o.csv, io::simulation_to_csv(doc, result));
+    if (!o.svg.empty()) io::write_file_atomic(o.svg, io::simulation_to_svg(doc, result));
+    if (o.json) {
+        std::cout << io::simulation_to_json(doc, result);
+    } else {
+        std::cout << io::render_simulation_report(doc, result);
+        if (!o.csv.empty()) std::cout << "per-step CSV written to " << o.csv << "\n";
+        if (!o.svg.empty()) std::cout << "plot written to " << o.svg << "\n";
+    }
+    return 0;
+}
+
+Command setup_simulate(CLI::App& parent) {
+    auto o = std::make_shared<SimulateOptions>();
+    CLI::App* app = parent.add_subcommand(
+        "simulate",
+        "Replay a load time series through the rebalancing loop (window, interval): policies side by side");
+    add_input_options(*app, o->input, false);
+    std::string names;
+    for (const auto& [name, policy] : policy_names()) names += (names.empty() ? "" : ",") + name;
+    o->policy_opt = app->add_option("--policy", o->policies, "Policies to run side by side, comma-separated")
+                        ->delimiter(',')
+                        ->transform(CLI::CheckedTransformer(policy_names(), CLI::ignore_case).description(""))
+                        ->type_name("{" + names + "}")
+                        ->default_str("deepseek");
+    add_backend_option(*app, o->input.backend);
+    o->window_opt = app->add_option("--window-size", o->window_sizes,
+                                    "Steps in the window a plan sees; a list runs each (a sweep)")
+                        ->delimiter(',')
+                        ->type_name("W[,W...]")
+                        ->default_str("1000");
+    o->interval_opt = app->add_option("--step-interval", o->step_intervals,
+                                      "Steps between rearrangements (the first after I/4); a list runs each")
+                          ->delimiter(',')
+                          ->type_name("I[,I...]")
+                          ->default_str("3000");
+    app->add_option(
+           "--threshold", o->thresholds,
+           "Rearrange at a check only when the window's balancedness under the placement in force is "
+           "below this (SGLang's utilization threshold); 'off' = always; a list runs each")
+        ->delimiter(',')
+        ->type_name("T[,T...]")
+        ->default_str("off");
+    app->add_flag("--oracle", o->oracle,
+                  "Add the ceiling: each step scored with the placement planned on its own load");
+    app->add_option("--csv", o->csv,
+                    "Write step,policy,balancedness,max_gpu_load,mean_gpu_load,rearranged,experts_moved");
+    app->add_option("--svg", o->svg, "Write a plot of balancedness over the steps");
+    app->add_flag("--json", o->json,
+                  "Print everything as JSON (schema eplb.simulation/v1) instead of the table");
+    o->gen.gen = embedded_trace_options();
+    o->gen.gen.num_steps = kDefaultGeneratedSteps;
+    add_gen_options(*app, o->gen, "gen-", "Generated series (without --trace)");
+    CLI::Option* trace_opt = app->get_option("--trace");
+    trace_opt->description(
+        "Load time series [T][L][E]: JSON (SGLang logical_count, vLLM load_history, eplb.trace/v1), CSV, "
+        ".npy (read step by step) or a TensorRT-LLM expert-statistics directory (default: generated step by "
+        "step, see --gen-*)");
+    app->get_option("--steps")->description("Steps A:B of the series to replay, [A, B) (default: all)");
+    for (CLI::Option* g : o->gen.options) g->excludes(trace_opt);
+    return {app, [o] { return run_simulate(*o); }};
+}
+
+}  // namespace eplb::cli
