@@ -12,7 +12,7 @@ namespace eplb::cli {
 
 const std::map<std::string, Policy>& policy_names() {
     static const std::map<std::string, Policy> names = {{"deepseek", Policy::kDeepseek},
-                                                                 {"balanced", Policy::kBalanced}};
+                                                        {"balanced", Policy::kBalanced}};
     return names;
 }
 
@@ -113,8 +113,9 @@ ParallelConfig resolve_parallel_config(const InputOptions& o, const io::ConfigFi
     if (o.num_physical_opt && o.num_physical_opt->count()) {
         c.num_physical_experts = o.num_physical_experts;
     } else if (o.num_redundant_opt && o.num_redundant_opt->count()) {
-        EPLB_CHECK(o.num_redundant_experts >= 0 && o.num_redundant_experts <= kMaxConfigCount,
-                   "--num-redundant-experts (" << o.num_redundant_experts << ") must be 0.." << kMaxConfigCount);
+        EPLB_CHECK(
+            o.num_redundant_experts >= 0 && o.num_redundant_experts <= kMaxConfigCount,
+            "--num-redundant-experts (" << o.num_redundant_experts << ") must be 0.." << kMaxConfigCount);
         c.num_physical_experts = c.num_logical_experts + o.num_redundant_experts;
     } else if (file.num_physical_experts) {
         c.num_physical_experts = *file.num_physical_experts;
@@ -158,7 +159,9 @@ ResolvedInput resolve_input(const InputOptions& o, const io::ConfigFile& overrid
         in.trace_source = "synthetic (gen-trace seed 1)";
     }
     // Errors of the selection name the trace they are about.
-    const auto about_trace = [&](const std::function<void()>& f) { prefix_errors(in.trace_source + ": ", f); };
+    const auto about_trace = [&](const std::function<void()>& f) {
+        prefix_errors(in.trace_source + ": ", f);
+    };
     // Layers: --layers, else the config's moe_layers, else all.
     if (!o.layers.empty()) {
         const Range r = parse_range(o.layers, "--layers");

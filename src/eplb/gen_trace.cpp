@@ -210,6 +210,10 @@ void check_options(const GenTraceOptions& o) {
                    f << "num-experts (" << o.num_experts << ") must be 1..2^20");
         EPLB_CHECK(std::isfinite(o.skew) && o.skew >= 0.0 && o.skew <= 10.0,
                    f << "skew (" << o.skew << ") must be in [0, 10]");
+        // The generator keeps five doubles per (layer, expert): 2^27 of them is 5 GB already.
+        EPLB_CHECK(static_cast<int64_t>(o.num_layers) * o.num_experts <= (int64_t{1} << 27),
+                   f << "num-layers x " << f << "num-experts (" << o.num_layers << " x " << o.num_experts
+                     << ") must be at most 2^27");
     } else {
         const LoadMatrix& first = o.workloads.front();
         EPLB_CHECK(first.rows() >= 1 && first.cols() >= 1, "workload 0 is empty");

@@ -60,9 +60,9 @@ NpyHeader parse_npy_header(const std::string& bytes, const std::string& source) 
         if (e > b + 1 && dim[e - 1] == 'L') --e;  // Python 2 wrote longs as 3L
         int64_t d = 0;
         const auto [ptr, ec] = std::from_chars(dim.data() + b, dim.data() + e, d);
-        EPLB_CHECK(ec == std::errc() && ptr == dim.data() + e,
-                   source << ": .npy shape has a dimension '" << printable(dim.substr(b, e - b))
-                          << "', expected an integer");
+        EPLB_CHECK(ec == std::errc() && ptr == dim.data() + e, source << ": .npy shape has a dimension '"
+                                                                      << printable(dim.substr(b, e - b))
+                                                                      << "', expected an integer");
         h.shape.push_back(d);
     }
     EPLB_CHECK(h.shape.size() == 2 || h.shape.size() == 3,
@@ -178,15 +178,15 @@ NpyStepReader::NpyStepReader(const std::string& path, Range layers, Range steps)
         const int end_layer = layers.end == -1 ? file_layers_ : layers.end;
         EPLB_CHECK(layers.first < file_layers_ && end_layer <= file_layers_ && layers.first < end_layer,
                    path << ": --layers " << layers.first << ":"
-                               << (layers.end == -1 ? std::string() : std::to_string(layers.end))
-                               << " is outside the trace's layers 0:" << file_layers_);
+                        << (layers.end == -1 ? std::string() : std::to_string(layers.end))
+                        << " is outside the trace's layers 0:" << file_layers_);
         first_row_ = layers.first;
         num_rows_ = end_layer - layers.first;
         first_step_ = steps.first;
         end_step_ = steps.end == -1 ? file_steps_ : steps.end;
         EPLB_CHECK(first_step_ >= 0 && first_step_ < end_step_ && end_step_ <= file_steps_,
-                   path << ": --steps " << steps.first << ":" << end_step_ << " is outside the trace's " << file_steps_
-                              << " steps [0, " << file_steps_ << ")");
+                   path << ": --steps " << steps.first << ":" << end_step_ << " is outside the trace's "
+                        << file_steps_ << " steps [0, " << file_steps_ << ")");
         bytes_.resize(static_cast<size_t>(num_rows_) * file_experts_ * header_.item_size);
     } catch (...) {
         ::close(fd_);

@@ -81,8 +81,7 @@ TEST_CASE("every bad input of the catalogue: documented exit code, one-line mess
         CHECK(ids.insert(e.id).second);  // ids are unique
         const std::string tmp = temp_dir() + "/" + e.id;
         fs::create_directories(tmp);
-        const std::string fifo = tmp + "/fifo.json";
-        REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+        for (const char* fifo : {"/fifo.json", "/fifo.npy"}) REQUIRE(mkfifo((tmp + fifo).c_str(), 0600) == 0);
         const std::set<std::string> before = listing(tmp);
         const std::string args = substitute(e.args, in, tmp);
         // `timeout`: an entry that hangs fails here (exit 124) instead of stalling the suite.
@@ -108,6 +107,8 @@ TEST_CASE("the catalogue covers every subcommand that reads a file and every exi
         commands.insert(e.args.substr(0, e.args.find(' ')));
         codes.insert(e.exit_code);
     }
-    for (const char* c : {"plan", "evaluate", "gen-trace", "bench"}) CHECK(commands.count(c) == 1);
+    for (const char* c : {"plan", "evaluate", "gen-trace", "bench", "check", "convert", "simulate"}) {
+        CHECK(commands.count(c) == 1);
+    }
     CHECK(codes == std::set<int>{2, 3});
 }

@@ -59,7 +59,7 @@ TEST_CASE("invalid options name the option") {
     // tokens x top_k would overflow int64.
     o = {};
     o.tokens_per_step = int64_t{1} << 62;
-    CHECK_THROWS_WITH_AS(generate_trace(o), "--tokens (4611686018427387904) must be 0..2^40", Error);
+    CHECK_THROWS_WITH_AS(generate_trace(o), "--tokens (4611686018427387904) must be in [0, 2^40]", Error);
 }
 
 TEST_CASE("streamed step by step equals the materialised trace; skipped steps are generated") {
