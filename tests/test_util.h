@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "eplb/error.h"
 #include "eplb/gen_trace.h"
@@ -38,6 +40,27 @@ inline LoadMatrix random_loads(Rng& rng, int rows, int cols) {
         }
     }
     return w;
+}
+
+// A phy2log [layers][slots]: every expert at least once, then random extras, shuffled; then each
+// slot set to -1 with probability `empty` where its expert keeps another replica in the layer.
+inline IndexMatrix random_phy2log(Rng& rng, int layers, int experts, int slots, double empty = 0.0) {
+    IndexMatrix m(layers, slots);
+    for (int l = 0; l < layers; ++l) {
+        std::vector<int> row(slots);
+        for (int s = 0; s < slots; ++s) row[s] = s < experts ? s : static_cast<int>(rng.next() % experts);
+        for (int s = slots - 1; s > 0; --s) std::swap(row[s], row[rng.next() % (s + 1)]);
+        std::vector<int> count(experts, 0);
+        for (int x : row) ++count[x];
+        for (int s = 0; s < slots; ++s) {
+            if (rng.uniform() < empty && count[row[s]] > 1) {
+                --count[row[s]];
+                row[s] = -1;
+            }
+        }
+        for (int s = 0; s < slots; ++s) m(l, s) = row[s];
+    }
+    return m;
 }
 
 // ../shared/traces/sglang-deepseek-v3-logical-count (via EPLB_SHARED), or "" when absent.

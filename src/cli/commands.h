@@ -20,5 +20,6 @@ Command setup_bench(CLI::App& parent);
 Command setup_check(CLI::App& parent);
 Command setup_convert(CLI::App& parent);
 Command setup_simulate(CLI::App& parent);
+Command setup_shuffle(CLI::App& parent);
 
 }  // namespace eplb::cli

@@ -21,8 +21,9 @@ int main(int argc, char** argv) {
         for (const CLI::App* sub : a->get_subcommands()) name += " " + sub->get_name();
         return name + ": usage error: " + e.what() + " (see " + name + " --help)\n";
     });
-    const Command commands[] = {setup_plan(app),  setup_evaluate(app), setup_gen_trace(app), setup_bench(app),
-                                setup_check(app), setup_convert(app),  setup_simulate(app)};
+    const Command commands[] = {setup_plan(app),     setup_evaluate(app), setup_gen_trace(app),
+                                setup_bench(app),    setup_check(app),    setup_convert(app),
+                                setup_simulate(app), setup_shuffle(app)};
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -20,9 +20,24 @@ struct MigrationStats {
     std::vector<int64_t> moved_per_layer;   // [L]
 };
 
-// old and new phy2log [L][R] of the same shape under `config`; slots of -1 hold nothing (they
-// neither count as holders nor need anything). A GPU needs an expert when one of its new slots
-// names it and none of its old slots held it.
+// One expert a GPU must receive: `expert` of layer `layer` is named by one of the GPU's new slots
+// and held by none of its old slots.
+struct NeededExpert {
+    int layer = 0;
+    int gpu = 0;
+    int expert = 0;
+    bool intra_node = false;  // some old holder sits on the receiver's node (false also when no GPU holds it)
+};
+
+// Every expert each GPU must receive, once per (layer, GPU), ordered by layer, GPU, then the first
+// new slot that names it. The one enumeration behind count_migration and the transfer plan. old and
+// new phy2log [L][R] of the same shape under `config`; slots of -1 hold nothing (they neither count
+// as holders nor need anything). Throws invalid input on a shape mismatch or an entry outside
+// [-1, E).
+std::vector<NeededExpert> needed_experts(const IndexMatrix& old_phy2log, const IndexMatrix& new_phy2log,
+                                         const ParallelConfig& config);
+
+// Totals of needed_experts().
 MigrationStats count_migration(const IndexMatrix& old_phy2log, const IndexMatrix& new_phy2log,
                                const ParallelConfig& config, int64_t expert_bytes);
 

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# One process per GPU through the CLI (suite nccl): ranks from RANK/WORLD_SIZE/LOCAL_RANK join
+# through an id file and verify zero wrong bytes; a rank whose peers never come exits 4 after
+# --timeout instead of hanging. Exits 77 (skipped) with fewer than 2 GPUs.
+# usage: test_shuffle_processes.sh PATH_TO_EPLB
+set -u
+eplb="$1"
+n=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
+if [ "${n:-0}" -lt 2 ]; then
+    echo "skipped: needs 2 GPUs (${n:-0} visible)"
+    exit 77
+fi
+[ "$n" -gt 4 ] && n=4
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+for seed in 1 2; do
+    "$eplb" gen-trace --num-layers 3 --num-experts 32 --seed "$seed" -o "$dir/t$seed.json" >/dev/null || exit 1
+    "$eplb" plan --backend cpu --trace "$dir/t$seed.json" --num-gpus "$n" --num-physical-experts 48 \
+        -o "$dir/p$seed.json" >/dev/null || exit 1
+done
+args=(shuffle --old "$dir/p1.json" --new "$dir/p2.json" --expert-bytes 1048583 --peak-bytes 8388608 --repeat 1
+      --layers-in-flight 2)
+fail=0
+pids=()
+for r in $(seq 0 $((n - 1))); do
+    RANK=$r WORLD_SIZE=$n LOCAL_RANK=$r "$eplb" "${args[@]}" --timeout 120 --id-file "$dir/id" >"$dir/out$r" \
+        2>"$dir/err$r" &
+    pids+=($!)
+done
+for r in "${!pids[@]}"; do
+    if ! wait "${pids[$r]}"; then
+        echo "FAIL: rank $r exited non-zero"
+        cat "$dir/err$r"
+        fail=1
+    fi
+done
+if grep -q "^wrong     0 bytes" "$dir/out0"; then
+    echo "ok: $n processes, zero wrong bytes"
+else
+    echo "FAIL: rank 0 did not report zero wrong bytes"
+    cat "$dir/out0" "$dir/err0"
+    fail=1
+fi
+[ -e "$dir/id" ] && { echo "FAIL: the id file was not removed"; fail=1; }
+
+# Rank 1 alone: its peers never come, the id file never appears.
+start=$(date +%s)
+"$eplb" "${args[@]}" --timeout 3 --id-file "$dir/id_lonely" --rank 1 --world-size "$n" >"$dir/out_t" 2>"$dir/err_t"
+code=$?
+took=$(($(date +%s) - start))
+if [ "$code" -eq 4 ] && grep -q "did not finish within --timeout 3 s" "$dir/err_t" && [ "$took" -lt 30 ]; then
+    echo "ok: a lonely rank exits 4 after ${took} s"
+else
+    echo "FAIL: lonely rank exit $code after ${took} s"
+    cat "$dir/err_t"
+    fail=1
+fi
+exit $fail
