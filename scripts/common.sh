@@ -2,10 +2,16 @@
 # and build build/ (with the CUDA backend wherever nvcc is found). Source it; do not run it.
 
 EPLB_PACKAGES=(g++ pkg-config python3 meson ninja-build libcli11-dev nlohmann-json3-dev libeigen3-dev doctest-dev)
+# test.sh's second build: clang with the AddressSanitizer, UBSan and libFuzzer runtimes
+# (libclang-rt-dev: the compiler-rt of Debian's default clang).
+EPLB_SANITIZER_PACKAGES=(clang libclang-rt-dev)
 
+# eplb_install_deps [package...]: installs those of the packages (default: EPLB_PACKAGES) missing.
 eplb_install_deps() {
+    local wanted=("$@")
+    [ ${#wanted[@]} -gt 0 ] || wanted=("${EPLB_PACKAGES[@]}")
     local missing=()
-    for p in "${EPLB_PACKAGES[@]}"; do
+    for p in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     if [ ${#missing[@]} -gt 0 ]; then

@@ -30,14 +30,21 @@ int run_evaluate(const EvaluateOptions& o) {
         const int id = doc.layer_ids[l];
         if (id >= keep.first && (keep.end == -1 || id < keep.end)) rows.push_back(l);
     }
-    EPLB_CHECK(!rows.empty(), "--layers " << o.layers << " selects none of the placement's layers");
+    EPLB_CHECK(!rows.empty(), o.placement_path << ": --layers " << o.layers << " selects none of its layers ("
+                                               << doc.layer_ids.front() << ".." << doc.layer_ids.back()
+                                               << ")");
     LoadMatrix load(static_cast<Eigen::Index>(rows.size()), trace.num_experts);
     Range steps{0, trace.num_steps};
     if (!o.steps.empty()) {
         steps = parse_range(o.steps, "--steps");
         if (steps.end == -1) steps.end = trace.num_steps;
     }
-    const LoadMatrix all = trace.sum_steps(steps.first, steps.end);
+    LoadMatrix all;
+    try {
+        all = trace.sum_steps(steps.first, steps.end);
+    } catch (const Error& e) {
+        EPLB_FAIL(o.trace_path << ": " << e.what());
+    }
     IndexMatrix phy2log(static_cast<Eigen::Index>(rows.size()), doc.placement.num_slots());
     std::vector<int> ids;
     for (size_t i = 0; i < rows.size(); ++i) {
@@ -53,7 +60,7 @@ int run_evaluate(const EvaluateOptions& o) {
     }
     const Metrics m = evaluate(phy2log, load, doc.config);
     if (o.json) {
-        std::cout << io::evaluation_to_json(o.placement_path, o.trace_path, m, ids);
+        io::write_evaluation_json(std::cout, o.placement_path, o.trace_path, m, ids);
         return 0;
     }
     io::PlacementDoc shown = doc;

@@ -1,6 +1,8 @@
 // Resolution of the shared input flags (see input_options.h).
 #include "cli/input_options.h"
 
+#include <functional>
+
 #include "eplb/error.h"
 #include "eplb/gen_trace.h"
 #include "io/config_io.h"
@@ -10,7 +12,7 @@ namespace eplb::cli {
 
 const std::map<std::string, Policy>& policy_names() {
     static const std::map<std::string, Policy> names = {{"deepseek", Policy::kDeepseek},
-                                                                 {"balanced", Policy::kBalanced}};
+                                                        {"balanced", Policy::kBalanced}};
     return names;
 }
 
@@ -72,6 +74,20 @@ GenTraceOptions embedded_trace_options() {
     return g;
 }
 
+namespace {
+
+// Runs f; an invalid-input error it throws comes back with `prefix` in front of its message.
+void prefix_errors(const std::string& prefix, const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        if (e.kind() != ErrorKind::kInvalidInput) throw;
+        EPLB_FAIL(prefix << e.what());
+    }
+}
+
+}  // namespace
+
 ParallelConfig resolve_parallel_config(const InputOptions& o, const io::ConfigFile& file, int num_experts,
                                        bool embedded, const std::string& trace_source) {
     if (file.num_logical_experts) {
@@ -97,8 +113,9 @@ ParallelConfig resolve_parallel_config(const InputOptions& o, const io::ConfigFi
     if (o.num_physical_opt && o.num_physical_opt->count()) {
         c.num_physical_experts = o.num_physical_experts;
     } else if (o.num_redundant_opt && o.num_redundant_opt->count()) {
-        EPLB_CHECK(o.num_redundant_experts >= 0,
-                   "--num-redundant-experts (" << o.num_redundant_experts << ") must be >= 0");
+        EPLB_CHECK(
+            o.num_redundant_experts >= 0 && o.num_redundant_experts <= kMaxConfigCount,
+            "--num-redundant-experts (" << o.num_redundant_experts << ") must be 0.." << kMaxConfigCount);
         c.num_physical_experts = c.num_logical_experts + o.num_redundant_experts;
     } else if (file.num_physical_experts) {
         c.num_physical_experts = *file.num_physical_experts;
@@ -107,7 +124,9 @@ ParallelConfig resolve_parallel_config(const InputOptions& o, const io::ConfigFi
             c.num_logical_experts +
             (file.num_redundant_experts ? *file.num_redundant_experts : (embedded ? kDefaultRedundant : 0));
     }
-    c.validate();
+    // A config error names where the values came from: the trace gives E, the file and flags the rest.
+    const std::string sources = trace_source + (o.config_path.empty() ? "" : ", " + o.config_path);
+    prefix_errors(sources + ": ", [&] { c.validate(); });
     return c;
 }
 
@@ -139,19 +158,24 @@ ResolvedInput resolve_input(const InputOptions& o, const io::ConfigFile& overrid
         trace = generate_trace(g);
         in.trace_source = "synthetic (gen-trace seed 1)";
     }
+    // Errors of the selection name the trace they are about.
+    const auto about_trace = [&](const std::function<void()>& f) {
+        prefix_errors(in.trace_source + ": ", f);
+    };
     // Layers: --layers, else the config's moe_layers, else all.
     if (!o.layers.empty()) {
-        trace = select_layers(trace, parse_range(o.layers, "--layers"));
+        const Range r = parse_range(o.layers, "--layers");
+        about_trace([&] { trace = select_layers(trace, r); });
     } else if (file.moe_layers) {
-        trace = select_layers(trace, *file.moe_layers);
+        const std::string what = "moe_layers of " + o.config_path;
+        about_trace([&] { trace = select_layers(trace, *file.moe_layers, what.c_str()); });
     }
+    Range steps{0, trace.num_steps};
     if (!o.steps.empty()) {
-        Range r = parse_range(o.steps, "--steps");
-        if (r.end == -1) r.end = trace.num_steps;
-        in.load = trace.sum_steps(r.first, r.end);
-    } else {
-        in.load = trace.sum_steps(0, trace.num_steps);
+        steps = parse_range(o.steps, "--steps");
+        if (steps.end == -1) steps.end = trace.num_steps;
     }
+    about_trace([&] { in.load = trace.sum_steps(steps.first, steps.end); });
     in.config = resolve_parallel_config(o, file, trace.num_experts, embedded, in.trace_source);
     in.policy = o.policy;
     if (file.policy && !(o.policy_opt && o.policy_opt->count())) {

@@ -14,6 +14,13 @@ int main(int argc, char** argv) {
         "Plans expert placements (DeepSeek's EPLB, exactly), scores them, and more."};
     app.set_version_flag("--version", EPLB_VERSION);
     app.require_subcommand(1);
+    // Usage errors on one line like every other error (CLI11's default adds a second line), naming
+    // the subcommand so that its --help is one copy-paste away. Set before the subcommands copy it.
+    app.failure_message([](const CLI::App* a, const CLI::Error& e) {
+        std::string name = "eplb";
+        for (const CLI::App* sub : a->get_subcommands()) name += " " + sub->get_name();
+        return name + ": usage error: " + e.what() + " (see " + name + " --help)\n";
+    });
     const Command commands[] = {setup_plan(app),     setup_evaluate(app), setup_gen_trace(app),
                                 setup_bench(app),    setup_check(app),    setup_convert(app),
                                 setup_simulate(app), setup_shuffle(app)};

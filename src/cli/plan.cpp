@@ -109,16 +109,20 @@ int run_plan(const PlanOptions& o) {
     }
     const MigrationStats* moved = migration ? &*migration : nullptr;
     const Metrics metrics = evaluate(doc.placement.phy2log, in.load, in.config);
-    const std::string json = io::placement_to_json(doc, &metrics, moved);
-    // Render every output before writing any, so that a bad export option leaves no file behind.
+    // Render every export before writing any file, so that a bad export option leaves no file
+    // behind. The placement JSON is streamed: for a large model (1000 layers x 4096 experts is
+    // ~300 MB) it never exists as one string or DOM.
     std::vector<std::string> exported;
     for (const io::PlacementFormat format : formats) {
         exported.push_back(io::export_placement(doc, format, o.num_model_layers));
     }
-    if (!o.output.empty()) io::write_file_atomic(o.output, json);
+    if (!o.output.empty()) io::check_output_path(o.output);
+    for (const auto& e : o.exports) io::check_output_path(e.second);
+    const auto write_json = [&](std::ostream& out) { io::write_placement_json(out, doc, &metrics, moved); };
+    if (!o.output.empty()) io::write_file_atomic(o.output, write_json);
     for (size_t i = 0; i < exported.size(); ++i) io::write_file_atomic(o.exports[i].second, exported[i]);
     if (o.json) {
-        std::cout << json;
+        io::write_file_atomic("-", write_json);
     } else {
         std::cout << io::render_placement_report("eplb plan: " + in.title, doc, metrics, moved);
         if (!o.output.empty()) std::cout << "\nplacement written to " << o.output << "\n";

@@ -2,6 +2,7 @@
 #include "eplb/config.h"
 
 #include <sstream>
+#include <utility>
 
 #include "eplb/error.h"
 
@@ -13,6 +14,13 @@ void ParallelConfig::validate() const {
     EPLB_CHECK(g >= 1, "num_groups (" << g << ") must be at least 1");
     EPLB_CHECK(n >= 1, "num_nodes (" << n << ") must be at least 1");
     EPLB_CHECK(p >= 1, "num_gpus (" << p << ") must be at least 1");
+    // The limit of config files; it keeps every product of counts the planners form in range.
+    for (const auto& [name, value] :
+         {std::pair{"num_logical_experts", e}, std::pair{"num_physical_experts", r},
+          std::pair{"num_groups", g}, std::pair{"num_nodes", n}, std::pair{"num_gpus", p}}) {
+        EPLB_CHECK(value <= kMaxConfigCount,
+                   name << " (" << value << ") must be at most " << kMaxConfigCount);
+    }
     EPLB_CHECK(r >= e, "num_physical_experts (" << r << ") must be at least num_logical_experts (" << e
                                                 << "): num_redundant_experts would be " << r - e);
     EPLB_CHECK(p % n == 0, "num_gpus (" << p << ") must be a multiple of num_nodes (" << n << ")");

@@ -5,6 +5,9 @@
 
 namespace eplb {
 
+// The largest value of any count in a config (2^24, as config files allow).
+constexpr int kMaxConfigCount = 1 << 24;
+
 // Shapes of DESIGN.md's vocabulary. GPU q owns slots [q·R/P, (q+1)·R/P); node n owns GPUs
 // [n·P/N, (n+1)·P/N); group g holds experts [g·E/G, (g+1)·E/G).
 struct ParallelConfig {

@@ -23,6 +23,25 @@ class Error : public std::runtime_error {
     ErrorKind kind_;
 };
 
+// `text` made safe to quote in a one-line error message: control bytes become \xNN, and text
+// longer than max_chars is cut with "...". For what a file or an argument holds.
+inline std::string printable(const std::string& text, size_t max_chars = 40) {
+    static const char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (size_t i = 0; i < text.size() && i < max_chars; ++i) {
+        const unsigned char c = static_cast<unsigned char>(text[i]);
+        if (c < 0x20 || c == 0x7f) {
+            out += "\\x";
+            out += kHex[c >> 4];
+            out += kHex[c & 15];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    if (text.size() > max_chars) out += "...";
+    return out;
+}
+
 }  // namespace eplb
 
 // EPLB_CHECK(cond, "num_gpus (" << p << ") must be ...") throws an invalid-input eplb::Error.

@@ -210,6 +210,10 @@ void check_options(const GenTraceOptions& o) {
                    f << "num-experts (" << o.num_experts << ") must be 1..2^20");
         EPLB_CHECK(std::isfinite(o.skew) && o.skew >= 0.0 && o.skew <= 10.0,
                    f << "skew (" << o.skew << ") must be in [0, 10]");
+        // The generator keeps five doubles per (layer, expert): 2^27 of them is 5 GB already.
+        EPLB_CHECK(static_cast<int64_t>(o.num_layers) * o.num_experts <= (int64_t{1} << 27),
+                   f << "num-layers x " << f << "num-experts (" << o.num_layers << " x " << o.num_experts
+                     << ") must be at most 2^27");
     } else {
         const LoadMatrix& first = o.workloads.front();
         EPLB_CHECK(first.rows() >= 1 && first.cols() >= 1, "workload 0 is empty");
@@ -231,6 +235,9 @@ void check_options(const GenTraceOptions& o) {
     EPLB_CHECK(o.top_k >= 1 && o.top_k <= num_experts, f << "top-k (" << o.top_k
                                                          << ") must be between 1 and the number of experts ("
                                                          << num_experts << ")");
+    // Layer ids count up from it: keep them in the range every reader accepts (< 2^30).
+    EPLB_CHECK(!o.layer_ids.empty() || (o.first_layer_id >= 0 && o.first_layer_id <= (1 << 30) - num_layers),
+               f << "first-layer (" << o.first_layer_id << ") must be in [0, 2^30 - num_layers]");
     EPLB_CHECK(o.layer_ids.empty() || static_cast<int>(o.layer_ids.size()) == num_layers,
                "layer_ids has " << o.layer_ids.size() << " entries for " << num_layers << " layers");
 }

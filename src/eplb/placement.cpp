@@ -1,6 +1,7 @@
 // Derived maps of a placement and its consistency checks.
 #include "eplb/placement.h"
 
+#include <cstdint>
 #include <vector>
 
 #include "eplb/error.h"
@@ -50,9 +51,19 @@ void validate_placement(const Placement& p, const ParallelConfig& c) {
     EPLB_CHECK(p.phyrank.rows() == p.phy2log.rows() && p.phyrank.cols() == p.phy2log.cols() &&
                    p.logcnt.rows() == p.phy2log.rows(),
                "placement maps have inconsistent shapes");
-    std::vector<int> seen;
+    // Per layer, one flag per (expert, replica rank): expert e's ranks start at offset[e]. O(R) a
+    // layer, whatever the largest replica count (a 1000-layer placement is checked in milliseconds).
+    std::vector<int64_t> offset(static_cast<size_t>(c.num_logical_experts) + 1);
+    std::vector<uint8_t> seen;
     for (int l = 0; l < p.num_layers(); ++l) {
-        seen.assign(static_cast<size_t>(c.num_logical_experts) * std::max(1, p.max_replicas()), 0);
+        for (int e = 0; e < c.num_logical_experts; ++e) {
+            EPLB_CHECK(p.logcnt(l, e) >= 1, "layer " << l << ": expert " << e << " has no replica");
+            offset[e + 1] = offset[e] + p.logcnt(l, e);
+        }
+        EPLB_CHECK(offset.back() == p.num_slots(), "layer " << l << ": logcnt sums to " << offset.back()
+                                                            << ", expected num_physical_experts ("
+                                                            << p.num_slots() << ")");
+        seen.assign(static_cast<size_t>(offset.back()), 0);
         for (int s = 0; s < p.num_slots(); ++s) {
             const int x = p.phy2log(l, s), k = p.phyrank(l, s);
             EPLB_CHECK(x >= 0 && x < c.num_logical_experts, "phy2log[" << l << "][" << s << "] is " << x
@@ -61,11 +72,8 @@ void validate_placement(const Placement& p, const ParallelConfig& c) {
             EPLB_CHECK(k >= 0 && k < p.logcnt(l, x),
                        "replica rank of layer " << l << ", slot " << s << " is " << k << " but expert " << x
                                                 << " has " << p.logcnt(l, x) << " replicas");
-            EPLB_CHECK(!seen[static_cast<size_t>(x) * p.max_replicas() + k]++,
+            EPLB_CHECK(!seen[offset[x] + k]++,
                        "layer " << l << ": expert " << x << " has two replicas of rank " << k);
-        }
-        for (int e = 0; e < c.num_logical_experts; ++e) {
-            EPLB_CHECK(p.logcnt(l, e) >= 1, "layer " << l << ": expert " << e << " has no replica");
         }
     }
 }

@@ -20,6 +20,15 @@ LoadMatrix LoadTrace::sum_steps(int first, int end) const {
     for (int t = first; t < end; ++t) {
         sum += Eigen::Map<const LoadMatrix>(step_data(t), num_layers, num_experts).cast<double>();
     }
+    // The planners accumulate a layer's loads in float32: a layer whose total passes float32's
+    // range would plan on infinities (and a single sum beyond it cannot even be converted).
+    for (int l = 0; l < num_layers; ++l) {
+        const double total = sum.row(l).sum();
+        const int id = l < static_cast<int>(layer_ids.size()) ? layer_ids[l] : l;
+        EPLB_CHECK(total <= kMaxLayerLoad,
+                   "layer " << id << " has a total load of " << total << " over steps " << first << ":" << end
+                            << ", more than float32 holds (" << kMaxLayerLoad << "): scale the loads down");
+    }
     return sum.cast<float>();
 }
 
@@ -31,16 +40,18 @@ Range parse_range(const std::string& text, const char* what) {
         errno = 0;
         const long v = std::strtol(s.c_str(), &end, 10);
         EPLB_CHECK(end && *end == '\0' && errno == 0 && v >= 0 && v <= 1 << 30,
-                   what << " '" << text << "' is not a range A:B of non-negative integers");
+                   what << " '" << printable(text) << "' is not a range A:B of non-negative integers");
         return static_cast<int>(v);
     };
-    EPLB_CHECK(colon != std::string::npos, what << " '" << text << "' is not a range A:B (e.g. 3:61)");
+    EPLB_CHECK(colon != std::string::npos,
+               what << " '" << printable(text) << "' is not a range A:B (e.g. 3:61)");
     Range r{parse_int(text.substr(0, colon), 0), parse_int(text.substr(colon + 1), -1)};
-    EPLB_CHECK(r.end == -1 || r.first < r.end, what << " '" << text << "' is empty: A must be below B");
+    EPLB_CHECK(r.end == -1 || r.first < r.end,
+               what << " '" << printable(text) << "' is empty: A must be below B");
     return r;
 }
 
-LoadTrace select_layers(const LoadTrace& trace, Range layers) {
+LoadTrace select_layers(const LoadTrace& trace, Range layers, const char* what) {
     LoadTrace out;
     out.model = trace.model;
     out.num_steps = trace.num_steps;
@@ -53,10 +64,10 @@ LoadTrace select_layers(const LoadTrace& trace, Range layers) {
     }
     const bool past_end = layers.end != -1 && layers.end > last_id + 1;
     EPLB_CHECK(!rows.empty() && !past_end,
-               "--layers " << layers.first << ":"
-                           << (layers.end == -1 ? std::string() : std::to_string(layers.end))
-                           << " is outside the trace's layers "
-                           << (trace.layer_ids.empty() ? 0 : trace.layer_ids.front()) << ":" << last_id + 1);
+               what << " " << layers.first << ":"
+                    << (layers.end == -1 ? std::string() : std::to_string(layers.end))
+                    << " is outside the trace's layers "
+                    << (trace.layer_ids.empty() ? 0 : trace.layer_ids.front()) << ":" << last_id + 1);
     out.num_layers = static_cast<int>(rows.size());
     for (int l : rows) out.layer_ids.push_back(trace.layer_ids[l]);
     out.values.resize(static_cast<size_t>(out.num_steps) * out.num_layers * out.num_experts);

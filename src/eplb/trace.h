@@ -9,6 +9,9 @@
 
 namespace eplb {
 
+// The largest total load of one layer (float32's range, which the planners accumulate in).
+constexpr double kMaxLayerLoad = 3.4e38;
+
 struct LoadTrace {
     int num_steps = 0;
     int num_layers = 0;
@@ -23,6 +26,7 @@ struct LoadTrace {
     // Load of step t as [L][E].
     LoadMatrix step(int t) const;
     // Sum over steps [first, end) as [L][E], accumulated in double and rounded once to float32.
+    // Invalid input when the range is outside the trace or a layer's total exceeds kMaxLayerLoad.
     LoadMatrix sum_steps(int first, int end) const;
 };
 
@@ -37,8 +41,8 @@ struct Range {
 Range parse_range(const std::string& text, const char* what);
 
 // Keeps the rows whose model layer id lies in `layers`; throws if the range selects nothing or
-// reaches past the trace (naming the ids the trace has).
-LoadTrace select_layers(const LoadTrace& trace, Range layers);
+// reaches past the trace (naming the ids the trace has, and the range as `what`: the flag or key).
+LoadTrace select_layers(const LoadTrace& trace, Range layers, const char* what = "--layers");
 
 // Checks shape and values (finite, >= 0); `source` names the file in messages.
 void validate_trace(const LoadTrace& trace, const std::string& source);

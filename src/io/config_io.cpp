@@ -16,10 +16,10 @@ int64_t integer_key(const json& j, const std::string& key, const std::string& so
     const json& v = j.at(key);
     EPLB_CHECK(
         v.is_number_integer() || (v.is_number_float() && v.get<double>() == std::floor(v.get<double>())),
-        source << ": " << key << " is " << v.dump() << ", expected an integer");
+        source << ": " << key << " is " << describe_value(v) << ", expected an integer");
     const double d = v.get<double>();
     EPLB_CHECK(d >= static_cast<double>(min) && d <= static_cast<double>(max),
-               source << ": " << key << " is " << v.dump() << ", expected " << min << ".." << max);
+               source << ": " << key << " is " << describe_value(v) << ", expected " << min << ".." << max);
     return v.is_number_integer() ? v.get<int64_t>() : static_cast<int64_t>(d);
 }
 
@@ -58,14 +58,14 @@ ConfigFile parse_config_json(const std::string& text, const std::string& source)
         } else if (key == "moe_layers") {
             const json& v = it.value();
             EPLB_CHECK(v.is_array() && v.size() == 2 && v[0].is_number_integer() && v[1].is_number_integer(),
-                       source << ": moe_layers is " << v.dump() << ", expected [first, end)");
+                       source << ": moe_layers is " << describe_value(v) << ", expected [first, end)");
             const int64_t a = v[0].get<int64_t>(), b = v[1].get<int64_t>();
             EPLB_CHECK(a >= 0 && b > a && b <= kMaxCount,
                        source << ": moe_layers " << v.dump() << " must satisfy 0 <= first < end");
             c.moe_layers = Range{static_cast<int>(a), static_cast<int>(b)};
         } else if (key == "policy" || key == "model" || key == "description") {
-            EPLB_CHECK(it.value().is_string(),
-                       source << ": " << key << " is " << it.value().dump() << ", expected a string");
+            EPLB_CHECK(it.value().is_string(), source << ": " << key << " is " << describe_value(it.value())
+                                                      << ", expected a string");
             const std::string s = it.value().get<std::string>();
             if (key == "policy") c.policy = s;
             if (key == "model") c.model = s;

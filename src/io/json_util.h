@@ -10,13 +10,30 @@
 
 namespace eplb::io {
 
-// Parses `text`; invalid input "SOURCE: empty file" or "SOURCE: not valid JSON (byte N): ...".
+// A JSON value for an error message, on one line and short: scalars as JSON (long strings cut),
+// arrays and objects by their size only. Never recursive: dump() of a value nested 100,000 deep
+// (a 200 kB file) would overflow the stack.
+inline std::string describe_value(const nlohmann::json& v) {
+    if (v.is_array()) return v.empty() ? "[]" : "an array of " + std::to_string(v.size());
+    if (v.is_object()) return v.empty() ? "{}" : "an object of " + std::to_string(v.size()) + " keys";
+    if (v.is_null()) return "null";
+    std::string text = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (text.size() > 60) text = text.substr(0, 56) + "...\"";
+    return text;
+}
+
+// Parses `text`; invalid input "SOURCE: empty file" or "SOURCE: not valid JSON (byte N): ...",
+// whatever nlohmann throws.
 inline nlohmann::json parse_json(const std::string& text, const std::string& source) {
     EPLB_CHECK(text.find_first_not_of(" \t\r\n") != std::string::npos, source << ": empty file");
     try {
         return nlohmann::json::parse(text);
     } catch (const nlohmann::json::parse_error& e) {
         EPLB_FAIL(source << ": not valid JSON (byte " << e.byte << "): " << e.what());
+    } catch (const nlohmann::json::exception& e) {
+        // A number beyond double's range (1e400) is out_of_range 406, not a parse_error: still
+        // invalid input, not an internal error (found by tests/fuzz, corpus regress-number-overflow).
+        EPLB_FAIL(source << ": not valid JSON: " << e.what());
     }
 }
 

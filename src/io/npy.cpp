@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -23,6 +24,7 @@ NpyHeader parse_npy_header(const std::string& bytes, const std::string& source) 
     const int major = static_cast<unsigned char>(bytes[6]);
     EPLB_CHECK(major >= 1 && major <= 3, source << ": unsupported .npy version " << major);
     const size_t len_bytes = major == 1 ? 2 : 4;
+    EPLB_CHECK(bytes.size() >= 8 + len_bytes, source << ": truncated .npy header");
     size_t header_len = 0;
     for (size_t k = 0; k < len_bytes; ++k) {
         header_len |= static_cast<size_t>(static_cast<unsigned char>(bytes[8 + k])) << (8 * k);
@@ -40,20 +42,27 @@ NpyHeader parse_npy_header(const std::string& bytes, const std::string& source) 
     };
     std::string descr = value_of("descr");
     const size_t q1 = descr.find('\''), q2 = descr.find('\'', q1 + 1);
-    EPLB_CHECK(q1 != std::string::npos && q2 != std::string::npos, source << ": malformed .npy descr");
+    EPLB_CHECK(q1 != std::string::npos && q2 != std::string::npos,
+               source << ": malformed .npy descr " << printable(descr));
     descr = descr.substr(q1 + 1, q2 - q1 - 1);
     EPLB_CHECK(value_of("fortran_order").find("False") < value_of("fortran_order").find_first_of(",}"),
                source << ": Fortran-order .npy arrays are not supported (save with numpy.ascontiguousarray)");
     const std::string shape_text = value_of("shape");
     const size_t p1 = shape_text.find('('), p2 = shape_text.find(')');
-    EPLB_CHECK(p1 != std::string::npos && p2 != std::string::npos, source << ": malformed .npy shape");
+    EPLB_CHECK(p1 != std::string::npos && p2 != std::string::npos && p1 < p2,
+               source << ": malformed .npy shape " << printable(shape_text));
     std::istringstream ss(shape_text.substr(p1 + 1, p2 - p1 - 1));
     std::string dim;
     while (std::getline(ss, dim, ',')) {
-        if (dim.find_first_not_of(' ') == std::string::npos) continue;
-        char* end = nullptr;
-        const long long d = std::strtoll(dim.c_str(), &end, 10);
-        EPLB_CHECK(end && (*end == '\0' || *end == ' ' || *end == 'L'), source << ": malformed .npy shape");
+        const size_t b = dim.find_first_not_of(' ');
+        if (b == std::string::npos) continue;
+        size_t e = dim.find_last_not_of(' ') + 1;
+        if (e > b + 1 && dim[e - 1] == 'L') --e;  // Python 2 wrote longs as 3L
+        int64_t d = 0;
+        const auto [ptr, ec] = std::from_chars(dim.data() + b, dim.data() + e, d);
+        EPLB_CHECK(ec == std::errc() && ptr == dim.data() + e, source << ": .npy shape has a dimension '"
+                                                                      << printable(dim.substr(b, e - b))
+                                                                      << "', expected an integer");
         h.shape.push_back(d);
     }
     EPLB_CHECK(h.shape.size() == 2 || h.shape.size() == 3,
@@ -75,7 +84,7 @@ NpyHeader parse_npy_header(const std::string& bytes, const std::string& source) 
     } else if (descr == "<f8") {
         h.type = NpyType::kFloat64;
     } else {
-        EPLB_FAIL(source << ": .npy dtype '" << descr
+        EPLB_FAIL(source << ": .npy dtype '" << printable(descr)
                          << "' is not supported (int32, int64, float32, float64, little-endian)");
     }
     h.item_size = h.type == NpyType::kInt32 || h.type == NpyType::kFloat32 ? 4 : 8;
@@ -93,7 +102,9 @@ int64_t convert(const char* data, int64_t count, float* out) {
         std::memcpy(&x, data + i * sizeof(T), sizeof(T));
         const double v = static_cast<double>(x);
         bad |= static_cast<int>(!(v >= 0.0)) | static_cast<int>(v > kMax);
-        out[i] = static_cast<float>(v);
+        // Converting a double beyond float32's range is undefined: it becomes inf (and is refused).
+        constexpr float kInf = std::numeric_limits<float>::infinity();
+        out[i] = v > kMax ? kInf : v < -kMax ? -kInf : static_cast<float>(v);
     }
     if (bad == 0) return -1;
     for (int64_t i = 0; i < count; ++i) {
@@ -142,6 +153,8 @@ NpyStepReader::NpyStepReader(const std::string& path, Range layers, Range steps)
     struct stat st {};
     EPLB_CHECK(::stat(path.c_str(), &st) == 0, path << ": no such file");
     EPLB_CHECK(!S_ISDIR(st.st_mode), path << ": is a directory, expected a file");
+    // Steps are read with pread at their offsets; opening a FIFO would also block until a writer comes.
+    EPLB_CHECK(S_ISREG(st.st_mode), path << ": is not a regular file (a .npy series is read in place)");
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     EPLB_CHECK(fd_ >= 0, path << ": cannot open: " << std::strerror(errno));
     try {
@@ -164,16 +177,16 @@ NpyStepReader::NpyStepReader(const std::string& path, Range layers, Range steps)
         // Layer ids of a .npy trace are its row indices.
         const int end_layer = layers.end == -1 ? file_layers_ : layers.end;
         EPLB_CHECK(layers.first < file_layers_ && end_layer <= file_layers_ && layers.first < end_layer,
-                   "--layers " << layers.first << ":"
-                               << (layers.end == -1 ? std::string() : std::to_string(layers.end))
-                               << " is outside the trace's layers 0:" << file_layers_);
+                   path << ": --layers " << layers.first << ":"
+                        << (layers.end == -1 ? std::string() : std::to_string(layers.end))
+                        << " is outside the trace's layers 0:" << file_layers_);
         first_row_ = layers.first;
         num_rows_ = end_layer - layers.first;
         first_step_ = steps.first;
         end_step_ = steps.end == -1 ? file_steps_ : steps.end;
         EPLB_CHECK(first_step_ >= 0 && first_step_ < end_step_ && end_step_ <= file_steps_,
-                   "--steps " << steps.first << ":" << end_step_ << " is outside the trace's " << file_steps_
-                              << " steps [0, " << file_steps_ << ")");
+                   path << ": --steps " << steps.first << ":" << end_step_ << " is outside the trace's "
+                        << file_steps_ << " steps [0, " << file_steps_ << ")");
         bytes_.resize(static_cast<size_t>(num_rows_) * file_experts_ * header_.item_size);
     } catch (...) {
         ::close(fd_);

@@ -1,124 +1,243 @@
 // Placement JSON writer and reader (see placement_io.h).
 #include "io/placement_io.h"
 
+#include <algorithm>
+#include <sstream>
+
 #include "eplb/error.h"
 #include "eplb_config.h"
 #include "io/file_util.h"
 #include "io/json_util.h"
+#include "io/json_writer.h"
 
 namespace eplb::io {
 
-using ojson = nlohmann::ordered_json;
 using nlohmann::json;
 
 namespace {
 
-ojson matrix_rows(const IndexMatrix& m) {
-    ojson rows = ojson::array();
-    for (Eigen::Index r = 0; r < m.rows(); ++r) {
-        rows.push_back(std::vector<int32_t>(m.row(r).data(), m.row(r).data() + m.cols()));
-    }
-    return rows;
+void write_tool(JsonWriter& w) {
+    w.key("tool");
+    w.begin_object();
+    w.key("name");
+    w.value("eplb");
+    w.key("version");
+    w.value(EPLB_VERSION);
+    w.end_object();
 }
 
-ojson metrics_object(const Metrics& m, const std::vector<int>& layer_ids) {
-    ojson j;
-    j["balancedness"] = m.balancedness;
-    j["mean_layer_balancedness"] = m.mean_layer_balancedness;
-    j["imbalance"] = m.imbalance;
-    j["gap"] = m.gap;
-    j["mean_gap"] = m.mean_gap;
-    j["max_gap"] = m.max_gap;
-    j["worst_layer"] = layer_ids.empty() ? m.worst_layer : layer_ids[m.worst_layer];
-    j["duplicate_pairs"] = m.duplicate_pairs;
-    ojson layers = ojson::array();
+// Rows of a matrix as nested arrays.
+void write_rows(JsonWriter& w, const IndexMatrix& m) {
+    w.begin_array();
+    for (Eigen::Index r = 0; r < m.rows(); ++r) w.array(m.row(r).data(), static_cast<size_t>(m.cols()));
+    w.end_array();
+}
+
+void write_metrics(JsonWriter& w, const Metrics& m, const std::vector<int>& layer_ids) {
+    w.begin_object();
+    w.key("balancedness");
+    w.value(m.balancedness);
+    w.key("mean_layer_balancedness");
+    w.value(m.mean_layer_balancedness);
+    w.key("imbalance");
+    w.value(m.imbalance);
+    w.key("gap");
+    w.value(m.gap);
+    w.key("mean_gap");
+    w.value(m.mean_gap);
+    w.key("max_gap");
+    w.value(m.max_gap);
+    w.key("worst_layer");
+    w.value(layer_ids.empty() ? m.worst_layer : layer_ids[m.worst_layer]);
+    w.key("duplicate_pairs");
+    w.value(m.duplicate_pairs);
+    w.key("per_layer");
+    w.begin_array();
     for (size_t l = 0; l < m.layers.size(); ++l) {
         const LayerMetrics& lm = m.layers[l];
-        ojson o;
-        o["layer"] = layer_ids.empty() ? static_cast<int>(l) : layer_ids[l];
-        o["total_load"] = lm.total_load;
-        o["mean_gpu_load"] = lm.mean_gpu_load;
-        o["max_gpu_load"] = lm.max_gpu_load;
-        o["max_gpu"] = lm.max_gpu;
-        o["balancedness"] = lm.balancedness;
-        o["imbalance"] = lm.imbalance;
-        o["lower_bound"] = lm.lower_bound;
-        o["gap"] = lm.gap;
-        o["duplicate_gpus"] = lm.duplicate_gpus;
-        o["gpu_loads"] =
-            std::vector<double>(m.gpu_loads.row(l).data(), m.gpu_loads.row(l).data() + m.gpu_loads.cols());
-        o["node_loads"] =
-            std::vector<double>(m.node_loads.row(l).data(), m.node_loads.row(l).data() + m.node_loads.cols());
-        layers.push_back(std::move(o));
+        w.begin_object();
+        w.key("layer");
+        w.value(layer_ids.empty() ? static_cast<int>(l) : layer_ids[l]);
+        w.key("total_load");
+        w.value(lm.total_load);
+        w.key("mean_gpu_load");
+        w.value(lm.mean_gpu_load);
+        w.key("max_gpu_load");
+        w.value(lm.max_gpu_load);
+        w.key("max_gpu");
+        w.value(lm.max_gpu);
+        w.key("balancedness");
+        w.value(lm.balancedness);
+        w.key("imbalance");
+        w.value(lm.imbalance);
+        w.key("lower_bound");
+        w.value(lm.lower_bound);
+        w.key("gap");
+        w.value(lm.gap);
+        w.key("duplicate_gpus");
+        w.value(lm.duplicate_gpus);
+        w.key("gpu_loads");
+        w.array(m.gpu_loads.row(l).data(), static_cast<size_t>(m.gpu_loads.cols()));
+        w.key("node_loads");
+        w.array(m.node_loads.row(l).data(), static_cast<size_t>(m.node_loads.cols()));
+        w.end_object();
     }
-    j["per_layer"] = std::move(layers);
-    return j;
+    w.end_array();
+    w.end_object();
+}
+
+// log2phy [L][E][W] built one layer at a time (the whole padded matrix can be large: W is the
+// largest replica count of any expert in any layer).
+void write_log2phy(JsonWriter& w, const Placement& p) {
+    const int width = p.max_replicas(), e = p.num_experts();
+    std::vector<int32_t> row(static_cast<size_t>(e) * width);
+    w.begin_array();
+    for (int l = 0; l < p.num_layers(); ++l) {
+        std::fill(row.begin(), row.end(), -1);
+        for (int s = 0; s < p.num_slots(); ++s) {
+            const int x = p.phy2log(l, s);
+            if (x >= 0) row[static_cast<size_t>(x) * width + p.phyrank(l, s)] = s;
+        }
+        w.begin_array();
+        for (int x = 0; x < e; ++x) w.array(row.data() + static_cast<size_t>(x) * width, width);
+        w.end_array();
+    }
+    w.end_array();
 }
 
 }  // namespace
 
+void write_evaluation_json(std::ostream& out, const std::string& placement_path,
+                           const std::string& trace_path, const Metrics& metrics,
+                           const std::vector<int>& layer_ids) {
+    JsonWriter w(out);
+    w.begin_object();
+    w.key("schema");
+    w.value("eplb.evaluation/v1");
+    write_tool(w);
+    w.key("placement");
+    w.value(placement_path);
+    w.key("trace");
+    w.value(trace_path);
+    w.key("metrics");
+    write_metrics(w, metrics, layer_ids);
+    w.end_object();
+    w.finish();
+}
+
 std::string evaluation_to_json(const std::string& placement_path, const std::string& trace_path,
                                const Metrics& metrics, const std::vector<int>& layer_ids) {
-    ojson j;
-    j["schema"] = "eplb.evaluation/v1";
-    j["tool"] = {{"name", "eplb"}, {"version", EPLB_VERSION}};
-    j["placement"] = placement_path;
-    j["trace"] = trace_path;
-    j["metrics"] = metrics_object(metrics, layer_ids);
-    return j.dump() + "\n";
+    std::ostringstream out;
+    write_evaluation_json(out, placement_path, trace_path, metrics, layer_ids);
+    return out.str();
+}
+
+void write_placement_json(std::ostream& out, const PlacementDoc& d, const Metrics* metrics,
+                          const MigrationStats* migration) {
+    JsonWriter w(out);
+    w.begin_object();
+    w.key("schema");
+    w.value("eplb.placement/v1");
+    write_tool(w);
+    w.key("inputs");
+    w.begin_object();
+    if (!d.trace_source.empty()) {
+        w.key("trace");
+        w.value(d.trace_source);
+    }
+    if (!d.config_source.empty()) {
+        w.key("config");
+        w.value(d.config_source);
+    }
+    if (!d.backend.empty()) {
+        w.key("backend");
+        w.value(d.backend);
+    }
+    if (!d.previous_source.empty()) {
+        w.key("previous");
+        w.value(d.previous_source);
+    }
+    w.end_object();
+    if (!d.model.empty()) {
+        w.key("model");
+        w.value(d.model);
+    }
+    const ParallelConfig& c = d.config;
+    w.key("config");
+    w.begin_object();
+    w.key("num_logical_experts");
+    w.value(c.num_logical_experts);
+    w.key("num_physical_experts");
+    w.value(c.num_physical_experts);
+    w.key("num_redundant_experts");
+    w.value(c.num_redundant_experts());
+    w.key("num_groups");
+    w.value(c.num_groups);
+    w.key("num_nodes");
+    w.value(c.num_nodes);
+    w.key("num_gpus");
+    w.value(c.num_gpus);
+    if (d.expert_bytes > 0) {
+        w.key("expert_bytes");
+        w.value(d.expert_bytes);
+    }
+    w.end_object();
+    w.key("policy");
+    w.value(d.policy);
+    w.key("policy_taken");
+    w.value(c.hierarchical() ? "hierarchical" : "global");
+    w.key("layers");
+    w.array(d.layer_ids);
+    w.key("phy2log");
+    write_rows(w, d.placement.phy2log);
+    w.key("log2phy");
+    write_log2phy(w, d.placement);
+    w.key("logcnt");
+    write_rows(w, d.placement.logcnt);
+    if (metrics) {
+        w.key("metrics");
+        write_metrics(w, *metrics, d.layer_ids);
+    }
+    if (migration) {
+        w.key("migration");
+        w.begin_object();
+        w.key("experts_moved");
+        w.value(migration->experts_moved);
+        w.key("intra_node");
+        w.value(migration->intra_node);
+        w.key("inter_node");
+        w.value(migration->inter_node);
+        w.key("bytes_moved");
+        w.value(migration->bytes_moved);
+        w.key("intra_node_bytes");
+        w.value(migration->intra_node_bytes);
+        w.key("inter_node_bytes");
+        w.value(migration->inter_node_bytes);
+        w.key("received_per_gpu");
+        w.array(migration->received_per_gpu);
+        w.key("moved_per_layer");
+        w.array(migration->moved_per_layer);
+        w.end_object();
+    }
+    if (!d.layer_sources.empty()) {
+        w.key("layer_sources");
+        w.begin_array();
+        for (const std::string& source : d.layer_sources) w.value(source);
+        w.end_array();
+    }
+    if (!d.node_bounds.empty()) {
+        w.key("node_bounds");
+        w.array(d.node_bounds);
+    }
+    w.end_object();
+    w.finish();
 }
 
 std::string placement_to_json(const PlacementDoc& d, const Metrics* metrics,
                               const MigrationStats* migration) {
-    ojson j;
-    j["schema"] = "eplb.placement/v1";
-    j["tool"] = {{"name", "eplb"}, {"version", EPLB_VERSION}};
-    ojson inputs = ojson::object();
-    if (!d.trace_source.empty()) inputs["trace"] = d.trace_source;
-    if (!d.config_source.empty()) inputs["config"] = d.config_source;
-    if (!d.backend.empty()) inputs["backend"] = d.backend;
-    if (!d.previous_source.empty()) inputs["previous"] = d.previous_source;
-    j["inputs"] = inputs;
-    if (!d.model.empty()) j["model"] = d.model;
-    const ParallelConfig& c = d.config;
-    j["config"] = {{"num_logical_experts", c.num_logical_experts},
-                   {"num_physical_experts", c.num_physical_experts},
-                   {"num_redundant_experts", c.num_redundant_experts()},
-                   {"num_groups", c.num_groups},
-                   {"num_nodes", c.num_nodes},
-                   {"num_gpus", c.num_gpus}};
-    if (d.expert_bytes > 0) j["config"]["expert_bytes"] = d.expert_bytes;
-    j["policy"] = d.policy;
-    j["policy_taken"] = c.hierarchical() ? "hierarchical" : "global";
-    j["layers"] = d.layer_ids;
-    j["phy2log"] = matrix_rows(d.placement.phy2log);
-    const int w = d.placement.max_replicas();
-    const IndexMatrix l2p = d.placement.log2phy();
-    ojson log2phy = ojson::array();
-    for (int l = 0; l < d.placement.num_layers(); ++l) {
-        ojson layer = ojson::array();
-        for (int e = 0; e < d.placement.num_experts(); ++e) {
-            const int32_t* p = l2p.row(l).data() + static_cast<size_t>(e) * w;
-            layer.push_back(std::vector<int32_t>(p, p + w));
-        }
-        log2phy.push_back(std::move(layer));
-    }
-    j["log2phy"] = std::move(log2phy);
-    j["logcnt"] = matrix_rows(d.placement.logcnt);
-    if (metrics) j["metrics"] = metrics_object(*metrics, d.layer_ids);
-    if (migration) {
-        j["migration"] = {{"experts_moved", migration->experts_moved},
-                          {"intra_node", migration->intra_node},
-                          {"inter_node", migration->inter_node},
-                          {"bytes_moved", migration->bytes_moved},
-                          {"intra_node_bytes", migration->intra_node_bytes},
-                          {"inter_node_bytes", migration->inter_node_bytes},
-                          {"received_per_gpu", migration->received_per_gpu},
-                          {"moved_per_layer", migration->moved_per_layer}};
-    }
-    if (!d.layer_sources.empty()) j["layer_sources"] = d.layer_sources;
-    if (!d.node_bounds.empty()) j["node_bounds"] = d.node_bounds;
-    return j.dump() + "\n";
+    std::ostringstream out;
+    write_placement_json(out, d, metrics, migration);
+    return out.str();
 }
 
 namespace {
@@ -126,8 +245,9 @@ namespace {
 int config_int(const json& cfg, const char* key, const std::string& source, int min) {
     EPLB_CHECK(cfg.contains(key), source << ": config has no \"" << key << "\"");
     const json& v = cfg[key];
-    EPLB_CHECK(v.is_number_integer() && v.get<int64_t>() >= min && v.get<int64_t>() <= (1 << 24),
-               source << ": config." << key << " is " << v.dump() << ", expected an integer >= " << min);
+    EPLB_CHECK(
+        v.is_number_integer() && v.get<int64_t>() >= min && v.get<int64_t>() <= (1 << 24),
+        source << ": config." << key << " is " << describe_value(v) << ", expected an integer >= " << min);
     return v.get<int>();
 }
 
@@ -136,15 +256,19 @@ IndexMatrix read_matrix(const json& j, const char* key, const std::string& sourc
     const json& rows = j[key];
     EPLB_CHECK(rows.is_array() && !rows.empty(),
                source << ": " << key << " must be a non-empty array of rows");
-    IndexMatrix m(rows.size(), cols);
+    // Every row's length first: the matrix is allocated only once the file is known to hold it
+    // (a two-line file must not make us allocate rows x 2^24 slots).
     for (size_t r = 0; r < rows.size(); ++r) {
         EPLB_CHECK(rows[r].is_array() && static_cast<int>(rows[r].size()) == cols,
                    source << ": " << key << "[" << r << "] has " << (rows[r].is_array() ? rows[r].size() : 0)
                           << " entries, expected " << cols);
+    }
+    IndexMatrix m(rows.size(), cols);
+    for (size_t r = 0; r < rows.size(); ++r) {
         for (int c = 0; c < cols; ++c) {
             const json& v = rows[r][c];
             EPLB_CHECK(v.is_number_integer() && v.get<int64_t>() >= min_value && v.get<int64_t>() < (1 << 24),
-                       source << ": " << key << "[" << r << "][" << c << "] is " << v.dump()
+                       source << ": " << key << "[" << r << "][" << c << "] is " << describe_value(v)
                               << ", expected an integer >= " << min_value);
             m(r, c) = v.get<int32_t>();
         }
@@ -172,8 +296,13 @@ PlacementDoc parse_placement_json(const std::string& text, const std::string& so
     } catch (const Error& e) {
         EPLB_FAIL(source << ": " << e.what());
     }
-    if (cfg.contains("expert_bytes") && cfg["expert_bytes"].is_number_integer()) {
-        d.expert_bytes = cfg["expert_bytes"].get<int64_t>();
+    if (cfg.contains("expert_bytes")) {
+        const json& v = cfg["expert_bytes"];
+        // The limit of config files: byte counts multiply it, so it must stay far from int64's end.
+        EPLB_CHECK(
+            v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() <= (int64_t{1} << 40),
+            source << ": config.expert_bytes is " << describe_value(v) << ", expected an integer 0..2^40");
+        d.expert_bytes = v.get<int64_t>();
     }
     if (j.contains("policy") && j["policy"].is_string()) d.policy = j["policy"].get<std::string>();
     if (j.contains("model") && j["model"].is_string()) d.model = j["model"].get<std::string>();
@@ -199,7 +328,7 @@ PlacementDoc parse_placement_json(const std::string& text, const std::string& so
                 int rank = 0;
                 for (const json& s : slots) {
                     EPLB_CHECK(s.is_number_integer(),
-                               source << ": log2phy[" << l << "][" << e << "] holds " << s.dump());
+                               source << ": log2phy[" << l << "][" << e << "] holds " << describe_value(s));
                     const int64_t slot = s.get<int64_t>();
                     if (slot == -1) continue;
                     EPLB_CHECK(slot >= 0 && slot < d.config.num_physical_experts && phy2log(l, slot) == e,
@@ -226,7 +355,7 @@ PlacementDoc parse_placement_json(const std::string& text, const std::string& so
         for (size_t l = 0; l < ids.size(); ++l) {
             EPLB_CHECK(
                 ids[l].is_number_integer() && ids[l].get<int64_t>() >= 0 && ids[l].get<int64_t>() < (1 << 30),
-                source << ": layers[" << l << "] is " << ids[l].dump());
+                source << ": layers[" << l << "] is " << describe_value(ids[l]));
             d.layer_ids.push_back(ids[l].get<int>());
         }
     } else {

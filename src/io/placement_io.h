@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -30,7 +31,10 @@ struct PlacementDoc {
 };
 
 // The JSON document: schema, tool, inputs, config, policy, policy_taken, layers, phy2log, log2phy,
-// logcnt, then metrics and migration when given. Deterministic (same input, same bytes).
+// logcnt, then metrics and migration when given. Deterministic (same input, same bytes). Streamed:
+// memory beyond the placement itself is one layer of log2phy.
+void write_placement_json(std::ostream& out, const PlacementDoc& doc, const Metrics* metrics,
+                          const MigrationStats* migration);
 std::string placement_to_json(const PlacementDoc& doc, const Metrics* metrics,
                               const MigrationStats* migration);
 
@@ -39,6 +43,9 @@ PlacementDoc read_placement(const std::string& path);
 PlacementDoc parse_placement_json(const std::string& text, const std::string& source);
 
 // The `evaluate --json` document: schema eplb.evaluation/v1, the two inputs and the metrics.
+void write_evaluation_json(std::ostream& out, const std::string& placement_path,
+                           const std::string& trace_path, const Metrics& metrics,
+                           const std::vector<int>& layer_ids);
 std::string evaluation_to_json(const std::string& placement_path, const std::string& trace_path,
                                const Metrics& metrics, const std::vector<int>& layer_ids);
 

@@ -12,6 +12,7 @@
 #include "eplb/error.h"
 #include "io/file_util.h"
 #include "io/json_util.h"
+#include "io/json_writer.h"
 #include "io/npy.h"
 #include "io/trtllm_stats.h"
 
@@ -27,11 +28,12 @@ void flatten(const json& j, int depth, std::vector<int>& shape, std::vector<floa
              const std::string& source, const std::string& where, int level = 0) {
     if (level == depth) {
         EPLB_CHECK(j.is_number(),
-                   source << ": " << where << " is " << j.dump().substr(0, 40) << ", expected a number");
+                   source << ": " << where << " is " << describe_value(j) << ", expected a number");
         const double v = j.get<double>();
-        EPLB_CHECK(std::isfinite(v) && v >= 0.0,
-                   source << ": " << where << " is " << j.dump() << ": loads must be finite and >= 0");
-        EPLB_CHECK(v <= 3.4e38, source << ": " << where << " is " << j.dump() << ": too large for float32");
+        EPLB_CHECK(std::isfinite(v) && v >= 0.0, source << ": " << where << " is " << describe_value(j)
+                                                        << ": loads must be finite and >= 0");
+        EPLB_CHECK(v <= 3.4e38,
+                   source << ": " << where << " is " << describe_value(j) << ": too large for float32");
         out.push_back(static_cast<float>(v));
         return;
     }
@@ -98,7 +100,7 @@ LoadTrace parse_trace_json(const std::string& text, const std::string& source) {
     LoadTrace t;
     if (j.contains("schema")) {
         EPLB_CHECK(j["schema"] == "eplb.trace/v1",
-                   source << ": schema is " << j["schema"].dump() << ", expected \"eplb.trace/v1\"");
+                   source << ": schema is " << describe_value(j["schema"]) << ", expected \"eplb.trace/v1\"");
         EPLB_CHECK(j.contains("load"), source << ": missing key \"load\" ([steps][layers][experts])");
         t = read_loads_array(j["load"], source, "load", false);
         if (j.contains("layers")) {
@@ -107,10 +109,10 @@ LoadTrace parse_trace_json(const std::string& text, const std::string& source) {
                 ids.is_array() && static_cast<int>(ids.size()) == t.num_layers,
                 source << ": \"layers\" must list one model layer id per row (" << t.num_layers << ")");
             for (int l = 0; l < t.num_layers; ++l) {
-                EPLB_CHECK(
-                    ids[l].is_number_integer() && ids[l].get<int64_t>() >= 0 &&
-                        ids[l].get<int64_t>() < (1 << 30),
-                    source << ": layers[" << l << "] is " << ids[l].dump() << ", expected a layer id >= 0");
+                EPLB_CHECK(ids[l].is_number_integer() && ids[l].get<int64_t>() >= 0 &&
+                               ids[l].get<int64_t>() < (1 << 30),
+                           source << ": layers[" << l << "] is " << describe_value(ids[l])
+                                  << ", expected a layer id >= 0");
                 t.layer_ids[l] = ids[l].get<int>();
                 EPLB_CHECK(
                     l == 0 || t.layer_ids[l] > t.layer_ids[l - 1],
@@ -160,11 +162,13 @@ LoadTrace parse_trace_csv(const std::string& text, const std::string& source) {
     std::map<int, int> layer_rows;
     while (std::getline(in, line)) {
         ++line_no;
+        // Spreadsheets write a UTF-8 byte-order mark first.
+        if (line_no == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
         if (!line.empty() && line.back() == '\r') line.pop_back();
         if (line.empty()) continue;
         if (line_no == 1 && line.rfind("step", 0) == 0) {
-            EPLB_CHECK(line == "step,layer,expert,load",
-                       source << ": line 1: header is '" << line << "', expected 'step,layer,expert,load'");
+            EPLB_CHECK(line == "step,layer,expert,load", source << ": line 1: header is '" << printable(line)
+                                                                << "', expected 'step,layer,expert,load'");
             continue;
         }
         std::string fields[4];
@@ -182,14 +186,16 @@ LoadTrace parse_trace_csv(const std::string& text, const std::string& source) {
                               << (k == 0   ? "step"
                                   : k == 1 ? "layer"
                                            : "expert")
-                              << " '" << f << "' is not an integer in [0, 2^24)");
+                              << " '" << printable(f) << "' is not an integer in [0, 2^24)");
         }
         char* end = nullptr;
         const double v = std::strtod(fields[3].c_str(), &end);
-        EPLB_CHECK(!fields[3].empty() && end && *end == '\0',
-                   source << ": line " << line_no << ": load '" << fields[3] << "' is not a number");
-        EPLB_CHECK(std::isfinite(v) && v >= 0 && v <= 3.4e38,
-                   source << ": line " << line_no << ": load " << fields[3] << " must be finite and >= 0");
+        EPLB_CHECK(!fields[3].empty() && end && *end == '\0', source << ": line " << line_no << ": load '"
+                                                                     << printable(fields[3])
+                                                                     << "' is not a number");
+        EPLB_CHECK(std::isfinite(v) && v >= 0 && v <= 3.4e38, source << ": line " << line_no << ": load "
+                                                                     << printable(fields[3])
+                                                                     << " must be finite and >= 0");
         entries.push_back({ints[0], ints[1], ints[2], static_cast<float>(v)});
         max_step = std::max(max_step, ints[0]);
         max_expert = std::max(max_expert, ints[2]);
@@ -200,9 +206,15 @@ LoadTrace parse_trace_csv(const std::string& text, const std::string& source) {
     t.num_steps = max_step + 1;
     t.num_layers = static_cast<int>(layer_rows.size());
     t.num_experts = max_expert + 1;
-    EPLB_CHECK(static_cast<double>(t.num_steps) * t.num_layers * t.num_experts <= 1e9,
-               source << ": the trace would be " << t.num_steps << " x " << t.num_layers << " x "
-                      << t.num_experts << " values, more than 1e9");
+    // Rows not listed are zero, so the ids alone set the size: bound it by the rows given, or two
+    // lines naming step 60 and expert 16,000,000 would make us allocate 5 GB.
+    const double dense = static_cast<double>(t.num_steps) * t.num_layers * t.num_experts;
+    EPLB_CHECK(
+        dense <= 1e9 && dense <= std::max(double{1 << 20}, 1024.0 * static_cast<double>(entries.size())),
+        source << ": the trace would be " << t.num_steps << " steps x " << t.num_layers << " layers x "
+               << t.num_experts << " experts from only " << entries.size()
+               << " rows (missing rows count as zero; at most 1024 values per row and 1e9 in all): "
+                  "check the step and expert columns");
     int row = 0;
     for (auto& [id, r] : layer_rows) {
         r = row++;
@@ -246,22 +258,39 @@ LoadTrace read_trace(const std::string& path) {
     return parse_trace_json(content, path);
 }
 
-std::string trace_to_json(const LoadTrace& t) {
-    nlohmann::ordered_json j;
-    j["schema"] = "eplb.trace/v1";
-    if (!t.model.empty()) j["model"] = t.model;
-    j["layers"] = t.layer_ids;
-    json load = json::array();
+void write_trace_json(std::ostream& out, const LoadTrace& t) {
+    JsonWriter w(out);
+    w.begin_object();
+    w.key("schema");
+    w.value("eplb.trace/v1");
+    if (!t.model.empty()) {
+        w.key("model");
+        w.value(t.model);
+    }
+    w.key("layers");
+    w.array(t.layer_ids);
+    w.key("load");
+    w.begin_array();
     for (int s = 0; s < t.num_steps; ++s) {
-        json step = json::array();
+        w.begin_array();
         for (int l = 0; l < t.num_layers; ++l) {
             const float* row = t.step_data(s) + static_cast<size_t>(l) * t.num_experts;
-            step.push_back(std::vector<float>(row, row + t.num_experts));
+            w.begin_array();
+            // float -> double is exact: the same digits nlohmann prints for a stored float.
+            for (int e = 0; e < t.num_experts; ++e) w.value(static_cast<double>(row[e]));
+            w.end_array();
         }
-        load.push_back(std::move(step));
+        w.end_array();
     }
-    j["load"] = std::move(load);
-    return j.dump() + "\n";
+    w.end_array();
+    w.end_object();
+    w.finish();
+}
+
+std::string trace_to_json(const LoadTrace& t) {
+    std::ostringstream out;
+    write_trace_json(out, t);
+    return out.str();
 }
 
 std::string trace_to_sglang_json(const LoadTrace& t, int num_model_layers) {
@@ -343,7 +372,7 @@ void write_trace(const LoadTrace& trace, const std::string& path) {
     if (ext == "npy") return write_file_atomic(path, trace_to_npy(trace));
     EPLB_CHECK(ext == "json" || path == "-",
                path << ": unknown trace format '." << ext << "' (use .json, .csv or .npy)");
-    write_file_atomic(path, trace_to_json(trace));
+    write_file_atomic(path, [&](std::ostream& out) { write_trace_json(out, trace); });
 }
 
 }  // namespace eplb::io

@@ -4,6 +4,7 @@
 // directories (trtllm_stats.h).
 #pragma once
 
+#include <ostream>
 #include <string>
 
 #include "eplb/trace.h"
@@ -21,6 +22,7 @@ LoadTrace parse_trace_csv(const std::string& text, const std::string& source);
 LoadTrace parse_trace_npy(const std::string& bytes, const std::string& source);
 
 // Serialisations: native JSON (schema eplb.trace/v1), CSV, and .npy (float32 [T][L][E]).
+void write_trace_json(std::ostream& out, const LoadTrace& trace);
 std::string trace_to_json(const LoadTrace& trace);
 std::string trace_to_csv(const LoadTrace& trace);
 std::string trace_to_npy(const LoadTrace& trace);

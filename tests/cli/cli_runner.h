@@ -36,12 +36,14 @@ inline std::string slurp(const std::string& path) {
 
 inline void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
-// args is passed to the shell as is: quote what needs quoting.
-inline CliResult run_eplb(const std::string& args) {
+// args is passed to the shell as is: quote what needs quoting. `prefix` goes before the binary:
+// environment assignments ("OMP_NUM_THREADS=4") or a wrapper ("timeout 60": a hang then fails the
+// test with exit code 124 instead of stalling the suite).
+inline CliResult run_eplb_with(const std::string& prefix, const std::string& args) {
     const char* bin = std::getenv("EPLB_BIN");
     const std::string out = temp_dir() + "/stdout", err = temp_dir() + "/stderr";
-    const std::string cmd =
-        std::string(bin ? bin : "eplb") + " " + args + " >" + out + " 2>" + err + " </dev/null";
+    const std::string cmd = prefix + " " + std::string(bin ? bin : "eplb") + " " + args + " >" + out + " 2>" +
+                            err + " </dev/null";
     const int status = std::system(cmd.c_str());
     CliResult r;
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -49,5 +51,7 @@ inline CliResult run_eplb(const std::string& args) {
     r.err = slurp(err);
     return r;
 }
+
+inline CliResult run_eplb(const std::string& args) { return run_eplb_with("", args); }
 
 }  // namespace eplb::test

@@ -160,6 +160,9 @@ TEST_CASE("config validation names the values") {
           "num_logical_experts (100) must be a multiple of num_groups (8) for hierarchical balancing");
     CHECK(message({256, 288, 8, 4, 0}) == "num_gpus (0) must be at least 1");
     CHECK(message({256, 288, 8, 4, 32}).empty());
+    // Counts beyond 2^24 are refused before any product of them is formed or allocated.
+    CHECK(message({256, 1 << 25, 8, 4, 32}) == "num_physical_experts (33554432) must be at most 16777216");
+    CHECK(message({256, 288, 8, 4, 2147483647}) == "num_gpus (2147483647) must be at most 16777216");
 }
 
 TEST_CASE("loads must be finite and non-negative") {

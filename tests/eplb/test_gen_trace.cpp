@@ -46,6 +46,20 @@ TEST_CASE("invalid options name the option") {
     o = {};
     o.skew = -1;
     CHECK_THROWS_AS(generate_trace(o), Error);
+    // The messages use the flag names of `eplb gen-trace`.
+    o = {};
+    o.num_layers = 0;
+    CHECK_THROWS_WITH_AS(generate_trace(o), "--num-layers (0) must be 1..100000", Error);
+    o = {};
+    o.num_experts = 0;
+    CHECK_THROWS_WITH_AS(generate_trace(o), "--num-experts (0) must be 1..2^20", Error);
+    o = {};
+    o.num_steps = 0;
+    CHECK_THROWS_WITH_AS(generate_trace(o), "--num-steps (0) must be at least 1", Error);
+    // tokens x top_k would overflow int64.
+    o = {};
+    o.tokens_per_step = int64_t{1} << 62;
+    CHECK_THROWS_WITH_AS(generate_trace(o), "--tokens (4611686018427387904) must be in [0, 2^40]", Error);
 }
 
 TEST_CASE("streamed step by step equals the materialised trace; skipped steps are generated") {

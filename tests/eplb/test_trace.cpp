@@ -49,6 +49,40 @@ TEST_CASE("sum_steps") {
     CHECK_THROWS_AS(t.sum_steps(2, 4), Error);
 }
 
+TEST_CASE("sum_steps refuses a layer total beyond float32 (the planners accumulate in float32)") {
+    LoadTrace t;
+    t.num_steps = 2;
+    t.num_layers = 2;
+    t.num_experts = 2;
+    t.layer_ids = {7, 8};
+    // [step][layer][expert]: step 0 = {1, 2}, {3, 4}; step 1 = {3e38, 1}, {3e38, 1}.
+    t.values = {1, 2, 3, 4, 3e38f, 1, 3e38f, 1};
+    CHECK(t.sum_steps(0, 1)(1, 1) == 4.0f);
+    CHECK(t.sum_steps(1, 2)(0, 0) == 3e38f);
+    t.values = {3e38f, 0, 1, 1, 3e38f, 0, 1, 1};  // layer 7, expert 0: 3e38 twice
+    CHECK_THROWS_WITH_AS(
+        t.sum_steps(0, 2),
+        "layer 7 has a total load of 6e+38 over steps 0:2, more than float32 holds (3.4e+38): "
+        "scale the loads down",
+        Error);
+    t.values = {2e38f, 2e38f, 1, 1, 0, 0, 1, 1};  // one step, but layer 7 sums to 4e38
+    CHECK_THROWS_WITH_AS(
+        t.sum_steps(0, 1),
+        "layer 7 has a total load of 4e+38 over steps 0:1, more than float32 holds (3.4e+38): "
+        "scale the loads down",
+        Error);
+}
+
+TEST_CASE("messages quote arguments on one line") {
+    CHECK(printable("a\nb\x1b") == "a\\x0ab\\x1b");
+    CHECK(printable(std::string(50, 'x'), 10) == "xxxxxxxxxx...");
+    CHECK_THROWS_WITH_AS(parse_range("1\n2", "--layers"), "--layers '1\\x0a2' is not a range A:B (e.g. 3:61)",
+                         Error);
+    // The range's name comes from the caller: a config's moe_layers is not a flag.
+    CHECK_THROWS_WITH_AS(select_layers(small_trace(), {0, 9}, "moe_layers of c.json"),
+                         "moe_layers of c.json 0:9 is outside the trace's layers 3:7", Error);
+}
+
 TEST_CASE("validate_trace names the step, layer and expert") {
     LoadTrace t = small_trace();
     t.values[8 + 3] = -2;  // step 1, row 1 (layer id 4), expert 1

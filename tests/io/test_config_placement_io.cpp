@@ -114,3 +114,42 @@ TEST_CASE("write_file_atomic leaves no partial file on failure") {
     CHECK(files == 1);  // no temp files left behind
     std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("placement reader: row lengths checked before allocating, byte counts bounded") {
+    // One short row under a config of 2^24 slots: refused without allocating rows x 2^24 entries.
+    const std::string huge =
+        R"({"schema": "eplb.placement/v1", "config": {"num_logical_experts": 1, "num_physical_experts": 16777216,
+            "num_groups": 1, "num_nodes": 1, "num_gpus": 1}, "phy2log": [[0]]})";
+    CHECK(error_of([&] { parse_placement_json(huge, "h.json"); }) ==
+          "h.json: phy2log[0] has 1 entries, expected 16777216");
+    std::string text = placement_to_json(sample_doc(), nullptr, nullptr);
+    text.replace(text.find("\"expert_bytes\":1024"), 19, "\"expert_bytes\":-5");
+    CHECK(error_of([&] { parse_placement_json(text, "b.json"); }) ==
+          "b.json: config.expert_bytes is -5, expected an integer 0..2^40");
+}
+
+TEST_CASE("validate_placement: replica counts must sum to the slots") {
+    PlacementDoc d = sample_doc();
+    d.placement.logcnt(1, 0) += 1;
+    CHECK(error_of([&] { validate_placement(d.placement, d.config); }) ==
+          "layer 1: logcnt sums to 25, expected num_physical_experts (24)");
+}
+
+TEST_CASE("config reader: deeply nested values are described, not dumped") {
+    const std::string deep = "{\"num_gpus\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
+    CHECK(error_of([&] { parse_config_json(deep, "c.json"); }) ==
+          "c.json: num_gpus is an array of 1, expected an integer");
+    CHECK(error_of([] { parse_config_json(R"({"policy": {"a": 1}})", "c.json"); }) ==
+          "c.json: policy is an object of 1 keys, expected a string");
+}
+
+TEST_CASE("fuzz regression regress-number-overflow (config): a number beyond double is invalid input") {
+    const char* root = std::getenv("EPLB_SOURCE_ROOT");
+    REQUIRE(root);
+    const std::string text =
+        read_text_file(std::string(root) + "/tests/fuzz/corpus/config/regress-number-overflow");
+    CHECK(error_of([&] {
+              parse_config_json(text, "c.json");
+          }).rfind("c.json: not valid JSON: [json.exception.out_of_range.406] number overflow parsing", 0) ==
+          0);
+}

@@ -80,10 +80,10 @@ TEST_CASE("float32 [T][L][E]: each step as the whole-file parser reads it; layer
     CHECK(std::equal(rows.begin(), rows.end(), t.step_data(3) + 8));
     CHECK(error_of([&] {
               NpyStepReader(path, Range{2, 9});
-          }) == "--layers 2:9 is outside the trace's layers 0:5");
+          }) == path + ": --layers 2:9 is outside the trace's layers 0:5");
     CHECK(error_of([&] {
               NpyStepReader(path, Range{}, Range{5, 9});
-          }) == "--steps 5:9 is outside the trace's 7 steps [0, 7)");
+          }) == path + ": --steps 5:9 is outside the trace's 7 steps [0, 7)");
 }
 
 TEST_CASE("int32, int64 and float64 arrays; a 2-D array is one step") {

@@ -1,11 +1,14 @@
 // Every trace reader, round trips through every writer, and the error paths with their messages.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
 
 #include "eplb/error.h"
 #include "eplb/gen_trace.h"
+#include "io/file_util.h"
 #include "io/trace_io.h"
 #include "tests/test_util.h"
 
@@ -161,4 +164,112 @@ TEST_CASE("real SGLang traces parse with 61 layers x 256 experts") {
         ++files;
     }
     CHECK(files == 12);
+}
+
+namespace {
+// A .npy file with the given header dict text and data bytes (version 1).
+std::string npy_bytes(const std::string& dict, const std::string& data) {
+    std::string header = dict;
+    header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
+    header.push_back('\n');
+    std::string out = "\x93NUMPY";
+    out.push_back('\x01');
+    out.push_back('\x00');
+    out.push_back(static_cast<char>(header.size() & 0xff));
+    out.push_back(static_cast<char>(header.size() >> 8));
+    return out + header + data;
+}
+}  // namespace
+
+TEST_CASE(".npy: malformed headers and values are invalid input, never another exception") {
+    const std::string two_floats("\x00\x00\x80\x3f\x00\x00\x00\x40", 8);  // 1.0f, 2.0f
+    // std::stoll used to throw std::invalid_argument here: an "internal error", exit 4.
+    CHECK(error_of([&] {
+              parse_trace_npy(
+                  npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (a, 2), }", two_floats),
+                  "s.npy");
+          }) == "s.npy: .npy shape has a dimension 'a', expected an integer");
+    CHECK(error_of([&] {
+              parse_trace_npy(
+                  npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999, 2), }",
+                            two_floats),
+                  "o.npy");
+          }) == "o.npy: .npy shape has a dimension '99999999999999999999', expected an integer");
+    // A version-2 header needs 4 length bytes: 10 bytes in all is cut short.
+    CHECK(error_of([] { parse_trace_npy(std::string("\x93NUMPY\x02\x00\x10\x00", 10), "v2.npy"); }) ==
+          "v2.npy: truncated .npy header");
+    // float64 beyond float32's range becomes inf (converting it would be undefined) and is refused.
+    const double big[2] = {1.0, 1e300};
+    CHECK(error_of([&] {
+              parse_trace_npy(npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (1, 2), }",
+                                        std::string(reinterpret_cast<const char*>(big), 16)),
+                              "b.npy");
+          }) == "b.npy: load at step 0, layer 0, expert 1 is inf: loads must be finite and >= 0");
+    // A control character in the dtype is escaped: the message stays on one line.
+    CHECK(error_of([&] {
+              parse_trace_npy(
+                  npy_bytes("{'descr': '<f\n4', 'fortran_order': False, 'shape': (1, 2), }", two_floats),
+                  "d.npy");
+          }) ==
+          "d.npy: .npy dtype '<f\\x0a4' is not supported (int32, int64, float32, float64, little-endian)");
+}
+
+TEST_CASE("CSV: sparse ids cannot make the reader allocate more than the rows justify; BOM accepted") {
+    CHECK(error_of([] {
+              parse_trace_csv("0,0,0,1\n60,0,16000000,1\n", "s.csv");
+          }).rfind("s.csv: the trace would be 61 steps x 1 layers x 16000001 experts from only 2 rows", 0) ==
+          0);
+    // Up to 2^20 values whatever the row count, so small sparse files keep working.
+    const LoadTrace t = parse_trace_csv("0,0,0,1\n0,0,99999,2\n", "ok.csv");
+    CHECK(t.num_experts == 100000);
+    CHECK(t.values[99999] == 2.0f);
+    const LoadTrace b = parse_trace_csv("\xEF\xBB\xBFstep,layer,expert,load\n0,0,0,3\n", "bom.csv");
+    CHECK(b.values == std::vector<float>{3});
+    CHECK(error_of([] { parse_trace_csv("0,0,0,1\x1b[31m\n", "c.csv"); }) ==
+          "c.csv: line 1: load '1\\x1b[31m' is not a number");
+}
+
+TEST_CASE("JSON: deeply nested values are described, not dumped (dump() recurses)") {
+    const std::string deep = "{\"schema\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
+    CHECK(error_of([&] { parse_trace_json(deep, "d.json"); }) ==
+          "d.json: schema is an array of 1, expected \"eplb.trace/v1\"");
+    const std::string deep_load =
+        "{\"logical_count\": [[[1, " + std::string(50000, '[') + std::string(50000, ']') + "]]]}";
+    CHECK(error_of([&] { parse_trace_json(deep_load, "l.json"); }) ==
+          "l.json: logical_count[0][0][1] is an array of 1, expected a number");
+}
+
+TEST_CASE("read_text_file: FIFOs without a writer, devices and read errors") {
+    const auto dir = std::filesystem::temp_directory_path() / "eplb_test_special_files";
+    std::filesystem::create_directories(dir);
+    const std::string fifo = (dir / "f.json").string();
+    std::filesystem::remove(fifo);
+    REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+    // Opening a FIFO nobody writes to would block forever: it reads as empty instead.
+    CHECK(read_text_file(fifo).empty());
+    CHECK(error_of([&] { read_trace(fifo); }) == fifo + ": empty file");
+    CHECK(error_of([] { read_text_file("/dev/zero"); }) == "/dev/zero: is not a regular file");
+    // A read that fails part way is an error, not a short file (the old stream copy ignored it).
+    CHECK(error_of([] { read_text_file("/proc/self/mem"); }) ==
+          "/proc/self/mem: cannot read: Input/output error");
+    CHECK(error_of([] { read_text_file("/nonexistent/dir/x.json"); }) ==
+          "/nonexistent/dir/x.json: no such file");
+    std::filesystem::remove_all(dir);
+}
+
+namespace {
+// A file of the fuzz corpus (tests/fuzz/corpus/<harness>/<name>): crash regressions live there.
+std::string fuzz_input(const std::string& harness, const std::string& name) {
+    const char* root = std::getenv("EPLB_SOURCE_ROOT");
+    REQUIRE(root);
+    return read_text_file(std::string(root) + "/tests/fuzz/corpus/" + harness + "/" + name);
+}
+}  // namespace
+
+TEST_CASE("fuzz regression regress-number-overflow: a number beyond double is invalid input") {
+    // nlohmann throws out_of_range (not parse_error) for 1e3990: it reached main as an internal error.
+    CHECK(error_of([] { parse_trace_json(fuzz_input("trace_json", "regress-number-overflow"), "o.json"); }) ==
+          "o.json: not valid JSON: [json.exception.out_of_range.406] number overflow parsing '1321e3961'");
+    CHECK(error_of([] { parse_trace_json("{\"logical_count\": [[1e400]]}", "o.json"); }) ==
+          "o.json: not valid JSON: [json.exception.out_of_range.406] number overflow parsing '1e400'");
 }
