@@ -23,7 +23,7 @@
 #include <cuda_runtime.h>
 #include <nccl.h>
 
-#include "cuda/device_check.h"
+#include "cuda/nccl_check.h"
 #include "cuda/shuffle_kernels.h"
 #include "eplb/error.h"
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "cuda/device_check.h"
+#include "cuda/nccl_check.h"
 
 namespace {
 
