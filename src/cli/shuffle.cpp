@@ -194,6 +194,7 @@ void host_check(const TransferPlan& plan, io::ShuffleReport& report) {
 }  // namespace
 
 int run_shuffle(const ShuffleOptions& o) {
+    EPLB_CHECK(o.timeout >= 0, "--timeout (" << o.timeout << ") must be >= 0 (0: wait forever)");
     io::ShufflePlacements in = load_placements(o);
     const int64_t expert_bytes = (o.expert_bytes_opt && o.expert_bytes_opt->count()) || in.expert_bytes <= 0
                                      ? o.expert_bytes
@@ -207,8 +208,15 @@ int run_shuffle(const ShuffleOptions& o) {
     c.num_physical_experts = static_cast<int>(al.old_phy2log.cols());
     c.num_gpus = al.num_gpus;
     c.num_nodes = al.old_ranks ? in.old_num_nodes : in.new_num_nodes;
-    const TransferPlan plan = build_transfer_plan(al.old_phy2log, al.new_phy2log, c,
-                                                  TransferPlanOptions{expert_bytes, o.layers_in_flight});
+    TransferPlan plan;
+    try {
+        plan = build_transfer_plan(al.old_phy2log, al.new_phy2log, c,
+                                   TransferPlanOptions{expert_bytes, o.layers_in_flight});
+    } catch (const Error& e) {
+        // Name the placements the error is about (a needed expert no old slot holds, ...).
+        if (e.kind() != ErrorKind::kInvalidInput) throw;
+        EPLB_FAIL("old " << in.old_source << ", new " << in.new_source << ": " << e.what());
+    }
 
     io::ShuffleReport report;
     report.old_source = in.old_source;
