@@ -16,8 +16,8 @@ CC=clang CXX=clang++ eplb_build build-san -Db_sanitize=address,undefined -Db_lun
     -Dfuzz=true
 # LeakSanitizer stops the process with ptrace, which some containers forbid: then run without it
 # (ASan and UBSan still run) rather than fail every test.
-if build-san/tests/fuzz/replay_config tests/fuzz/corpus/config 2>&1 >/dev/null |
-    grep -q "LeakSanitizer has encountered a fatal error"; then
+probe=$(build-san/tests/fuzz/replay_config tests/fuzz/corpus/config 2>&1 >/dev/null || true)
+if grep -q "LeakSanitizer has encountered a fatal error" <<<"$probe"; then
     echo "eplb: LeakSanitizer cannot run here (ptrace not permitted?): leak checks are off" >&2
     export ASAN_OPTIONS=detect_leaks=0
 fi

@@ -259,11 +259,11 @@ std::string export_placement(const PlacementDoc& doc, PlacementFormat format, in
 PlacementFormat detect_placement_format(const std::string& path, const std::string& content) {
     const std::string ext = extension_of(path);
     if (ext == "yaml" || ext == "yml") return PlacementFormat::kTrtllm;
-    const json j = parse_json(content, path);
+    const json j = parse_json(content, path, top_level_only);
     EPLB_CHECK(j.is_object(), path << ": expected a JSON object holding a placement");
     if (j.contains("schema")) {
-        EPLB_CHECK(j["schema"] == "eplb.placement/v1",
-                   path << ": schema is " << j["schema"].dump() << ", not a placement (eplb.placement/v1)");
+        EPLB_CHECK(j["schema"] == "eplb.placement/v1", path << ": schema is " << describe_value(j["schema"])
+                                                            << ", not a placement (eplb.placement/v1)");
         return PlacementFormat::kEplb;
     }
     if (j.contains("physical_to_logical_map")) {
@@ -282,7 +282,7 @@ bool is_placement_file(const std::string& path) {
     if (ext == "yaml" || ext == "yml") return true;
     if (ext == "csv" || ext == "npy") return false;
     const std::string text = read_text_file(path);
-    const json j = json::parse(text, nullptr, false);
+    const json j = json::parse(text, top_level_only, false);
     if (j.is_discarded() || !j.is_object()) return false;
     return (j.contains("schema") && j["schema"] == "eplb.placement/v1") ||
            j.contains("physical_to_logical_map");

@@ -12,7 +12,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string bytes(reinterpret_cast<const char*>(data), size);
     io::SafeTensors tensors;
     if (!fuzz::accepts([&] { tensors = io::parse_safetensors(bytes, fuzz::kSource); })) return 0;
-    for (const auto& [key, tensor] : tensors) {
+    for (const auto& entry : tensors) {  // (clang 14 cannot capture structured bindings)
+        const std::string& key = entry.first;
+        const io::SafeTensor& tensor = entry.second;
         std::vector<double> values;
         if (fuzz::accepts([&] { values = io::tensor_values(tensor, fuzz::kSource, key); })) {
             int64_t count = 1;

@@ -224,3 +224,24 @@ TEST_CASE("statistics directory: write then read gives the trace back; integer c
               write_trtllm_stats(trace, dir.string(), 0);
           }).find("top_k (0) must be in [1, 16]") == 0);
 }
+
+TEST_CASE("fuzz regression regress-number-overflow (safetensors): a number beyond double is invalid input") {
+    // nlohmann throws out_of_range (not parse_error) for 191e396 in the header: it reached main as
+    // an internal error (exit 4) instead of invalid input.
+    const char* root = std::getenv("EPLB_SOURCE_ROOT");
+    REQUIRE(root);
+    std::ifstream in(std::string(root) + "/tests/fuzz/corpus/safetensors/regress-number-overflow",
+                     std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    REQUIRE(bytes.size() > 8);
+    try {
+        parse_safetensors(bytes, "r.safetensors");
+        FAIL("accepted");
+    } catch (const Error& e) {
+        CHECK(e.exit_code() == 3);
+        CHECK(std::string(e.what()).rfind("r.safetensors: safetensors header is not valid JSON: "
+                                          "[json.exception.out_of_range.406] number "
+                                          "overflow parsing '191e396'",
+                                          0) == 0);
+    }
+}
