@@ -22,12 +22,12 @@ def fuzz_tests(build):
     return {t["name"].split("/", 1)[1]: t["cmd"] for t in tests}
 
 
-def run(name, cmd, seconds, log_dir):
+def run(name, cmd, seconds, build, log_dir):
     cmd = [re.sub(r"^-max_total_time=\d+$", f"-max_total_time={seconds}", a) for a in cmd]
-    # The per-input time limit stays; the whole run gets the long budget plus start-up.
     log = os.path.join(log_dir, f"fuzz-{name}.log")
     with open(log, "w") as f:
-        rc = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT)
+        # meson runs tests in the build directory: the harness path is relative to it.
+        rc = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=build)
     text = open(log, errors="replace").read()
     stat = dict(re.findall(r"stat::(\w+):\s+(\d+)", text))
     done = re.findall(r"#(\d+)\s+(?:DONE|pulse|NEW|REDUCE|INITED)\s+cov: (\d+) ft: (\d+) corp: (\d+)", text)
@@ -58,9 +58,9 @@ def main():
     if not tests:
         sys.exit(f"no fuzz tests in {args.build}: configure it with CXX=clang++ ... -Dfuzz=true")
     names = args.harness or sorted(tests)
-    log_dir = os.path.join(args.build, "meson-logs")
+    log_dir = os.path.abspath(os.path.join(args.build, "meson-logs"))
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(lambda n: run(n, tests[n], args.seconds, log_dir), names))
+        results = list(pool.map(lambda n: run(n, tests[n], args.seconds, args.build, log_dir), names))
     print(f"{'harness':18} {'seconds':>7} {'execs':>10} {'execs/s':>8} {'cov start':>9} {'cov end':>8} "
           f"{'corpus':>7} {'rss MB':>7}  result")
     for r in results:
