@@ -200,7 +200,14 @@ Baseline read_baseline(const std::string& path, const PlacementImportOptions& op
     Baseline b;
     const std::string ext = extension_of(path);
     if (ext != "yaml" && ext != "yml") {
-        const json j = json::parse(text, nullptr, false);
+        // Only the root's keys and metrics' own values: a placement baseline can be 300 MB, whose
+        // DOM would take ten times that just to learn it is not an evaluation.
+        std::string top;
+        const json::parser_callback_t summary = [&](int depth, json::parse_event_t event, json& parsed) {
+            if (depth == 1 && event == json::parse_event_t::key) top = parsed.get<std::string>();
+            return depth <= 1 || (depth == 2 && top == "metrics");
+        };
+        const json j = json::parse(text, summary, false);
         if (j.is_object() && j.contains("schema") && j["schema"] == "eplb.evaluation/v1") {
             EPLB_CHECK(j.contains("metrics") && j["metrics"].is_object() &&
                            j["metrics"].contains("balancedness") && j["metrics"]["balancedness"].is_number(),
