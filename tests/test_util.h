@@ -5,7 +5,9 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -70,6 +72,17 @@ inline std::string shared_traces_dir() {
     const std::filesystem::path dir =
         std::filesystem::path(shared) / "traces" / "sglang-deepseek-v3-logical-count";
     return std::filesystem::is_directory(dir) ? dir.string() : "";
+}
+
+// The bytes of tests/fuzz/corpus/<harness>/<name> (via EPLB_SOURCE_ROOT): fuzz crash regressions
+// live in the corpus, which suite unit replays, and a named test checks each one's message.
+inline std::string fuzz_corpus_file(const std::string& harness, const std::string& name) {
+    const char* root = std::getenv("EPLB_SOURCE_ROOT");
+    REQUIRE(root);
+    std::ifstream in(std::filesystem::path(root) / "tests" / "fuzz" / "corpus" / harness / name,
+                     std::ios::binary);
+    REQUIRE(in);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 // The message of the invalid-input eplb::Error that f throws ("" when it throws none).

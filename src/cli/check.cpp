@@ -74,7 +74,7 @@ auto in_case(const std::string& name, F&& f) -> decltype(f()) {
     try {
         return f();
     } catch (const Error& e) {
-        throw Error(e.kind(), "case \"" + name + "\": " + e.what());
+        throw Error(e.kind(), "case \"" + printable(name) + "\": " + e.what());
     }
 }
 
@@ -195,7 +195,7 @@ std::string canonical_policy(const std::string& name) {
         if (entry.first == lower) return entry.first;
         known += (known.empty() ? "" : ", ") + entry.first;
     }
-    EPLB_FAIL("policy \"" << name << "\" is not known (known: " << known << ")");
+    EPLB_FAIL("policy \"" << printable(name) << "\" is not known (known: " << known << ")");
 }
 
 std::vector<CaseRun> prepare_file_cases(const std::string& path, std::string* suite_name) {

@@ -181,7 +181,7 @@ ResolvedInput resolve_input(const InputOptions& o, const io::ConfigFile& overrid
     if (file.policy && !(o.policy_opt && o.policy_opt->count())) {
         const auto it = policy_names().find(*file.policy);
         EPLB_CHECK(it != policy_names().end(),
-                   o.config_path << ": policy \"" << *file.policy << "\" is not known");
+                   o.config_path << ": policy \"" << printable(*file.policy) << "\" is not known");
         in.policy = it->second;
     }
     if (file.expert_bytes) in.expert_bytes = *file.expert_bytes;

@@ -65,7 +65,7 @@ std::vector<int> parse_int_list(const std::string& text, const char* what) {
             char* end = nullptr;
             const long x = std::strtol(v, &end, 10);
             EPLB_CHECK(*v && end && *end == '\0',
-                       "environment variable " << name << "=\"" << v << "\" is not an integer");
+                       "environment variable " << name << "=\"" << printable(v) << "\" is not an integer");
             return static_cast<int>(x);
         }
     }

@@ -222,7 +222,7 @@ int run_simulate(const SimulateOptions& o) {
         if (file.policy) {
             const auto it = policy_names().find(*file.policy);
             EPLB_CHECK(it != policy_names().end(),
-                       o.input.config_path << ": policy \"" << *file.policy << "\" is not known");
+                       o.input.config_path << ": policy \"" << printable(*file.policy) << "\" is not known");
             policies = {it->second};
         }
     }

@@ -25,9 +25,9 @@ LoadMatrix LoadTrace::sum_steps(int first, int end) const {
     for (int l = 0; l < num_layers; ++l) {
         const double total = sum.row(l).sum();
         const int id = l < static_cast<int>(layer_ids.size()) ? layer_ids[l] : l;
-        EPLB_CHECK(total <= kMaxLayerLoad,
-                   "layer " << id << " has a total load of " << total << " over steps " << first << ":" << end
-                            << ", more than float32 holds (" << kMaxLayerLoad << "): scale the loads down");
+        EPLB_CHECK(total <= kMaxLoad, "layer " << id << " has a total load of " << total << " over steps "
+                                               << first << ":" << end << ", more than float32 holds ("
+                                               << kMaxLoad << "): scale the loads down");
     }
     return sum.cast<float>();
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -9,8 +10,9 @@
 
 namespace eplb {
 
-// The largest total load of one layer (float32's range, which the planners accumulate in).
-constexpr double kMaxLayerLoad = 3.4e38;
+// The largest load of one expert, and of one layer's total: float32's range, which traces store
+// and the planners accumulate in. Readers refuse more (it would become infinity).
+constexpr double kMaxLoad = std::numeric_limits<float>::max();
 
 struct LoadTrace {
     int num_steps = 0;
@@ -26,7 +28,7 @@ struct LoadTrace {
     // Load of step t as [L][E].
     LoadMatrix step(int t) const;
     // Sum over steps [first, end) as [L][E], accumulated in double and rounded once to float32.
-    // Invalid input when the range is outside the trace or a layer's total exceeds kMaxLayerLoad.
+    // Invalid input when the range is outside the trace or a layer's total exceeds kMaxLoad.
     LoadMatrix sum_steps(int first, int end) const;
 };
 

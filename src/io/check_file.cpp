@@ -60,14 +60,14 @@ std::string resolve_path(const std::string& path, const std::string& source) {
 std::string string_key(const json& c, const char* key, const std::string& where) {
     const json& v = c[key];
     EPLB_CHECK(v.is_string() && !v.get<std::string>().empty(),
-               where << ": " << key << " is " << v.dump() << ", expected a non-empty string");
+               where << ": " << key << " is " << describe_value(v) << ", expected a non-empty string");
     return v.get<std::string>();
 }
 
 double number_key(const json& c, const char* key, const std::string& where) {
     const json& v = c[key];
     EPLB_CHECK(v.is_number() && std::isfinite(v.get<double>()),
-               where << ": " << key << " is " << v.dump() << ", expected a number");
+               where << ": " << key << " is " << describe_value(v) << ", expected a number");
     return v.get<double>();
 }
 
@@ -79,7 +79,7 @@ CheckCase parse_case(const json& c, const std::string& source, const std::string
         if (is_config_key(key)) {
             config_keys_given[key] = it.value();
         } else if (!is_case_key(key)) {
-            EPLB_FAIL(where << ": unknown key \"" << key << "\" (case keys: " << join(case_keys())
+            EPLB_FAIL(where << ": unknown key \"" << printable(key) << "\" (case keys: " << join(case_keys())
                             << "; config keys: " << join(config_keys()) << ")");
         }
     }
@@ -116,7 +116,7 @@ CheckCase parse_case(const json& c, const std::string& source, const std::string
     if (c.contains("max_moved_experts")) {
         const json& v = c["max_moved_experts"];
         EPLB_CHECK(v.is_number_integer(),
-                   where << ": max_moved_experts is " << v.dump() << ", expected an integer");
+                   where << ": max_moved_experts is " << describe_value(v) << ", expected an integer");
         t.max_moved_experts = v.get<int64_t>();
     }
     validate_thresholds(t, !k.baseline.empty(), where);
@@ -158,11 +158,12 @@ CheckFile parse_check_file(const std::string& text, const std::string& source) {
         const std::string& key = it.key();
         EPLB_CHECK(
             key == "schema" || key == "name" || key == "description" || key == "defaults" || key == "cases",
-            source << ": unknown key \"" << key << "\" (known: schema, name, description, defaults, cases)");
+            source << ": unknown key \"" << printable(key)
+                   << "\" (known: schema, name, description, defaults, cases)");
     }
     if (j.contains("schema")) {
         EPLB_CHECK(j["schema"] == "eplb.check/v1",
-                   source << ": schema is " << j["schema"].dump() << ", expected \"eplb.check/v1\"");
+                   source << ": schema is " << describe_value(j["schema"]) << ", expected \"eplb.check/v1\"");
     }
     CheckFile f;
     f.name = fs::path(source).stem().string();
@@ -182,7 +183,7 @@ CheckFile parse_check_file(const std::string& text, const std::string& source) {
         std::string where = source + ": cases[" + std::to_string(i) + "]";
         EPLB_CHECK(raw.is_object(), where << " must be an object");
         if (raw.contains("name") && raw["name"].is_string())
-            where += " (" + raw["name"].get<std::string>() + ")";
+            where += " (" + printable(raw["name"].get<std::string>()) + ")";
         json c = defaults;
         for (auto it = raw.begin(); it != raw.end(); ++it) c[it.key()] = it.value();
         CheckCase k = parse_case(c, source, where);

@@ -73,7 +73,7 @@ ConfigFile parse_config_json(const std::string& text, const std::string& source)
         } else {
             std::string known;
             for (const std::string& k : config_keys()) known += (known.empty() ? "" : ", ") + k;
-            EPLB_FAIL(source << ": unknown key \"" << key << "\" (known: " << known << ")");
+            EPLB_FAIL(source << ": unknown key \"" << printable(key) << "\" (known: " << known << ")");
         }
     }
     EPLB_CHECK(!(c.num_redundant_experts && c.num_physical_experts),

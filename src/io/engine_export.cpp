@@ -60,7 +60,7 @@ IndexMatrix read_rows(const json& j, const std::string& key, const std::string& 
         for (int c = 0; c < cols; ++c) {
             const json& v = rows[r][c];
             EPLB_CHECK(v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() < (1 << 24),
-                       source << ": " << key << "[" << r << "][" << c << "] is " << v.dump()
+                       source << ": " << key << "[" << r << "][" << c << "] is " << describe_value(v)
                               << ", expected an expert id >= 0");
             m(static_cast<Eigen::Index>(r), c) = v.get<int32_t>();
         }
@@ -80,7 +80,8 @@ std::vector<int> read_layer_ids(const json& j, const std::string& source, int ro
     for (size_t l = 0; l < v.size(); ++l) {
         EPLB_CHECK(v[l].is_number_integer() && v[l].get<int64_t>() >= 0 && v[l].get<int64_t>() < (1 << 30) &&
                        (l == 0 || v[l].get<int64_t>() > ids.back()),
-                   source << ": layers[" << l << "] is " << v[l].dump() << ", expected increasing ids >= 0");
+                   source << ": layers[" << l << "] is " << describe_value(v[l])
+                          << ", expected increasing ids >= 0");
         ids.push_back(v[l].get<int>());
     }
     return ids;
@@ -179,7 +180,7 @@ PlacementFormat parse_placement_format(const std::string& name) {
                               PlacementFormat::kVllm}) {
         if (n == placement_format_name(f)) return f;
     }
-    EPLB_FAIL("unknown placement format '" << name << "' (known: eplb, sglang, trtllm, vllm)");
+    EPLB_FAIL("unknown placement format '" << printable(name) << "' (known: eplb, sglang, trtllm, vllm)");
 }
 
 std::string placement_to_sglang(const PlacementDoc& d, int num_model_layers) {
@@ -334,7 +335,7 @@ PlacementDoc parse_vllm_placement(const std::string& text, const std::string& so
                 int rank = 0;
                 for (const json& s : slots) {
                     EPLB_CHECK(s.is_number_integer(), source << ": logical_to_physical_map[" << l << "][" << x
-                                                             << "] holds " << s.dump());
+                                                             << "] holds " << describe_value(s));
                     const int64_t slot = s.get<int64_t>();
                     if (slot == -1) continue;
                     EPLB_CHECK(slot >= 0 && slot < d.config.num_physical_experts && phy2log(l, slot) == x,

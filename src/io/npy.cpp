@@ -95,23 +95,22 @@ namespace {
 
 template <typename T>
 int64_t convert(const char* data, int64_t count, float* out) {
-    constexpr double kMax = std::numeric_limits<float>::max();
     int bad = 0;  // no early exit in the common case
     for (int64_t i = 0; i < count; ++i) {
         T x;
         std::memcpy(&x, data + i * sizeof(T), sizeof(T));
         const double v = static_cast<double>(x);
-        bad |= static_cast<int>(!(v >= 0.0)) | static_cast<int>(v > kMax);
+        bad |= static_cast<int>(!(v >= 0.0)) | static_cast<int>(v > kMaxLoad);
         // Converting a double beyond float32's range is undefined: it becomes inf (and is refused).
         constexpr float kInf = std::numeric_limits<float>::infinity();
-        out[i] = v > kMax ? kInf : v < -kMax ? -kInf : static_cast<float>(v);
+        out[i] = v > kMaxLoad ? kInf : v < -kMaxLoad ? -kInf : static_cast<float>(v);
     }
     if (bad == 0) return -1;
     for (int64_t i = 0; i < count; ++i) {
         T x;
         std::memcpy(&x, data + i * sizeof(T), sizeof(T));
         const double v = static_cast<double>(x);
-        if (!(v >= 0.0 && v <= kMax)) return i;
+        if (!(v >= 0.0 && v <= kMaxLoad)) return i;
     }
     return -1;
 }

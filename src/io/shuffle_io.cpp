@@ -20,7 +20,7 @@ int probe_int(const json& j, const char* key, const std::string& source, int min
     EPLB_CHECK(j.contains(key), source << ": missing key \"" << key << "\"");
     const json& v = j[key];
     EPLB_CHECK(v.is_number_integer() && v.get<int64_t>() >= min && v.get<int64_t>() <= (1 << 24),
-               source << ": " << key << " is " << v.dump() << ", expected an integer >= " << min);
+               source << ": " << key << " is " << describe_value(v) << ", expected an integer >= " << min);
     return v.get<int>();
 }
 
@@ -36,7 +36,7 @@ IndexMatrix probe_matrix(const json& j, const char* key, const std::string& sour
         for (int c = 0; c < cols; ++c) {
             const json& v = rows[r][c];
             EPLB_CHECK(v.is_number_integer() && v.get<int64_t>() >= -1 && v.get<int64_t>() < (1 << 24),
-                       source << ": " << key << "[" << r << "][" << c << "] is " << v.dump()
+                       source << ": " << key << "[" << r << "][" << c << "] is " << describe_value(v)
                               << ", expected an expert id >= 0 or -1 (empty)");
             m(r, c) = v.get<int32_t>();
         }
@@ -109,7 +109,7 @@ ShufflePlacements parse_probe_placements(const std::string& text, const std::str
         for (size_t l = 0; l < ids.size(); ++l) {
             EPLB_CHECK(
                 ids[l].is_number_integer() && ids[l].get<int64_t>() >= 0 && ids[l].get<int64_t>() < (1 << 30),
-                source << ": layers[" << l << "] is " << ids[l].dump());
+                source << ": layers[" << l << "] is " << describe_value(ids[l]));
             p.layer_ids.push_back(ids[l].get<int>());
         }
     } else {

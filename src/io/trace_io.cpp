@@ -32,7 +32,7 @@ void flatten(const json& j, int depth, std::vector<int>& shape, std::vector<floa
         const double v = j.get<double>();
         EPLB_CHECK(std::isfinite(v) && v >= 0.0, source << ": " << where << " is " << describe_value(j)
                                                         << ": loads must be finite and >= 0");
-        EPLB_CHECK(v <= 3.4e38,
+        EPLB_CHECK(v <= kMaxLoad,
                    source << ": " << where << " is " << describe_value(j) << ": too large for float32");
         out.push_back(static_cast<float>(v));
         return;
@@ -140,7 +140,8 @@ LoadTrace parse_trace_json(const std::string& text, const std::string& source) {
         t = from_flat(shape, std::move(values));
     } else {
         std::string keys;
-        for (auto it = j.begin(); it != j.end(); ++it) keys += (keys.empty() ? "" : ", ") + it.key();
+        for (auto it = j.begin(); it != j.end(); ++it)
+            keys += (keys.empty() ? "" : ", ") + printable(it.key());
         EPLB_FAIL(
             source
             << ": no trace found: expected key \"logical_count\", \"load_history\" or \"schema\", found {"
@@ -193,9 +194,9 @@ LoadTrace parse_trace_csv(const std::string& text, const std::string& source) {
         EPLB_CHECK(!fields[3].empty() && end && *end == '\0', source << ": line " << line_no << ": load '"
                                                                      << printable(fields[3])
                                                                      << "' is not a number");
-        EPLB_CHECK(std::isfinite(v) && v >= 0 && v <= 3.4e38, source << ": line " << line_no << ": load "
-                                                                     << printable(fields[3])
-                                                                     << " must be finite and >= 0");
+        EPLB_CHECK(std::isfinite(v) && v >= 0 && v <= kMaxLoad, source << ": line " << line_no << ": load "
+                                                                       << printable(fields[3])
+                                                                       << " must be finite and >= 0");
         entries.push_back({ints[0], ints[1], ints[2], static_cast<float>(v)});
         max_step = std::max(max_step, ints[0]);
         max_expert = std::max(max_expert, ints[2]);

@@ -69,7 +69,7 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& sourc
     SafeTensors tensors;
     for (auto it = header.begin(); it != header.end(); ++it) {
         if (it.key() == "__metadata__") continue;
-        const std::string where = source + ": tensor \"" + it.key() + "\"";
+        const std::string where = source + ": tensor \"" + printable(it.key()) + "\"";
         const json& t = it.value();
         EPLB_CHECK(t.is_object() && t.contains("dtype") && t["dtype"].is_string() && t.contains("shape") &&
                        t["shape"].is_array() && t.contains("data_offsets") && t["data_offsets"].is_array() &&
@@ -81,16 +81,17 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& sourc
         for (const json& d : t["shape"]) {
             EPLB_CHECK(
                 d.is_number_integer() && d.get<int64_t>() >= 0 && d.get<int64_t>() < (int64_t{1} << 40),
-                where << " has a bad shape " << t["shape"].dump());
+                where << " has a bad shape " << describe_value(t["shape"]));
             tensor.shape.push_back(d.get<int64_t>());
             count *= static_cast<uint64_t>(d.get<int64_t>());
-            EPLB_CHECK(count < (uint64_t{1} << 40), where << " has a bad shape " << t["shape"].dump());
+            EPLB_CHECK(count < (uint64_t{1} << 40),
+                       where << " has a bad shape " << describe_value(t["shape"]));
         }
         const json& off = t["data_offsets"];
         EPLB_CHECK(off[0].is_number_unsigned() && off[1].is_number_unsigned(),
-                   where << " has bad data_offsets " << off.dump());
+                   where << " has bad data_offsets " << describe_value(off));
         const uint64_t begin = off[0].get<uint64_t>(), end = off[1].get<uint64_t>();
-        EPLB_CHECK(begin <= end && end <= data_size, where << ": data_offsets " << off.dump()
+        EPLB_CHECK(begin <= end && end <= data_size, where << ": data_offsets [" << begin << "," << end << "]"
                                                            << " lie outside the " << data_size
                                                            << " data bytes (truncated file?)");
         const size_t item = dtype_size(tensor.dtype);
@@ -134,7 +135,7 @@ SafeTensor int64_tensor(const std::vector<int64_t>& values) {
 std::vector<double> tensor_values(const SafeTensor& t, const std::string& source, const std::string& key) {
     const size_t item = dtype_size(t.dtype);
     EPLB_CHECK(item != 0,
-               source << ": tensor \"" << key << "\" has dtype " << t.dtype
+               source << ": tensor \"" << printable(key) << "\" has dtype " << printable(t.dtype)
                       << "; counts must be an integer dtype (I64, as TensorRT-LLM writes) or F32/F64");
     const size_t n = t.data.size() / item;
     std::vector<double> out(n);
@@ -183,7 +184,7 @@ LoadTrace read_trtllm_stats(const std::string& dir) {
         if (!meta.contains(key)) return -1;
         EPLB_CHECK(meta[key].is_number_integer() && meta[key].get<int64_t>() >= 1,
                    meta_path.string()
-                       << ": " << key << " is " << meta[key].dump() << ", expected an integer >= 1");
+                       << ": " << key << " is " << describe_value(meta[key]) << ", expected an integer >= 1");
         return meta[key].get<int64_t>();
     };
     const int64_t meta_experts = meta_int("num_experts");
@@ -220,19 +221,21 @@ LoadTrace read_trtllm_stats(const std::string& dir) {
             int iter = 0, layer = 0;
             EPLB_CHECK(us != std::string::npos && parse_index(key.substr(0, us), iter) &&
                            parse_index(key.substr(us + 1), layer),
-                       source << ": key \"" << key << "\" is not {iteration}_{layer}");
-            EPLB_CHECK(t.shape.size() == 1, source << ": tensor \"" << key << "\" has " << t.shape.size()
+                       source << ": key \"" << printable(key) << "\" is not {iteration}_{layer}");
+            EPLB_CHECK(t.shape.size() == 1, source << ": tensor \"" << printable(key) << "\" has "
+                                                   << t.shape.size()
                                                    << " dimensions, expected the counts [num_experts]");
             if (num_experts < 0) num_experts = static_cast<int>(t.shape[0]);
             EPLB_CHECK(t.shape[0] == num_experts,
-                       source << ": tensor \"" << key << "\" has " << t.shape[0] << " counts, expected "
-                              << num_experts << (meta_experts > 0 ? " (num_experts of meta_info.json)" : ""));
+                       source << ": tensor \"" << printable(key) << "\" has " << t.shape[0]
+                              << " counts, expected " << num_experts
+                              << (meta_experts > 0 ? " (num_experts of meta_info.json)" : ""));
             const std::vector<double> values = tensor_values(t, source, key);
             std::vector<double>& sum = sums[{iter, layer}];
             if (sum.empty()) sum.assign(static_cast<size_t>(num_experts), 0.0);
             for (int e = 0; e < num_experts; ++e) {
                 EPLB_CHECK(std::isfinite(values[e]) && values[e] >= 0,
-                           source << ": tensor \"" << key << "\"[" << e << "] is " << values[e]
+                           source << ": tensor \"" << printable(key) << "\"[" << e << "] is " << values[e]
                                   << ": counts must be finite and >= 0");
                 sum[e] += values[e];
             }

@@ -62,13 +62,13 @@ TEST_CASE("sum_steps refuses a layer total beyond float32 (the planners accumula
     t.values = {3e38f, 0, 1, 1, 3e38f, 0, 1, 1};  // layer 7, expert 0: 3e38 twice
     CHECK_THROWS_WITH_AS(
         t.sum_steps(0, 2),
-        "layer 7 has a total load of 6e+38 over steps 0:2, more than float32 holds (3.4e+38): "
+        "layer 7 has a total load of 6e+38 over steps 0:2, more than float32 holds (3.40282e+38): "
         "scale the loads down",
         Error);
     t.values = {2e38f, 2e38f, 1, 1, 0, 0, 1, 1};  // one step, but layer 7 sums to 4e38
     CHECK_THROWS_WITH_AS(
         t.sum_steps(0, 1),
-        "layer 7 has a total load of 4e+38 over steps 0:1, more than float32 holds (3.4e+38): "
+        "layer 7 has a total load of 4e+38 over steps 0:1, more than float32 holds (3.40282e+38): "
         "scale the loads down",
         Error);
 }

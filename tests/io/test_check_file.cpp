@@ -10,22 +10,12 @@
 #include "io/check_file.h"
 #include "io/file_util.h"
 #include "io/junit.h"
+#include "tests/test_util.h"
 #include "tests/xml_check.h"
 
 using namespace eplb;
 using namespace eplb::io;
-
-namespace {
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        CHECK(e.exit_code() == 3);
-        return e.what();
-    }
-    return "";
-}
-}  // namespace
+using eplb::test::error_of;
 
 TEST_CASE("check file: defaults, relative paths, config keys per case, thresholds") {
     const CheckFile f = parse_check_file(R"({
@@ -182,4 +172,11 @@ TEST_CASE("JUnit XML: well-formed, counted, escaped") {
     CHECK_THROWS(test::parse_xml("<a><b></a></b>"));
     CHECK_THROWS(test::parse_xml("<a x=1></a>"));
     CHECK_THROWS(test::parse_xml("<a>&</a>"));
+}
+
+TEST_CASE("fuzz regression regress-key-newline (check file): a key holding a newline is quoted on one line") {
+    const std::string text = test::fuzz_corpus_file("check_file", "regress-key-newline");
+    const std::string message = error_of([&] { parse_check_file(text, "k.json"); });
+    CHECK(message.rfind(R"(k.json: cases[0] (a): unknown key "co|\x0afig" (case keys: )", 0) == 0);
+    CHECK(message.find('\n') == std::string::npos);
 }

@@ -144,12 +144,17 @@ TEST_CASE("config reader: deeply nested values are described, not dumped") {
 }
 
 TEST_CASE("fuzz regression regress-number-overflow (config): a number beyond double is invalid input") {
-    const char* root = std::getenv("EPLB_SOURCE_ROOT");
-    REQUIRE(root);
-    const std::string text =
-        read_text_file(std::string(root) + "/tests/fuzz/corpus/config/regress-number-overflow");
+    const std::string text = test::fuzz_corpus_file("config", "regress-number-overflow");
     CHECK(error_of([&] {
               parse_config_json(text, "c.json");
           }).rfind("c.json: not valid JSON: [json.exception.out_of_range.406] number overflow parsing", 0) ==
           0);
+}
+
+TEST_CASE("fuzz regression regress-key-newline (config): a key holding a newline is quoted on one line") {
+    const std::string text = test::fuzz_corpus_file("config", "regress-key-newline");
+    const std::string message = error_of([&] { parse_config_json(text, "c.json"); });
+    // The key (a backslash, then a newline, ...) is quoted with its control bytes escaped.
+    CHECK(message.rfind(R"(c.json: unknown key "nl''''',''''''777{8888\\x0aUW\\x0aUW)", 0) == 0);
+    CHECK(message.find('\n') == std::string::npos);
 }

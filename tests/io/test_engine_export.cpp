@@ -15,22 +15,14 @@
 #include "eplb/policy.h"
 #include "io/engine_export.h"
 #include "io/file_util.h"
+#include "tests/test_util.h"
 
 using namespace eplb;
 using namespace eplb::io;
+using eplb::test::error_of;
 using nlohmann::json;
 
 namespace {
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        CHECK(e.exit_code() == 3);
-        return e.what();
-    }
-    return "";
-}
 
 // DeepSeek's README example (DESIGN.md): 2 layers x 12 experts, 16 slots, 4 groups, 2 nodes, 8 GPUs,
 // placed as model layers 3 and 4.

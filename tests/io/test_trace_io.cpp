@@ -257,19 +257,29 @@ TEST_CASE("read_text_file: FIFOs without a writer, devices and read errors") {
     std::filesystem::remove_all(dir);
 }
 
-namespace {
-// A file of the fuzz corpus (tests/fuzz/corpus/<harness>/<name>): crash regressions live there.
-std::string fuzz_input(const std::string& harness, const std::string& name) {
-    const char* root = std::getenv("EPLB_SOURCE_ROOT");
-    REQUIRE(root);
-    return read_text_file(std::string(root) + "/tests/fuzz/corpus/" + harness + "/" + name);
-}
-}  // namespace
-
 TEST_CASE("fuzz regression regress-number-overflow: a number beyond double is invalid input") {
     // nlohmann throws out_of_range (not parse_error) for 1e3990: it reached main as an internal error.
-    CHECK(error_of([] { parse_trace_json(fuzz_input("trace_json", "regress-number-overflow"), "o.json"); }) ==
+    CHECK(error_of([] {
+              parse_trace_json(test::fuzz_corpus_file("trace_json", "regress-number-overflow"), "o.json");
+          }) ==
           "o.json: not valid JSON: [json.exception.out_of_range.406] number overflow parsing '1321e3961'");
     CHECK(error_of([] { parse_trace_json("{\"logical_count\": [[1e400]]}", "o.json"); }) ==
           "o.json: not valid JSON: [json.exception.out_of_range.406] number overflow parsing '1e400'");
+}
+
+TEST_CASE("fuzz regression regress-float32-max (npy): a load near float32's largest survives every writer") {
+    // 3.4027975e38 is a float32 (below 3.4028235e38); the JSON and CSV readers refused it above a
+    // rounded 3.4e38, so a trace read from .npy could not be read back from our own JSON.
+    const LoadTrace t = parse_trace_npy(test::fuzz_corpus_file("trace_npy", "regress-float32-max"), "m.npy");
+    REQUIRE(t.values.size() == 16);
+    CHECK(t.values[0] == 3.4027975e38f);
+    CHECK(parse_trace_json(trace_to_json(t), "m.json").values == t.values);
+    CHECK(parse_trace_csv(trace_to_csv(t), "m.csv").values == t.values);
+    const float largest = std::numeric_limits<float>::max();
+    CHECK(parse_trace_json("{\"logical_count\": [[3.4028234663852886e38]]}", "m.json").values[0] == largest);
+    CHECK(error_of([] { parse_trace_json("{\"logical_count\": [[3.41e38]]}", "m.json"); }) ==
+          "m.json: logical_count[0][0] is 3.41e+38: too large for float32");
+    CHECK(error_of([] {
+              parse_trace_csv("0,0,0,3.41e38\n", "m.csv");
+          }).rfind("m.csv: line 1: load 3.41e38", 0) == 0);
 }

@@ -13,22 +13,14 @@
 #include "eplb/gen_trace.h"
 #include "io/trace_io.h"
 #include "io/trtllm_stats.h"
+#include "tests/test_util.h"
 
 using namespace eplb;
 using namespace eplb::io;
+using eplb::test::error_of;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        CHECK(e.exit_code() == 3);
-        return e.what();
-    }
-    return "";
-}
 
 // 8-byte little-endian length + header text + data, exactly as the format describes it.
 std::string raw_safetensors(const std::string& header, const std::string& data) {
@@ -228,11 +220,7 @@ TEST_CASE("statistics directory: write then read gives the trace back; integer c
 TEST_CASE("fuzz regression regress-number-overflow (safetensors): a number beyond double is invalid input") {
     // nlohmann throws out_of_range (not parse_error) for 191e396 in the header: it reached main as
     // an internal error (exit 4) instead of invalid input.
-    const char* root = std::getenv("EPLB_SOURCE_ROOT");
-    REQUIRE(root);
-    std::ifstream in(std::string(root) + "/tests/fuzz/corpus/safetensors/regress-number-overflow",
-                     std::ios::binary);
-    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string bytes = test::fuzz_corpus_file("safetensors", "regress-number-overflow");
     REQUIRE(bytes.size() > 8);
     try {
         parse_safetensors(bytes, "r.safetensors");
