@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# The whole GPU check in one device call (4 GPUs): a fresh release build with CUDA and NCCL; the
-# unit, cuda and nccl suites; the CUDA planner benchmark and `eplb bench --backend cuda` (CPU timed
-# in the same run); `eplb shuffle` on the probe placements beside the vLLM-style baseline and the
-# NCCL ring peak in the same run; `eplb simulate` on CPU and CUDA. Logs under $OUT, a table last.
+# The whole GPU check in one device call, on any GPU count: a fresh release build with CUDA and
+# NCCL; the unit, cli, cuda and nccl suites; the CUDA planner benchmark and `eplb bench --backend
+# cuda` (CPU timed in the same run); `eplb shuffle` beside the vLLM-style baseline and the NCCL ring
+# peak, on placements for this machine's GPU count planned from two real workloads; `eplb simulate`
+# on CPU and CUDA. Logs in $OUT/logs.tgz, the table in $OUT/summary.txt and last on stdout.
 # usage: EPLB_SHARED=/path/to/shared scripts/device_all.sh
 set -u
 # NVLink multicast stays off, always.
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 export PATH="/usr/local/cuda/bin:$PATH" PYTHONUNBUFFERED=1
 repo=$(cd "$(dirname "$0")/.." && pwd)
-out=${OUT:-$repo/device-out}
+dest=${OUT:-$repo/device-out}
+out=$(mktemp -d /tmp/device_all.XXXXXX)  # logs; packed into $dest/logs.tgz at the end (few files come back)
 export EPLB_SHARED=${EPLB_SHARED:-$repo/../shared}
-probe=$EPLB_SHARED/baselines/probe_placements.json
-trace=$EPLB_SHARED/traces/sglang-deepseek-v3-logical-count/prefill_in4096.json
-mkdir -p "$out"
+traces=$EPLB_SHARED/traces/sglang-deepseek-v3-logical-count
+trace=$traces/prefill_in4096.json
+mkdir -p "$dest"
 step() { echo "== $* ($(date +%T), ${SECONDS}s)"; }
 
 step machine
@@ -41,10 +43,19 @@ timeout 60 "$eplb" bench --backend cuda --trace "$trace" --config configs/deepse
     >"$out/bench_one.txt" 2>&1
 
 step shuffle
-timeout 150 python3 "$EPLB_SHARED/baselines/vllm_style_shuffle.py" "$probe" 44040192 >"$out/baseline.txt" 2>&1
-timeout 90 "$eplb" shuffle --probe "$probe" --expert-bytes 44040192 >"$out/shuffle_auto.txt" 2>&1
-timeout 90 "$eplb" shuffle --probe "$probe" --expert-bytes 44040192 --transport nccl --layers-in-flight 8 \
-    >"$out/shuffle_nccl.txt" 2>&1
+# Placements for this machine's GPU count from two real workloads: deepseek from scratch and
+# migration-aware (scripts/make_probes.sh), each shuffled beside the baseline.
+ngpu=$(nvidia-smi -L | grep -c '^GPU')
+layers=$(scripts/make_probes.sh "$eplb" "$traces" "$ngpu" "$out")
+probes=(deepseek migration)
+for p in "${probes[@]}"; do
+    python3 scripts/make_probe.py "$out/old.json" "$out/new_$p.json" "$out/probe_$p.json"
+    timeout 150 python3 "$EPLB_SHARED/baselines/vllm_style_shuffle.py" "$out/probe_$p.json" 44040192 \
+        >"$out/baseline_$p.txt" 2>&1
+    timeout 90 "$eplb" shuffle --probe "$out/probe_$p.json" --expert-bytes 44040192 >"$out/shuffle_auto_$p.txt" 2>&1
+    timeout 90 "$eplb" shuffle --probe "$out/probe_$p.json" --expert-bytes 44040192 --transport nccl \
+        --layers-in-flight 8 >"$out/shuffle_nccl_$p.txt" 2>&1
+done
 
 step simulate
 timeout 120 "$eplb" gen-trace --first-layer 3 --num-steps 20000 --seed 1 -o /tmp/sim20000.npy >/dev/null 2>&1
@@ -60,11 +71,16 @@ step summary
 {
     echo "card: $gpu"
     cat "$out/tests.txt"
+    echo "--- NCCL faults (cuda/shuffle_faults)"; grep -hE "^(ok|FAIL) \(" "$build/meson-logs/testlog.txt"
     echo "--- CUDA planner benchmark"; tail -14 "$out/bench_planner.txt"
     echo "--- eplb bench --backend cuda, batch 1024"; tail -8 "$out/bench_batch.txt"
     echo "--- eplb bench --backend cuda, one plan"; tail -8 "$out/bench_one.txt"
-    echo "--- vllm-style baseline"; tail -3 "$out/baseline.txt"
-    echo "--- eplb shuffle (auto)"; tail -14 "$out/shuffle_auto.txt"
-    echo "--- eplb shuffle (nccl, 8 layers in flight)"; tail -14 "$out/shuffle_nccl.txt"
+    for p in "${probes[@]}"; do
+        echo "=== shuffle on $ngpu GPUs, layers $layers, prefill_in1024 -> prefill_in4096, new placement: $p"
+        echo "--- vllm-style baseline"; tail -3 "$out/baseline_$p.txt"
+        echo "--- eplb shuffle (auto)"; tail -14 "$out/shuffle_auto_$p.txt"
+        echo "--- eplb shuffle (nccl, 8 layers in flight)"; tail -14 "$out/shuffle_nccl_$p.txt"
+    done
     for b in cpu cuda; do echo "--- simulate $b"; head -12 "$out/simulate_$b.txt"; tail -1 "$out/simulate_$b.txt"; done
-} | tee "$out/summary.txt"
+} | tee "$dest/summary.txt"
+tar czf "$dest/logs.tgz" -C "$out" .

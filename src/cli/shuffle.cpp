@@ -27,6 +27,7 @@ struct ShuffleOptions {
     CLI::Option* expert_bytes_opt = nullptr;
     std::vector<int> gpus;
     int layers_in_flight = 4;
+    int step_experts = TransferPlanOptions{}.step_experts;
     bool dry_run = false;
     bool json = false;
     std::string rank_mapping;
@@ -211,7 +212,7 @@ int run_shuffle(const ShuffleOptions& o) {
     TransferPlan plan;
     try {
         plan = build_transfer_plan(al.old_phy2log, al.new_phy2log, c,
-                                   TransferPlanOptions{expert_bytes, o.layers_in_flight});
+                                   TransferPlanOptions{expert_bytes, o.layers_in_flight, o.step_experts});
     } catch (const Error& e) {
         // Name the placements the error is about (a needed expert no old slot holds, ...).
         if (e.kind() != ErrorKind::kInvalidInput) throw;
@@ -315,6 +316,11 @@ Command setup_shuffle(CLI::App& parent) {
             ->default_str("44040192");
     app->add_option("--layers-in-flight", o->layers_in_flight,
                     "Layers scheduled together: more balances the links better, staging grows with it")
+        ->capture_default_str();
+    app->add_option("--step-experts", o->step_experts,
+                    "Experts one GPU pair moves in one step at most: shorter steps overlap the local copies "
+                    "with the next step's transfers and land more receives in their slot directly; 0: "
+                    "whole permutations")
         ->capture_default_str();
     app->add_option("--rank-mapping", o->rank_mapping,
                     "Elastic EP: new rank of each old rank, -1 for a rank that leaves (e.g. 0,-1,1,2)");

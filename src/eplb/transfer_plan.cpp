@@ -210,6 +210,25 @@ std::vector<StepShape> decompose(const std::vector<std::vector<int64_t>>& c) {
     return steps;
 }
 
+// Each permutation cut into steps of at most `cap` experts per pair (0: no cut), a pair's real
+// transfers first; a step's length is its busiest pair's count, and steps with none are dropped
+// (the idle padding at a permutation's end).
+std::vector<StepShape> split_steps(const std::vector<StepShape>& whole, int64_t cap) {
+    if (cap <= 0) return whole;
+    std::vector<StepShape> out;
+    for (const StepShape& w : whole) {
+        for (int64_t done = 0; done < w.length; done += cap) {
+            StepShape s{w.peer, 0, std::vector<int64_t>(w.count.size(), 0)};
+            for (size_t a = 0; a < w.count.size(); ++a) {
+                s.count[a] = std::clamp<int64_t>(w.count[a] - done, 0, cap);
+                s.length = std::max(s.length, s.count[a]);
+            }
+            if (s.length > 0) out.push_back(std::move(s));
+        }
+    }
+    return out;
+}
+
 // A write of one slot by the local stream, waiting to be ordered.
 struct PendingWrite {
     int layer = 0;
@@ -234,6 +253,7 @@ TransferPlan build_transfer_plan(const IndexMatrix& old_phy2log, const IndexMatr
     EPLB_CHECK(opt.expert_bytes >= 1, "expert_bytes (" << opt.expert_bytes << ") must be at least 1");
     EPLB_CHECK(opt.layers_in_flight >= 1,
                "layers_in_flight (" << opt.layers_in_flight << ") must be at least 1");
+    EPLB_CHECK(opt.step_experts >= 0, "step_experts (" << opt.step_experts << ") must be at least 0");
     EPLB_CHECK(old_phy2log.rows() == new_phy2log.rows() && old_phy2log.cols() == new_phy2log.cols(),
                "old placement is " << old_phy2log.rows() << "x" << old_phy2log.cols()
                                    << " but new placement is " << new_phy2log.rows() << "x"
@@ -259,6 +279,7 @@ TransferPlan build_transfer_plan(const IndexMatrix& old_phy2log, const IndexMatr
     plan.num_nodes = nn;
     plan.expert_bytes = opt.expert_bytes;
     plan.layers_in_flight = opt.layers_in_flight;
+    plan.step_experts = opt.step_experts;
     plan.old_phy2log = old_phy2log;
     plan.new_phy2log = new_phy2log;
     plan.local.assign(p, {});
@@ -381,12 +402,14 @@ TransferPlan build_transfer_plan(const IndexMatrix& old_phy2log, const IndexMatr
 
         // 3. Steps, and which items each pair moves in each: receives that can land in their slot
         // now go first, then receives that never can (their slot is read by a local copy), then
-        // the rest; ties by the sender freeing a slot it will receive into, then layer.
+        // the rest; ties by the sender freeing a slot that a receive still to be scheduled will
+        // land in (directly, a step later), then layer.
         std::vector<std::vector<std::vector<size_t>>> queue(p, std::vector<std::vector<size_t>>(p));
         for (size_t i = 0; i < items.size(); ++i) queue[items[i].src_gpu][items[i].dst_gpu].push_back(i);
-        std::vector<std::vector<char>> recv_target(p, std::vector<char>(ns, 0));
+        // Receives not yet scheduled into each slot: freeing a slot pays only while one is to come.
+        std::vector<std::vector<int>> incoming_left(p, std::vector<int>(ns, 0));
         for (const Item& it : items) {
-            for (int t : it.targets) recv_target[it.dst_gpu][idx(it.layer, t)] = 1;
+            for (int t : it.targets) ++incoming_left[it.dst_gpu][idx(it.layer, t)];
         }
         auto free_target = [&](const Item& it) {
             for (int t : it.targets) {
@@ -397,7 +420,7 @@ TransferPlan build_transfer_plan(const IndexMatrix& old_phy2log, const IndexMatr
             }
             return -1;
         };
-        for (const StepShape& shape : decompose(count)) {
+        for (const StepShape& shape : split_steps(decompose(count), opt.step_experts)) {
             const int sidx = static_cast<int>(plan.steps.size());
             Step step;
             step.window = w;
@@ -425,7 +448,7 @@ TransferPlan build_transfer_plan(const IndexMatrix& old_phy2log, const IndexMatr
                         if (never) sc += 2;
                     }
                     const size_t s = idx(it.layer, it.src_slot);
-                    if (sends_left[a][s] == 1 && recv_target[a][s] && loc_readers[a][s] == 0) sc += 1;
+                    if (sends_left[a][s] == 1 && incoming_left[a][s] > 0 && loc_readers[a][s] == 0) sc += 1;
                     return sc;
                 };
                 std::vector<std::pair<int, size_t>> ranked;
@@ -438,6 +461,8 @@ TransferPlan build_transfer_plan(const IndexMatrix& old_phy2log, const IndexMatr
                 for (size_t pos = 0; pos < qu.size(); ++pos) {
                     if (take[pos]) {
                         chosen.push_back(qu[pos]);
+                        const Item& it = items[qu[pos]];
+                        for (int t : it.targets) --incoming_left[it.dst_gpu][idx(it.layer, t)];
                     } else {
                         rest.push_back(qu[pos]);
                     }

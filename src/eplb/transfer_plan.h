@@ -32,6 +32,10 @@ AlignedPlacements align_placements(const IndexMatrix& old_phy2log, int old_num_g
 struct TransferPlanOptions {
     int64_t expert_bytes = 44040192;  // one expert's weights (DeepSeek-V3 FP8: 44040192)
     int layers_in_flight = 4;         // layers scheduled together (one window); staging grows with it
+    // Experts one GPU pair moves in one step at most (0: whole permutations). Shorter steps let the
+    // copies after one step overlap the next one's transfers, and more receives land in their slot
+    // directly (its old content was sent in an earlier step); each step boundary costs a barrier.
+    int step_experts = 16;
 };
 
 // A buffer of one GPU: a slot of a layer, or a staging buffer of expert_bytes.
@@ -115,6 +119,7 @@ struct TransferPlan {
     int num_nodes = 1;
     int64_t expert_bytes = 0;
     int layers_in_flight = 0;
+    int step_experts = 0;
     IndexMatrix old_phy2log;  // [L][P·k] as planned (after align_placements)
     IndexMatrix new_phy2log;
     std::vector<int> window_first_layer;        // [W + 1]
@@ -130,7 +135,8 @@ struct TransferPlan {
 // used; GPU q owns slots [q·k, (q+1)·k)). Each GPU receives each expert it lacks once, from an old
 // holder on its own node when there is one, the senders balanced; the transfers of
 // `layers_in_flight` layers are cut into steps by a Birkhoff-von Neumann decomposition of the
-// GPU-to-GPU matrix so the schedule's length equals max(max received, max sent) per window.
+// GPU-to-GPU matrix so the schedule's length equals max(max received, max sent) per window, and
+// each permutation into steps of at most `step_experts` experts per pair.
 // Receives go straight into their slot once its old content has been sent, else into staging.
 // Throws invalid input on bad shapes or values, or when a needed expert has no old holder.
 TransferPlan build_transfer_plan(const IndexMatrix& old_phy2log, const IndexMatrix& new_phy2log,

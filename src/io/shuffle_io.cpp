@@ -158,11 +158,15 @@ std::string render_shuffle_report(const ShuffleReport& r) {
     int64_t groups = 0;
     for (const Step& s : plan.steps) groups += (s.length + r.group_size - 1) / r.group_size;
     out += format(
-        "schedule  %d layer%s in flight: %d window%s, %zu steps (each GPU sends to one peer and receives "
-        "from one), %lld experts long (busiest GPU: %lld); with --transport nccl %lld groups of <= %d "
+        "schedule  %d layer%s in flight: %d window%s, %zu steps of <= %s experts per pair (each GPU sends to "
+        "one "
+        "peer and receives from one), %lld experts long (busiest GPU: %lld); with --transport nccl %lld "
+        "groups of <= %d "
         "sends + %d receives\n",
         plan.layers_in_flight, plan.layers_in_flight == 1 ? "" : "s", plan.num_windows(),
-        plan.num_windows() == 1 ? "" : "s", plan.steps.size(), static_cast<long long>(st.schedule_length),
+        plan.num_windows() == 1 ? "" : "s", plan.steps.size(),
+        plan.step_experts > 0 ? std::to_string(plan.step_experts).c_str() : "any",
+        static_cast<long long>(st.schedule_length),
         static_cast<long long>(std::max(st.max_received, st.max_sent)), static_cast<long long>(groups),
         r.group_size, r.group_size);
     out += format("staging   at most %lld buffers per GPU = %.2f GB\n",
@@ -296,6 +300,7 @@ std::string shuffle_report_json(const ShuffleReport& r) {
                    {"num_layers", plan.num_layers},
                    {"expert_bytes", eb},
                    {"layers_in_flight", plan.layers_in_flight},
+                   {"step_experts", plan.step_experts},
                    {"group_size", r.group_size},
                    {"transport", r.transport}};
     if (!r.rank_mapping.empty()) {

@@ -46,22 +46,27 @@ TEST_CASE("shuffle --dry-run on two placement files: report, host check, JSON pl
     CHECK(text.out.find("host      order checked and run on host buffers: 0 wrong bytes") !=
           std::string::npos);
 
-    const CliResult r =
-        run_eplb("shuffle --dry-run --json --layers-in-flight 2 --expert-bytes 1000 --link-gbps 100 --old " +
-                 p.old_path + " --new " + p.new_path);
+    const CliResult r = run_eplb(
+        "shuffle --dry-run --json --layers-in-flight 2 --step-experts 3 --expert-bytes 1000 --link-gbps "
+        "100 --old " +
+        p.old_path + " --new " + p.new_path);
     REQUIRE(r.exit_code == 0);
     const json j = json::parse(r.out);
     CHECK(j["schema"] == "eplb.shuffle/v1");
     CHECK(j["layers"] == json::parse("[3, 4, 5]"));
     CHECK(j["config"]["expert_bytes"] == 1000);
     CHECK(j["config"]["layers_in_flight"] == 2);
+    CHECK(j["config"]["step_experts"] == 3);
     CHECK(j["plan"]["windows"] == 2);
     CHECK(j["host_check"]["done"] == true);
     CHECK(j["host_check"]["wrong_bytes"] == 0);
     // Every receive appears once in the listed steps; per-GPU counts add up.
     int64_t listed = 0, per_gpu = 0;
     for (const json& step : j["steps"]) {
-        for (const json& pair : step["pairs"]) listed += static_cast<int64_t>(pair["transfers"].size());
+        for (const json& pair : step["pairs"]) {
+            listed += static_cast<int64_t>(pair["transfers"].size());
+            CHECK(pair["transfers"].size() <= 3);
+        }
     }
     for (const json& g : j["plan"]["per_gpu"]) per_gpu += g["received"].get<int64_t>();
     CHECK(listed == j["plan"]["received"].get<int64_t>());

@@ -28,9 +28,10 @@ struct Outcome {
 // Builds, checks the order, runs on the host and counts wrong bytes; also checks the invariants
 // every plan must keep.
 Outcome plan_and_run(const IndexMatrix& old_map, const IndexMatrix& new_map, const ParallelConfig& c,
-                     int64_t expert_bytes, int layers_in_flight) {
-    Outcome out{
-        build_transfer_plan(old_map, new_map, c, TransferPlanOptions{expert_bytes, layers_in_flight})};
+                     int64_t expert_bytes, int layers_in_flight,
+                     int step_experts = TransferPlanOptions{}.step_experts) {
+    Outcome out{build_transfer_plan(old_map, new_map, c,
+                                    TransferPlanOptions{expert_bytes, layers_in_flight, step_experts})};
     const TransferPlan& plan = out.plan;
     check_transfer_order(plan);
     HostShuffleState state = make_host_state(plan);
@@ -64,6 +65,7 @@ Outcome plan_and_run(const IndexMatrix& old_map, const IndexMatrix& new_map, con
             CHECK(b != a);
             CHECK(step.recv_peer[b] == a);
             CHECK(static_cast<int>(step.sends[a].size()) <= step.length);
+            if (step_experts > 0) CHECK(static_cast<int>(step.sends[a].size()) <= step_experts);
             receivers.push_back(b);
             for (const Transfer& tr : step.sends[a]) {
                 CHECK(seen.insert({tr.layer, b, tr.expert}).second);
@@ -210,15 +212,40 @@ TEST_CASE("random placements with duplicates: zero wrong bytes, any window size"
             const IndexMatrix new_map = random_phy2log(rng, layers, e, r);
             const int in_flight = 1 + static_cast<int>(rng.next() % (layers + 1));
             const int64_t bytes = 8 + static_cast<int64_t>(rng.next() % 61);  // odd sizes too
+            const int step_experts = std::vector<int>{0, 1, 2, 16}[trial % 4];
             CAPTURE(e);
             CAPTURE(p);
             CAPTURE(trial);
-            const Outcome out = plan_and_run(old_map, new_map, c, bytes, in_flight);
+            const Outcome out = plan_and_run(old_map, new_map, c, bytes, in_flight, step_experts);
             CHECK(out.wrong == 0);
             ++cases;
         }
     }
     CHECK(cases == 42);
+}
+
+TEST_CASE("shorter steps land receives in slots whose old content an earlier step sent") {
+    // Two GPUs swap all their experts, slot t of one for slot t of the other: a receive lands
+    // directly only after its slot's old content left, so of each such pair one can, not both.
+    // In one step none does (every receive targets a slot still being sent); in steps of one expert
+    // the planner reaches the best, half of them.
+    const int k = 8;
+    const ParallelConfig c = shuffle_config(2 * k, 2 * k, 1, 2);
+    IndexMatrix old_map(1, 2 * k), new_map(1, 2 * k);
+    for (int t = 0; t < 2 * k; ++t) {
+        old_map(0, t) = t;
+        new_map(0, t) = (t + k) % (2 * k);
+    }
+    const Outcome whole = plan_and_run(old_map, new_map, c, 32, 1, 0);
+    CHECK(whole.wrong == 0);
+    CHECK(whole.plan.steps.size() == 1);
+    CHECK(whole.plan.stats.gpus[0].direct + whole.plan.stats.gpus[1].direct == 0);
+    const Outcome cut = plan_and_run(old_map, new_map, c, 32, 1, 1);
+    CHECK(cut.wrong == 0);
+    CHECK(cut.plan.steps.size() == k);
+    CHECK(cut.plan.stats.schedule_length == k);
+    CHECK(cut.plan.stats.gpus[0].direct + cut.plan.stats.gpus[1].direct == k);
+    CHECK(cut.plan.stats.max_staging_buffers < whole.plan.stats.max_staging_buffers);
 }
 
 TEST_CASE("empty slots (-1) neither send nor receive") {
@@ -301,6 +328,8 @@ TEST_CASE("invalid inputs name the problem") {
                          "new rank 0 is no old rank's image in the rank mapping", Error);
     CHECK_THROWS_WITH_AS(align_placements(old_map, 2, old_map.leftCols(2), 1, {}),
                          "the world changes from 2 to 1 GPUs: a rank mapping is needed", Error);
+    CHECK_THROWS_WITH_AS(build_transfer_plan(old_map, old_map, c, TransferPlanOptions{64, 1, -1}),
+                         "step_experts (-1) must be at least 0", Error);
 }
 
 TEST_CASE("the order check catches a receive racing the send of the slot's old content") {

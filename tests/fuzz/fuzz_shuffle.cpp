@@ -17,7 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     io::ShufflePlacements p;
     if (!fuzz::accepts([&] { p = io::parse_probe_placements(text, fuzz::kSource); })) return 0;
     FUZZ_CHECK(p.old_phy2log.rows() == p.new_phy2log.rows(), "old and new have different layers");
-    FUZZ_CHECK(p.layer_ids.size() == static_cast<size_t>(p.old_phy2log.rows()), "layer ids do not match the rows");
+    FUZZ_CHECK(p.layer_ids.size() == static_cast<size_t>(p.old_phy2log.rows()),
+               "layer ids do not match the rows");
     if (p.old_num_gpus != p.new_num_gpus || p.old_phy2log.size() > 4096) return 0;  // bound the work
     ParallelConfig c;
     c.num_logical_experts = p.num_experts;
@@ -27,6 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     TransferPlanOptions options;
     options.expert_bytes = 64;  // the pattern check needs bytes, not many
     options.layers_in_flight = 2;
+    options.step_experts = static_cast<int>(size % 4);  // whole permutations and short steps
     TransferPlan plan;
     // The plan's refusals (an expert nobody holds, bad shapes) name no file: any clean refusal is fine.
     if (!fuzz::accepts([&] { plan = build_transfer_plan(p.old_phy2log, p.new_phy2log, c, options); }, "")) {
