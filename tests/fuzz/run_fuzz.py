@@ -5,7 +5,7 @@ usage: run_fuzz.py HARNESS SEED_CORPUS_DIR ARTIFACT_DIR [libFuzzer flags...]
 
 New inputs go to a temporary directory (listed first, so libFuzzer writes there: the checked-in
 corpus is never modified); a crashing input is saved as ARTIFACT_DIR/<harness>-crash-<sha1>, to be
-added to the seed corpus with a regression test once fixed (tests/fuzz/README.md).
+added to the seed corpus with a regression test once fixed (README.md, "Fuzzing").
 """
 import os
 import subprocess
