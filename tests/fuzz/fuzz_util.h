@@ -58,6 +58,10 @@ inline void check_trace(const LoadTrace& t) {
         FUZZ_CHECK(t.layer_ids[l] > t.layer_ids[l - 1], "layer ids not increasing");
     for (float v : t.values)
         FUZZ_CHECK(std::isfinite(v) && v >= 0.0f, "bad load accepted: " + std::to_string(v));
+    // The round trips below cost ~5 us per value under ASan: the one CSV line "3,0,200000,700000"
+    // is a trace of 800,000 values (mostly zeros, within the reader's bound) and took 14 s while
+    // fuzzing. The writers and readers run the same code at any size, so big traces skip them.
+    if (t.values.size() > (size_t{1} << 16)) return;
     const auto same = [&](const LoadTrace& r, const char* format) {
         FUZZ_CHECK(
             r.num_steps == t.num_steps && r.num_layers == t.num_layers && r.num_experts == t.num_experts,
