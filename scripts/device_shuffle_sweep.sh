@@ -3,7 +3,7 @@
 # the same run, on the placements of scripts/make_probes.sh (deepseek from scratch). A release
 # build of eplb only; logs in $OUT/logs.tgz, a table (steps, receives landed directly, time) last.
 # usage: EPLB_SHARED=/path/to/shared scripts/device_shuffle_sweep.sh "FLAGS" ...
-#   e.g. scripts/device_shuffle_sweep.sh "--step-experts 0" "" "--transport nccl --group-size 16"
+#   e.g. scripts/device_shuffle_sweep.sh "--step-experts 0" "" "NCCL_MIN_NCHANNELS=32 --transport nccl"
 set -u
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 export PATH="/usr/local/cuda/bin:$PATH" PYTHONUNBUFFERED=1
@@ -31,8 +31,11 @@ i=0
 for flags in "$@"; do
     i=$((i + 1))
     log=$out/shuffle_$i.txt
-    # shellcheck disable=SC2086  # the flags are words
-    timeout 90 "$eplb" shuffle --probe "$probe" --expert-bytes 44040192 $flags >"$log" 2>&1
+    vars=() args=()
+    for word in $flags; do  # words; NAME=value ones set the environment (NCCL_MIN_P2P_NCHANNELS=32)
+        if [[ $word =~ ^[A-Z_][A-Z0-9_]*= ]]; then vars+=("$word"); else args+=("$word"); fi
+    done
+    env "${vars[@]}" timeout 90 "$eplb" shuffle --probe "$probe" --expert-bytes 44040192 "${args[@]}" >"$log" 2>&1
     steps=$(grep -oE '[0-9]+ steps of' "$log" | cut -d' ' -f1)
     direct=$(awk '$1 ~ /^[0-9]+$/ && NF == 12 {d += $6; r += $2} END {if (r) printf "%d/%d", d, r}' "$log")
     result=$(grep -E '^result' "$log" | sed -E 's/^result +best //; s/ \(median.*GB at/,/; s/ of the NCCL ring peak//')
