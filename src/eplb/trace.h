@@ -11,8 +11,13 @@
 namespace eplb {
 
 // The largest load of one expert, and of one layer's total: float32's range, which traces store
-// and the planners accumulate in. Readers refuse more (it would become infinity).
+// and the planners accumulate in.
 constexpr double kMaxLoad = std::numeric_limits<float>::max();
+
+// Whether a load read as a double is stored as a finite float32 load: >= 0 and below kMaxLoad plus
+// half its last place (2^103), beyond which rounding gives infinity. Nine printed digits of
+// kMaxLoad itself (3.40282347e+38) read back a little above it. Every reader checks with this.
+inline bool is_float32_load(double v) { return v >= 0.0 && v < kMaxLoad + 0x1p103; }
 
 struct LoadTrace {
     int num_steps = 0;

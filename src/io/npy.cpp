@@ -100,17 +100,18 @@ int64_t convert(const char* data, int64_t count, float* out) {
         T x;
         std::memcpy(&x, data + i * sizeof(T), sizeof(T));
         const double v = static_cast<double>(x);
-        bad |= static_cast<int>(!(v >= 0.0)) | static_cast<int>(v > kMaxLoad);
-        // Converting a double beyond float32's range is undefined: it becomes inf (and is refused).
+        const bool ok = is_float32_load(v);
+        bad |= static_cast<int>(!ok);
+        // Converting a double beyond float32's range is undefined: it becomes +-inf (and is refused).
         constexpr float kInf = std::numeric_limits<float>::infinity();
-        out[i] = v > kMaxLoad ? kInf : v < -kMaxLoad ? -kInf : static_cast<float>(v);
+        out[i] = ok || !(std::abs(v) > kMaxLoad) ? static_cast<float>(v) : v > 0 ? kInf : -kInf;
     }
     if (bad == 0) return -1;
     for (int64_t i = 0; i < count; ++i) {
         T x;
         std::memcpy(&x, data + i * sizeof(T), sizeof(T));
         const double v = static_cast<double>(x);
-        if (!(v >= 0.0 && v <= kMaxLoad)) return i;
+        if (!is_float32_load(v)) return i;
     }
     return -1;
 }

@@ -32,7 +32,7 @@ void flatten(const json& j, int depth, std::vector<int>& shape, std::vector<floa
         const double v = j.get<double>();
         EPLB_CHECK(std::isfinite(v) && v >= 0.0, source << ": " << where << " is " << describe_value(j)
                                                         << ": loads must be finite and >= 0");
-        EPLB_CHECK(v <= kMaxLoad,
+        EPLB_CHECK(is_float32_load(v),
                    source << ": " << where << " is " << describe_value(j) << ": too large for float32");
         out.push_back(static_cast<float>(v));
         return;
@@ -194,9 +194,9 @@ LoadTrace parse_trace_csv(const std::string& text, const std::string& source) {
         EPLB_CHECK(!fields[3].empty() && end && *end == '\0', source << ": line " << line_no << ": load '"
                                                                      << printable(fields[3])
                                                                      << "' is not a number");
-        EPLB_CHECK(std::isfinite(v) && v >= 0 && v <= kMaxLoad, source << ": line " << line_no << ": load "
-                                                                       << printable(fields[3])
-                                                                       << " must be finite and >= 0");
+        EPLB_CHECK(is_float32_load(v), source << ": line " << line_no << ": load " << printable(fields[3])
+                                              << " must be finite and >= 0, at most " << kMaxLoad
+                                              << " (float32)");
         entries.push_back({ints[0], ints[1], ints[2], static_cast<float>(v)});
         max_step = std::max(max_step, ints[0]);
         max_expert = std::max(max_expert, ints[2]);
