@@ -118,6 +118,19 @@ int64_t convert(const char* data, int64_t count, float* out) {
 
 }  // namespace
 
+std::string npy_preamble(const std::string& dict) {
+    std::string header = dict;
+    const size_t total = 10 + header.size() + 1;  // magic, version, length, dict, '\n'
+    header.append((64 - total % 64) % 64, ' ');
+    header.push_back('\n');
+    std::string out = "\x93NUMPY";
+    out.push_back('\x01');
+    out.push_back('\x00');
+    out.push_back(static_cast<char>(header.size() & 0xff));
+    out.push_back(static_cast<char>(header.size() >> 8));
+    return out + header;
+}
+
 int64_t npy_to_float(const char* data, NpyType type, int64_t count, float* out) {
     switch (type) {
         case NpyType::kInt32:

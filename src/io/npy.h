@@ -27,6 +27,10 @@ struct NpyHeader {
 // Invalid input naming `source`.
 NpyHeader parse_npy_header(const std::string& bytes, const std::string& source);
 
+// Magic, version 1.0, length and `dict` (the header's Python dict text) padded with spaces and a
+// final newline so that the array starts at a multiple of 64 bytes, as numpy writes it.
+std::string npy_preamble(const std::string& dict);
+
 // Converts `count` items of `type` at `data` to float32; returns the index of the first value that
 // is not finite and >= 0, or -1 when all are.
 int64_t npy_to_float(const char* data, NpyType type, int64_t count, float* out);

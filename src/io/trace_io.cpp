@@ -351,18 +351,9 @@ std::string trace_to_csv(const LoadTrace& t) {
 }
 
 std::string trace_to_npy(const LoadTrace& t) {
-    std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(t.num_steps) +
-                         ", " + std::to_string(t.num_layers) + ", " + std::to_string(t.num_experts) + "), }";
-    // Pad so that magic + version + length + header is a multiple of 64, ending in '\n'.
-    const size_t total = 10 + header.size() + 1;
-    header.append((64 - total % 64) % 64, ' ');
-    header.push_back('\n');
-    std::string out = "\x93NUMPY";
-    out.push_back('\x01');
-    out.push_back('\x00');
-    out.push_back(static_cast<char>(header.size() & 0xff));
-    out.push_back(static_cast<char>(header.size() >> 8));
-    out += header;
+    std::string out =
+        npy_preamble("{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(t.num_steps) +
+                     ", " + std::to_string(t.num_layers) + ", " + std::to_string(t.num_experts) + "), }");
     out.append(reinterpret_cast<const char*>(t.values.data()), t.values.size() * sizeof(float));
     return out;
 }

@@ -31,16 +31,8 @@ void write_bytes(const std::string& path, const std::string& bytes) {
 // A .npy file of `descr` with the given shape and values (converted to the dtype).
 template <typename T>
 std::string npy_of(const std::string& descr, const std::string& shape, const std::vector<double>& values) {
-    std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (" + shape + "), }";
-    const size_t total = 10 + header.size() + 1;
-    header.append((64 - total % 64) % 64, ' ');
-    header.push_back('\n');
-    std::string out = "\x93NUMPY";
-    out.push_back('\x01');
-    out.push_back('\x00');
-    out.push_back(static_cast<char>(header.size() & 0xff));
-    out.push_back(static_cast<char>(header.size() >> 8));
-    out += header;
+    std::string out =
+        npy_preamble("{'descr': '" + descr + "', 'fortran_order': False, 'shape': (" + shape + "), }");
     for (double v : values) {
         const T x = static_cast<T>(v);
         out.append(reinterpret_cast<const char*>(&x), sizeof x);

@@ -11,10 +11,11 @@
 #include "eplb/error.h"
 #include "eplb/gen_trace.h"
 #include "io/file_util.h"
+#include "io/npy.h"
 #include "io/trace_io.h"
 #include "tests/test_util.h"
 
-using namespace eplb;
+    using namespace eplb;
 using namespace eplb::io;
 using eplb::test::error_of;
 
@@ -170,17 +171,7 @@ TEST_CASE("real SGLang traces parse with 61 layers x 256 experts") {
 
 namespace {
 // A .npy file with the given header dict text and data bytes (version 1).
-std::string npy_bytes(const std::string& dict, const std::string& data) {
-    std::string header = dict;
-    header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
-    header.push_back('\n');
-    std::string out = "\x93NUMPY";
-    out.push_back('\x01');
-    out.push_back('\x00');
-    out.push_back(static_cast<char>(header.size() & 0xff));
-    out.push_back(static_cast<char>(header.size() >> 8));
-    return out + header + data;
-}
+std::string npy_bytes(const std::string& dict, const std::string& data) { return npy_preamble(dict) + data; }
 }  // namespace
 
 TEST_CASE(".npy: malformed headers and values are invalid input, never another exception") {
