@@ -6,26 +6,15 @@
 # usage: test_shuffle_faults.sh PATH_TO_EPLB
 set -u
 eplb="$1"
-n=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
-if [ "${n:-0}" -lt 2 ]; then
-    echo "skipped: needs 2 GPUs (${n:-0} visible)"
-    exit 77
-fi
-[ "$n" -gt 4 ] && n=4
-timeout_s=5
-slack_s=60  # aborting NCCL communicators and tearing down CUDA contexts takes a few seconds
-dir=$(mktemp -d)
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    rm -rf "$dir"
+    rm -rf "${dir:-}"
 }
 trap cleanup EXIT
-for seed in 1 2; do
-    "$eplb" gen-trace --num-layers 3 --num-experts 32 --seed "$seed" -o "$dir/t$seed.json" >/dev/null || exit 1
-    "$eplb" plan --backend cpu --trace "$dir/t$seed.json" --num-gpus "$n" --num-physical-experts 48 \
-        -o "$dir/p$seed.json" >/dev/null || exit 1
-done
+source "$(dirname "$0")/shuffle_ranks_setup.sh"
+timeout_s=5
+slack_s=60  # aborting NCCL communicators and tearing down CUDA contexts takes a few seconds
 fail=0
 
 # alive PID: the process runs (an exited child stays a zombie until waited for: kill -0 is not enough).

@@ -5,19 +5,8 @@
 # usage: test_shuffle_processes.sh PATH_TO_EPLB
 set -u
 eplb="$1"
-n=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
-if [ "${n:-0}" -lt 2 ]; then
-    echo "skipped: needs 2 GPUs (${n:-0} visible)"
-    exit 77
-fi
-[ "$n" -gt 4 ] && n=4
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-for seed in 1 2; do
-    "$eplb" gen-trace --num-layers 3 --num-experts 32 --seed "$seed" -o "$dir/t$seed.json" >/dev/null || exit 1
-    "$eplb" plan --backend cpu --trace "$dir/t$seed.json" --num-gpus "$n" --num-physical-experts 48 \
-        -o "$dir/p$seed.json" >/dev/null || exit 1
-done
+trap 'rm -rf "${dir:-}"' EXIT
+source "$(dirname "$0")/shuffle_ranks_setup.sh"
 args=(shuffle --old "$dir/p1.json" --new "$dir/p2.json" --expert-bytes 1048583 --peak-bytes 8388608 --repeat 1
       --layers-in-flight 2)
 fail=0
