@@ -6,10 +6,7 @@
 # on CPU and CUDA. Logs in $OUT/logs.tgz, the table in $OUT/summary.txt and last on stdout.
 # usage: EPLB_SHARED=/path/to/shared scripts/device_all.sh
 set -u
-# NVLink multicast stays off, always.
-export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
-export PATH="/usr/local/cuda/bin:$PATH" PYTHONUNBUFFERED=1
-repo=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/device_common.sh"
 dest=${OUT:-$repo/device-out}
 out=$(mktemp -d /tmp/device_all.XXXXXX)  # logs; packed into $dest/logs.tgz at the end (few files come back)
 export EPLB_SHARED=${EPLB_SHARED:-$repo/../shared}
@@ -23,10 +20,8 @@ nvidia-smi --query-gpu=index,name,driver_version,memory.total --format=csv | tee
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 cd "$repo"
 build=$repo/build-device
-rm -rf "$build"
 step build
-meson setup "$build" -Dcuda=enabled -Dnccl=enabled >"$out/setup.log" 2>&1 || { tail -30 "$out/setup.log"; exit 1; }
-ninja -C "$build" >"$out/build.log" 2>&1 || { grep -E "error|FAILED" -A5 "$out/build.log" | head -40; exit 1; }
+device_build "$build" "$out" -Dnccl=enabled
 eplb=$build/eplb
 
 step tests

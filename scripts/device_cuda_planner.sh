@@ -5,9 +5,7 @@
 # Traces: *.json in ../traces next to this checkout are put where the tests look for them
 # ($EPLB_SHARED/traces/sglang-deepseek-v3-logical-count, EPLB_SHARED = ../shared).
 set -u
-export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
-export PATH="/usr/local/cuda/bin:$PATH"
-repo=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/device_common.sh"
 out=${OUT:-$repo/device-out}
 mkdir -p "$out"
 step() { echo "== $* ($(date +%T))"; }
@@ -19,18 +17,6 @@ if ls "$repo"/../traces/*.json >/dev/null 2>&1; then
 fi
 export EPLB_SHARED=$shared
 
-# Header-only dependencies the machine may lack: pkg-config files for copies in .deps/ (if any).
-pc=$repo/.deps/pkgconfig
-mkdir -p "$pc"
-fallback() {  # name include_dir version
-    if ! pkg-config --exists "$1" && [ -d "$2" ]; then
-        printf 'Name: %s\nDescription: carried copy\nVersion: %s\nCflags: -I%s\n' "$1" "$3" "$2" >"$pc/$1.pc"
-        echo "using the carried $1 ($2)"
-    fi
-}
-fallback eigen3 "$repo/.deps/eigen3" 3.4.0
-export PKG_CONFIG_PATH="$pc${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
-
 step machine
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv | tee "$out/gpu.txt"
 echo "transparent hugepages: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)"
@@ -39,15 +25,8 @@ nvcc --version | tail -1; meson --version; nproc
 
 cd "$repo"
 build=$repo/build-device
-rm -rf "$build"
-step setup
-if ! meson setup "$build" -Dcuda=enabled -Dbuildtype=release >"$out/setup.log" 2>&1; then
-    tail -40 "$out/setup.log"; exit 1
-fi
 step build
-if ! ninja -C "$build" >"$out/build.log" 2>&1; then
-    grep -E "error|FAILED" -A5 "$out/build.log" | head -60; exit 1
-fi
+device_build "$build" "$out"
 
 step tests
 timeout 240 meson test -C "$build" --suite unit --suite cuda --print-errorlogs >"$out/test.log" 2>&1
@@ -90,15 +69,7 @@ else
 fi
 
 step summary
-python3 - "$build/meson-logs/testlog.json" <<'PY'
-import json, sys
-res = {}
-for line in open(sys.argv[1]):
-    t = json.loads(line)
-    res[t["result"]] = res.get(t["result"], 0) + 1
-print(f"tests: {res.get('OK', 0)} passed, {res.get('FAIL', 0) + res.get('TIMEOUT', 0)} failed, "
-      f"{res.get('SKIP', 0)} skipped")
-PY
+echo "tests: $(python3 scripts/count_tests.py "$build/meson-logs/testlog.json")"
 echo "gpu: $gpu; test rc=$test_rc; bench rc=$bench_rc"
 grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$san" | sort | uniq -c
 grep -E "^  [a-z_]*plan_deepseek|^  [a-z_]*score_rows|plan_deepseek_kernel|score_rows_kernel|Duration|Compute \(SM\) Throughput|Achieved Occupancy|Theoretical Occupancy|Issue Slots Busy|Registers Per Thread|Block Limit|Warp Cycles Per Issued|bank_conflicts|stalled_(long_scoreboard|short_scoreboard|mio_throttle|wait|not_selected|math_pipe|branch|barrier|no_instr)|inst_executed.sum" "$out/ncu.txt" | sed 's/  */ /g' | head -90

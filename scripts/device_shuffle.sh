@@ -6,10 +6,7 @@
 # comparison table to $OUT/summary.txt and, last, to stdout.
 # usage: EPLB_SHARED=/path/to/shared scripts/device_shuffle.sh
 set -u
-# NVLink multicast stays off, always (KINDS.md: it can take the host's GPUs out of service).
-export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
-export PATH="/usr/local/cuda/bin:$PATH" PYTHONUNBUFFERED=1
-repo=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/device_common.sh"
 dest=${OUT:-$repo/device-out}
 out=$(mktemp -d /tmp/device_shuffle.XXXXXX)  # logs; packed into $dest/logs.tgz after each step
 shared=${EPLB_SHARED:-$repo/../shared}
@@ -21,21 +18,6 @@ step() {
     pack
     echo "== $* ($(date +%T), ${SECONDS}s)"
 }
-
-# Header-only dependencies the machine may lack: pkg-config files for the copies in .deps/include.
-pc=$repo/.deps/pkgconfig
-mkdir -p "$pc"
-fallback() {  # pkg-config name, include dir (for Cflags), header that proves the system has it
-    if ! pkg-config --exists "$1" 2>/dev/null && [ ! -e "/usr/include/$3" ] && [ -d "$2" ]; then
-        printf 'Name: %s\nDescription: carried copy\nVersion: 99\nCflags: -I%s\n' "$1" "$2" >"$pc/$1.pc"
-        echo "using the carried $1"
-    fi
-}
-fallback eigen3 "$repo/.deps/include/eigen3" eigen3/Eigen/Core
-fallback nlohmann_json "$repo/.deps/include" nlohmann/json.hpp
-fallback CLI11 "$repo/.deps/include" CLI/CLI.hpp
-fallback doctest "$repo/.deps/include" doctest/doctest.h
-export PKG_CONFIG_PATH="$pc${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 
 step machine
 {
@@ -51,17 +33,8 @@ ngpu=$(nvidia-smi -L | grep -c '^GPU')
 
 cd "$repo"
 build=$repo/build-device
-rm -rf "$build"
-step setup
-if ! meson setup "$build" -Dcuda=enabled -Dnccl=enabled -Dbuildtype=release >"$out/setup.log" 2>&1; then
-    tail -40 "$out/setup.log"
-    exit 1
-fi
 step build
-if ! ninja -C "$build" >"$out/build.log" 2>&1; then
-    grep -E "error|FAILED" -A5 "$out/build.log" | head -60
-    exit 1
-fi
+device_build "$build" "$out" -Dnccl=enabled
 eplb=$build/eplb
 
 # Our shuffle: JSON per configuration (name, then flags; ENV=... before the name sets variables).

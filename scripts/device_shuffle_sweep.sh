@@ -5,9 +5,7 @@
 # usage: EPLB_SHARED=/path/to/shared scripts/device_shuffle_sweep.sh "FLAGS" ...
 #   e.g. scripts/device_shuffle_sweep.sh "--step-experts 0" "" "NCCL_MIN_NCHANNELS=32 --transport nccl"
 set -u
-export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
-export PATH="/usr/local/cuda/bin:$PATH" PYTHONUNBUFFERED=1
-repo=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/device_common.sh"
 dest=${OUT:-$repo/device-out}
 out=$(mktemp -d /tmp/device_sweep.XXXXXX)
 shared=${EPLB_SHARED:-$repo/../shared}
@@ -16,9 +14,7 @@ shared=${EPLB_SHARED:-$repo/../shared}
 mkdir -p "$dest"
 cd "$repo"
 build=$repo/build-device
-rm -rf "$build"
-meson setup "$build" -Dcuda=enabled -Dnccl=enabled -Dtests=false >"$out/setup.log" 2>&1 || { tail -30 "$out/setup.log"; exit 1; }
-ninja -C "$build" eplb >"$out/build.log" 2>&1 || { grep -E "error|FAILED" -A5 "$out/build.log" | head -40; exit 1; }
+DEVICE_TARGETS=eplb device_build "$build" "$out" -Dnccl=enabled -Dtests=false
 eplb=$build/eplb
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 ngpu=$(nvidia-smi -L | grep -c '^GPU')
