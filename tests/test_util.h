@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "eplb/config.h"
 #include "eplb/error.h"
 #include "eplb/gen_trace.h"
 #include "eplb/types.h"
@@ -63,6 +64,16 @@ inline IndexMatrix random_phy2log(Rng& rng, int layers, int experts, int slots, 
         for (int s = 0; s < slots; ++s) m(l, s) = row[s];
     }
     return m;
+}
+
+// A shuffle's config: E experts on R slots, N nodes, P GPUs (groups unused).
+inline ParallelConfig shuffle_config(int experts, int slots, int nodes, int gpus) {
+    ParallelConfig c;
+    c.num_logical_experts = experts;
+    c.num_physical_experts = slots;
+    c.num_nodes = nodes;
+    c.num_gpus = gpus;
+    return c;
 }
 
 // ../shared/traces/sglang-deepseek-v3-logical-count (via EPLB_SHARED), or "" when absent.

@@ -16,19 +16,11 @@
 
 using namespace eplb;
 using eplb::test::random_phy2log;
+using eplb::test::shuffle_config;
 
 namespace {
 
 int g_num_gpus = 0;  // GPUs the tests use: all visible, at most 4
-
-ParallelConfig shuffle_config(int experts, int slots, int nodes, int gpus) {
-    ParallelConfig c;
-    c.num_logical_experts = experts;
-    c.num_physical_experts = slots;
-    c.num_nodes = nodes;
-    c.num_gpus = gpus;
-    return c;
-}
 
 // Runs the plan with the given transport (NCCL: `pack` experts per packed operation, 0 none) and
 // returns the wrong bytes over all passes.

@@ -17,6 +17,7 @@
 
 using namespace eplb;
 using eplb::test::random_phy2log;
+using eplb::test::shuffle_config;
 
 namespace {
 
@@ -92,15 +93,6 @@ Outcome plan_and_run(const IndexMatrix& old_map, const IndexMatrix& new_map, con
     }
     CHECK(plan.stats.schedule_length == want);
     return out;
-}
-
-ParallelConfig shuffle_config(int experts, int slots, int nodes, int gpus) {
-    ParallelConfig c;
-    c.num_logical_experts = experts;
-    c.num_physical_experts = slots;
-    c.num_nodes = nodes;
-    c.num_gpus = gpus;
-    return c;
 }
 
 }  // namespace
