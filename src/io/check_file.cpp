@@ -10,6 +10,7 @@
 #include "eplb/trace.h"
 #include "io/file_util.h"
 #include "io/json_util.h"
+#include "io/report.h"
 
 namespace eplb::io {
 
@@ -41,12 +42,6 @@ bool is_case_key(const std::string& key) {
 bool is_config_key(const std::string& key) {
     const auto& k = config_keys();
     return std::find(k.begin(), k.end(), key) != k.end();
-}
-
-std::string join(const std::vector<std::string>& items) {
-    std::string out;
-    for (const std::string& s : items) out += (out.empty() ? "" : ", ") + s;
-    return out;
 }
 
 // A relative path in the check file is relative to the check file's directory.

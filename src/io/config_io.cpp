@@ -4,6 +4,7 @@
 #include "eplb/error.h"
 #include "io/file_util.h"
 #include "io/json_util.h"
+#include "io/report.h"
 
 namespace eplb::io {
 
@@ -71,9 +72,8 @@ ConfigFile parse_config_json(const std::string& text, const std::string& source)
             if (key == "model") c.model = s;
             if (key == "description") c.description = s;
         } else {
-            std::string known;
-            for (const std::string& k : config_keys()) known += (known.empty() ? "" : ", ") + k;
-            EPLB_FAIL(source << ": unknown key \"" << printable(key) << "\" (known: " << known << ")");
+            EPLB_FAIL(source << ": unknown key \"" << printable(key) << "\" (known: " << join(config_keys())
+                             << ")");
         }
     }
     EPLB_CHECK(!(c.num_redundant_experts && c.num_physical_experts),

@@ -6,6 +6,12 @@
 
 namespace eplb::io {
 
+std::string join(const std::vector<std::string>& items) {
+    std::string out;
+    for (const std::string& s : items) out += (out.empty() ? "" : ", ") + s;
+    return out;
+}
+
 std::string format(const char* fmt, ...) {
     va_list args;
     va_start(args, fmt);

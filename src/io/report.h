@@ -22,6 +22,9 @@ class TextTable {
     std::vector<std::vector<std::string>> rows_;
 };
 
+// "a, b, c": a list of names for a message.
+std::string join(const std::vector<std::string>& items);
+
 // printf-style formatting into a std::string.
 std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
