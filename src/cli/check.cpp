@@ -10,7 +10,10 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <tuple>
+
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/input_options.h"
@@ -28,6 +31,7 @@ namespace eplb::cli {
 struct CheckOptions {
     InputOptions input;
     std::string file, junit, baseline;
+    bool json = false;
     double min_balancedness = 0, max_gap = 0, max_layer_gap = 0, max_regression = 0;
     int64_t max_moved_experts = 0;
     CLI::Option *min_balancedness_opt = nullptr, *max_gap_opt = nullptr, *max_layer_gap_opt = nullptr,
@@ -57,14 +61,19 @@ struct CaseRun {
     double seconds = 0;
 };
 
+// One threshold tested: what was measured, against what, and the line it prints.
 struct Measure {
-    std::string text;
+    std::string name;  // balancedness, gap, worst_layer_gap, moved_experts, regression
+    double value = 0, threshold = 0;
+    std::string op;  // the comparison that passes: ">=" or "<="
     bool pass = true;
+    std::string text;
 };
 
 struct CaseResult {
     std::vector<Measure> measures;
     std::string summary;
+    std::optional<int64_t> experts_moved;  // from the baseline placement, when counted
     bool pass = true;
 };
 
@@ -89,6 +98,12 @@ std::string compare(const char* what, double value, bool pass, const char* pass_
         t = io::format("%.8f", threshold);
     }
     return std::string(what) + " " + v + " " + (pass ? pass_op : fail_op) + " " + t;
+}
+
+// The measure of `value` against `threshold`: passes with pass_op (">=" or "<="), else fail_op.
+Measure measure(const char* name, const char* what, double value, bool pass, const char* pass_op,
+                const char* fail_op, double threshold) {
+    return {name, value, threshold, pass_op, pass, compare(what, value, pass, pass_op, fail_op, threshold)};
 }
 
 // Baseline placement rows matching the case's layers by model layer id.
@@ -121,24 +136,26 @@ CaseResult score(const CaseRun& run) {
     };
     if (t.min_balancedness) {
         const bool pass = m.balancedness >= *t.min_balancedness;
-        add({compare("balancedness", m.balancedness, pass, ">=", "<", *t.min_balancedness), pass});
+        add(measure("balancedness", "balancedness", m.balancedness, pass, ">=", "<", *t.min_balancedness));
     }
     if (t.max_gap) {
         const bool pass = m.gap <= *t.max_gap;
-        add({compare("gap", m.gap, pass, "<=", ">", *t.max_gap), pass});
+        add(measure("gap", "gap", m.gap, pass, "<=", ">", *t.max_gap));
     }
     if (t.max_layer_gap) {
         const bool pass = m.max_gap <= *t.max_layer_gap;
-        add({compare("worst layer gap", m.max_gap, pass, "<=", ">", *t.max_layer_gap), pass});
+        add(measure("worst_layer_gap", "worst layer gap", m.max_gap, pass, "<=", ">", *t.max_layer_gap));
     }
     std::string baseline_note;
     if (t.max_moved_experts) {
         const MigrationStats moved =
             count_migration(run.baseline_phy2log, run.placement.phy2log, c, run.in.expert_bytes);
         const bool pass = moved.experts_moved <= *t.max_moved_experts;
-        add({"moved experts " + std::to_string(moved.experts_moved) + (pass ? " <= " : " > ") +
-                 std::to_string(*t.max_moved_experts),
-             pass});
+        r.experts_moved = moved.experts_moved;
+        add({"moved_experts", static_cast<double>(moved.experts_moved),
+             static_cast<double>(*t.max_moved_experts), "<=", pass,
+             "moved experts " + std::to_string(moved.experts_moved) + (pass ? " <= " : " > ") +
+                 std::to_string(*t.max_moved_experts)});
         baseline_note += io::format(", %lld experts moved from the baseline (%.1f GB)",
                                     static_cast<long long>(moved.experts_moved), moved.bytes_moved / 1e9);
     }
@@ -146,9 +163,9 @@ CaseResult score(const CaseRun& run) {
         const double base = *run.baseline.balancedness;  // recorded, or the placement scored here
         const double regression = base - m.balancedness;
         const bool pass = regression <= *t.max_regression;
-        add({compare("regression", regression, pass, "<=", ">", *t.max_regression) +
-                 io::format(" (baseline %.4f)", base),
-             pass});
+        Measure mr = measure("regression", "regression", regression, pass, "<=", ">", *t.max_regression);
+        mr.text += io::format(" (baseline %.4f)", base);
+        add(std::move(mr));
         baseline_note += io::format(", baseline balancedness %.4f", base);
     }
     r.summary =
@@ -232,6 +249,56 @@ int usage_error(const std::string& message) {
     return 2;
 }
 
+// The --json document (schema eplb.check_result/v1): every case with its measured values, its
+// thresholds and whether it passed.
+std::string check_result_json(const std::string& file, const std::string& backend,
+                              const std::vector<CaseRun>& runs, const std::vector<CaseResult>& results) {
+    nlohmann::ordered_json j;
+    j["schema"] = "eplb.check_result/v1";
+    j["file"] = file.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(file);
+    j["backend"] = backend;
+    j["cases"] = nlohmann::ordered_json::array();
+    int failed = 0;
+    for (size_t i = 0; i < runs.size(); ++i) {
+        const CaseRun& run = runs[i];
+        const CaseResult& r = results[i];
+        const Metrics& m = run.metrics;
+        const ParallelConfig& c = run.in.config;
+        failed += r.pass ? 0 : 1;
+        nlohmann::ordered_json k;
+        k["name"] = run.name;
+        k["pass"] = r.pass;
+        k["description"] = run.description;
+        k["checks"] = nlohmann::ordered_json::array();
+        for (const Measure& measure : r.measures) {
+            k["checks"].push_back({{"name", measure.name},
+                                   {"value", measure.value},
+                                   {"op", measure.op},
+                                   {"threshold", measure.threshold},
+                                   {"pass", measure.pass}});
+        }
+        k["metrics"] = {{"balancedness", m.balancedness},
+                        {"mean_layer_balancedness", m.mean_layer_balancedness},
+                        {"gap", m.gap},
+                        {"worst_layer_gap", m.max_gap},
+                        {"duplicate_pairs", m.duplicate_pairs}};
+        k["layers"] = m.layers.size();
+        k["experts"] = c.num_logical_experts;
+        k["slots"] = c.num_physical_experts;
+        k["gpus"] = c.num_gpus;
+        if (!run.baseline_path.empty()) {
+            k["baseline"] = {{"path", run.baseline_path}};
+            if (run.baseline.balancedness) k["baseline"]["balancedness"] = *run.baseline.balancedness;
+            if (r.experts_moved) k["baseline"]["experts_moved"] = *r.experts_moved;
+        }
+        k["seconds"] = run.seconds;
+        j["cases"].push_back(std::move(k));
+    }
+    j["passed"] = static_cast<int>(runs.size()) - failed;
+    j["failed"] = failed;
+    return j.dump() + "\n";
+}
+
 std::string utc_timestamp() {
     const std::time_t now = std::time(nullptr);
     std::tm tm{};
@@ -249,6 +316,10 @@ int run_check(const CheckOptions& o) {
     const bool threshold_flags = o.min_balancedness_opt->count() || o.max_gap_opt->count() ||
                                  o.max_layer_gap_opt->count() || o.max_regression_opt->count() ||
                                  o.max_moved_opt->count() || o.baseline_opt->count();
+    if (o.json && o.junit == "-") {
+        return usage_error("check",
+                           "--json and --junit - would both print on stdout: write the JUnit XML to a file");
+    }
     std::vector<CaseRun> runs;
     std::string suite_name;
     if (!o.file.empty()) {
@@ -354,8 +425,10 @@ int run_check(const CheckOptions& o) {
         name_width = std::max(name_width, run.name.size());
     }
     int failed = 0;
-    std::cout << "eplb check: " << (o.file.empty() ? runs.front().description : o.file) << " (" << runs.size()
-              << " case" << (runs.size() == 1 ? "" : "s") << ", " << planner->name() << " backend)\n";
+    // The table goes to stdout, unless --json puts the document there.
+    std::ostringstream table;
+    table << "eplb check: " << (o.file.empty() ? runs.front().description : o.file) << " (" << runs.size()
+          << " case" << (runs.size() == 1 ? "" : "s") << ", " << planner->name() << " backend)\n";
     io::JunitSuite suite;
     suite.name = suite_name;
     suite.timestamp = utc_timestamp();
@@ -367,8 +440,8 @@ int run_check(const CheckOptions& o) {
             checks += (checks.empty() ? "" : ", ") + m.text;
             if (!m.pass) failures += (failures.empty() ? "" : ", ") + m.text;
         }
-        std::cout << (r.pass ? "PASS  " : "FAIL  ") << runs[i].name
-                  << std::string(name_width - runs[i].name.size(), ' ') << "  " << checks << "\n";
+        table << (r.pass ? "PASS  " : "FAIL  ") << runs[i].name
+              << std::string(name_width - runs[i].name.size(), ' ') << "  " << checks << "\n";
         io::JunitCase jc;
         jc.name = runs[i].name;
         jc.classname = "eplb.check." + suite_name;
@@ -379,12 +452,17 @@ int run_check(const CheckOptions& o) {
         jc.system_out = r.summary;
         suite.cases.push_back(std::move(jc));
     }
-    std::cout << runs.size() << " case" << (runs.size() == 1 ? "" : "s") << ": " << runs.size() - failed
-              << " passed, " << failed << " failed\n";
+    table << runs.size() << " case" << (runs.size() == 1 ? "" : "s") << ": " << runs.size() - failed
+          << " passed, " << failed << " failed\n";
     suite.seconds = seconds_since(t_start);
+    if (o.json) {
+        io::write_file_atomic("-", check_result_json(o.file, planner->name(), runs, results));
+    } else {
+        std::cout << table.str();
+    }
     if (!o.junit.empty()) {
         io::write_file_atomic(o.junit, io::junit_xml(suite));
-        if (o.junit != "-") std::cout << "JUnit XML written to " << o.junit << "\n";
+        if (o.junit != "-") (o.json ? std::cerr : std::cout) << "JUnit XML written to " << o.junit << "\n";
     }
     return failed ? 1 : 0;
 }
@@ -414,6 +492,9 @@ Command setup_check(CLI::App& parent) {
     o->max_regression_opt = app->add_option("--max-regression", o->max_regression,
                                             "Pass iff balancedness >= the baseline's minus this");
     app->add_option("--junit", o->junit, "Write JUnit XML of the results to this file");
+    app->add_flag("--json", o->json,
+                  "Print the results as JSON (schema eplb.check_result/v1: each case's measured values, "
+                  "thresholds and pass/fail) instead of the table");
     return {app, [o] { return run_check(*o); }};
 }
 
