@@ -17,6 +17,9 @@ namespace {
 
 using Kind = PickleValue::Kind;
 
+// How SGLang names its dump files: expert_distribution_recorder_{time}[_{rank}].pt.
+constexpr const char* kDumpPrefix = "expert_distribution_recorder_";
+
 // The keys of dict `dict`, for messages: {"a", "b"}.
 std::string keys_of(const Pickle& p, int dict) {
     std::ostringstream keys;
@@ -234,7 +237,10 @@ bool is_sglang_dump_dir(const std::string& dir) {
     if (!std::filesystem::is_directory(dir, ec) ||
         std::filesystem::exists(std::filesystem::path(dir) / "meta_info.json", ec))
         return false;
-    return !dump_files(dir).empty();
+    for (const std::string& file : dump_files(dir)) {
+        if (std::filesystem::path(file).filename().string().rfind(kDumpPrefix, 0) == 0) return true;
+    }
+    return false;
 }
 
 LoadTrace read_sglang_pt(const std::string& path) {

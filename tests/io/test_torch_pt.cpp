@@ -232,20 +232,23 @@ TEST_CASE("SGLang per_pass: ranks summed per forward pass, slots folded by the m
 TEST_CASE(
     "SGLang dumps: directories and dispatch; a pass recorded twice or a stat file among ranks is refused") {
     CHECK(is_sglang_dump_dir(fixture("per_pass")));
-    CHECK(is_sglang_dump_dir(fixture("")));  // stat files at the top: read as rank files, refused below
-    CHECK_FALSE(is_sglang_dump_dir(fs::path(fixture("per_pass")).parent_path().parent_path().string()));
+    // Other .pt files do not make a directory SGLang's: TensorRT-LLM's reader says what it lacks.
+    CHECK_FALSE(is_sglang_dump_dir(fixture("")));
+    CHECK(error_of([&] { read_trace(fixture("")); }).find("but it has no meta_info.json") !=
+          std::string::npos);
     const std::string rank0 = fixture("per_pass/expert_distribution_recorder_1700000000.5_0.pt");
     const std::string twice = scratch_dir("twice");
-    fs::copy_file(rank0, twice + "/a_0.pt");
-    fs::copy_file(rank0, twice + "/b_0.pt");
+    fs::copy_file(rank0, twice + "/expert_distribution_recorder_1_0.pt");
+    fs::copy_file(rank0, twice + "/expert_distribution_recorder_2_0.pt");
     CHECK(error_of([&] { read_trace(twice); }) ==
-          twice + "/b_0.pt: records[0]: forward pass 0 of rank 0 is recorded twice");
+          twice +
+              "/expert_distribution_recorder_2_0.pt: records[0]: forward pass 0 of rank 0 is recorded twice");
     const std::string mixed = scratch_dir("mixed");
-    fs::copy_file(rank0, mixed + "/a_0.pt");
-    fs::copy_file(fixture("stat.pt"), mixed + "/b.pt");
+    fs::copy_file(rank0, mixed + "/expert_distribution_recorder_1_0.pt");
+    fs::copy_file(fixture("stat.pt"), mixed + "/stat.pt");
     CHECK(error_of([&] {
               read_trace(mixed);
-          }).rfind(mixed + "/b.pt: a stat-mode dump (\"logical_count\") in a directory", 0) == 0);
+          }).rfind(mixed + "/stat.pt: a stat-mode dump (\"logical_count\") in a directory", 0) == 0);
     // A directory with meta_info.json stays TensorRT-LLM statistics, even beside .pt files.
     std::ofstream(mixed + "/meta_info.json") << "{}";
     CHECK_FALSE(is_sglang_dump_dir(mixed));
