@@ -95,8 +95,8 @@ std::string describe_pickle_value(const Pickle& pickle, int id) {
             return "a storage";
         case Kind::kTensor: {
             const TorchTensor& t = pickle.tensors[static_cast<size_t>(v.number)];
-            out << "a " << torch_dtype_name(pickle.storages[static_cast<size_t>(t.storage)].dtype)
-                << " tensor [";
+            const char* dtype = torch_dtype_name(pickle.storages[static_cast<size_t>(t.storage)].dtype);
+            out << (dtype[0] == 'i' || dtype[0] == 'u' ? "an " : "a ") << dtype << " tensor [";
             for (size_t i = 0; i < t.sizes.size(); ++i) out << (i ? "][" : "") << t.sizes[i];
             out << "]";
             return out.str();
@@ -195,7 +195,9 @@ bool storage_dtype(const std::string& global, TorchDtype& dtype) {
         {"torch.BFloat16Storage", TorchDtype::kBFloat16}, {"torch.FloatStorage", TorchDtype::kFloat32},
         {"torch.DoubleStorage", TorchDtype::kFloat64},    {"torch.BoolStorage", TorchDtype::kBool},
     };
-    const auto it = kStorages.find(global);
+    // torch < 1.12 named a CUDA tensor's storage torch.cuda.XStorage (its location says the same).
+    const bool cuda = global.rfind("torch.cuda.", 0) == 0;
+    const auto it = kStorages.find(cuda ? "torch." + global.substr(11) : global);
     if (it == kStorages.end()) return false;
     dtype = it->second;
     return true;

@@ -162,6 +162,11 @@ class PassFolder {
                        a.source() << ": " << what << " is [" << sizes[0] << "][" << sizes[1]
                                   << "], last_physical_to_logical_map is [" << num_layers_ << "]["
                                   << num_physical_ << "]");
+            // Each record holds a tensor of its own (SGLang clones them); one storage named by many
+            // records would let a small file make us allocate a step per record.
+            const int storage = p.tensors[static_cast<size_t>(tensor)].storage;
+            EPLB_CHECK(storages_used_.insert({file, storage}).second,
+                       a.source() << ": " << what << " shares its storage with an earlier record");
             a.numel(tensor, what);
             a.read_floats(tensor, what, counts.data());
             std::vector<double>& step = steps_[pass];
@@ -201,8 +206,9 @@ class PassFolder {
     int num_layers_ = -1, num_physical_ = -1, num_experts_ = 0;
     std::string first_source_;
     std::vector<std::vector<int64_t>> maps_;
-    std::map<int64_t, std::vector<double>> steps_;  // forward pass id -> [L][E]
-    std::set<std::pair<int64_t, int64_t>> seen_;    // (forward pass, rank)
+    std::map<int64_t, std::vector<double>> steps_;    // forward pass id -> [L][E]
+    std::set<std::pair<int64_t, int64_t>> seen_;      // (forward pass, rank)
+    std::set<std::pair<size_t, int>> storages_used_;  // (file, storage) of the records read
 };
 
 LoadTrace read_archive(const TorchArchive& a) {

@@ -165,6 +165,26 @@ struct TorchArchive::Zip {
                    source << ": cannot stat " << printable(name, 80) << " in the archive");
         return st.size;
     }
+
+    // A storage record's size, which must be stored as torch stores it: uncompressed and inside the
+    // archive, so that its size is bytes that exist (a size the directory merely claims would be
+    // allocated before reading).
+    zip_uint64_t stored_size_of(zip_uint64_t entry, const std::string& name,
+                                const std::string& source) const {
+        zip_stat_t st;
+        zip_stat_init(&st);
+        EPLB_CHECK(zip_stat_index(archive, entry, 0, &st) == 0 && (st.valid & ZIP_STAT_SIZE) &&
+                       (st.valid & ZIP_STAT_COMP_SIZE) && (st.valid & ZIP_STAT_COMP_METHOD),
+                   source << ": cannot stat " << printable(name, 80) << " in the archive");
+        EPLB_CHECK(st.comp_method == ZIP_CM_STORE && st.comp_size == st.size,
+                   source << ": " << printable(name, 80)
+                          << " is compressed; torch.save stores tensor data uncompressed (re-save the file)");
+        EPLB_CHECK(st.size <= archive_size, source << ": " << printable(name, 80) << " claims " << st.size
+                                                   << " bytes, more than the archive's " << archive_size);
+        return st.size;
+    }
+
+    uint64_t archive_size = 0;
 };
 
 TorchArchive::TorchArchive(std::unique_ptr<Zip> zip, std::string source)
@@ -241,6 +261,7 @@ TorchArchive TorchArchive::open_file(const std::string& path) {
     }
     check_magic(head, path);
     auto zip = std::make_unique<Zip>();
+    zip->archive_size = static_cast<uint64_t>(st.st_size);
     int code = 0;
     zip->archive = zip_open(path.c_str(), ZIP_RDONLY, &code);
     EPLB_CHECK(zip->archive, path << ": not a readable zip archive (" << zip_message(code)
@@ -253,6 +274,7 @@ TorchArchive TorchArchive::open_bytes(std::string bytes, const std::string& sour
     check_magic(bytes.substr(0, 16), source);
     auto zip = std::make_unique<Zip>();
     zip->bytes = std::move(bytes);
+    zip->archive_size = zip->bytes.size();
     zip_error_t error;
     zip_error_init(&error);
     zip_source_t* src = zip_source_buffer_create(zip->bytes.data(), zip->bytes.size(), 0, &error);
@@ -282,7 +304,7 @@ int64_t TorchArchive::numel(int tensor, const std::string& what) const {
     const auto entry = zip_->index.find(name);
     EPLB_CHECK(entry != zip_->index.end(),
                source_ << ": " << what << ": storage record " << printable(name, 80) << " is missing");
-    const zip_uint64_t bytes = zip_->size_of(entry->second, name, source_);
+    const zip_uint64_t bytes = zip_->stored_size_of(entry->second, name, source_);
     EPLB_CHECK(bytes == static_cast<uint64_t>(s.numel) * item,
                source_ << ": " << what << ": storage " << printable(name, 80) << " is " << bytes
                        << " bytes, the pickle promises " << s.numel << " " << torch_dtype_name(s.dtype)

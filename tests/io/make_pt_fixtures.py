@@ -208,6 +208,17 @@ def main():
             {"0": raw[: 64 * 4]})
     crafted(os.path.join(BAD, "short_record.pt"),
             stat_dump(FakeTensor(storage, 0, (T, L, E), (L * E, E, 1))), {"0": raw[: len(raw) // 2]})
+    # One tensor named by two records (torch.save's memo): SGLang clones each record's counts.
+    shared = torch.ones((2, 6), dtype=torch.int32)
+    save({"records": [{"forward_pass_id": i, "rank": 0, "gatherer_key": "primary", "global_physical_count": shared}
+                      for i in range(2)],
+          "last_physical_to_logical_map": torch.zeros((2, 6), dtype=torch.int64)},
+         os.path.join(BAD, "shared_storage.pt"))
+    with zipfile.ZipFile(os.path.join(GOOD, "stat.pt")) as z, \
+            zipfile.ZipFile(os.path.join(BAD, "deflated.pt"), "w", zipfile.ZIP_DEFLATED) as out:
+        for info in z.infolist():
+            out.writestr(info.filename, z.read(info.filename))
+    save(base, os.path.join(BAD, "plain_tensor.pt"))
     crafted(os.path.join(BAD, "negative_stride.pt"),
             stat_dump(FakeTensor(storage, T * L * E - 1, (T, L, E), (-L * E, -E, -1))), {"0": raw})
 

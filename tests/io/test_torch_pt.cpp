@@ -133,6 +133,10 @@ TEST_CASE("pickle: every opcode and global outside torch.save's plain data is re
               .find("REDUCE of torch.IntStorage is not what torch.save writes") != std::string::npos);
     CHECK(refusal(kProto + "ctorch._utils\n_rebuild_tensor_v2\n)R.")
               .find("with 0 arguments, expected 6 or 7") != std::string::npos);
+    CHECK(refusal(kProto + "ctorch.cuda\nFloatStorage\n)R.").find("REDUCE of torch.cuda.FloatStorage") !=
+          std::string::npos);  // an allowed global (old torch's CUDA storages), not callable
+    CHECK(refusal(kProto + "ctorch.cuda\nStream\n.")
+              .find("global torch.cuda.Stream at byte 2 is not allowed") != std::string::npos);
     CHECK(refusal(kProto + unicode("x") + "Q.").find("persistent id is the string \"x\"") !=
           std::string::npos);
     // Malformed pickles.
@@ -162,7 +166,7 @@ TEST_CASE("torch archive: stat.pt's pickle, storage and tensor as torch 1.13 wro
     CHECK(p.storages[0].key == "0");
     CHECK(p.storages[0].location == "cpu");
     CHECK(p.storages[0].numel == 96);
-    CHECK(describe_pickle_value(p, id) == "a int32 tensor [3][4][8]");
+    CHECK(describe_pickle_value(p, id) == "an int32 tensor [3][4][8]");
     // (t * 37 + l * 11 + e * 5) % 61, as the fixture script writes them.
     std::vector<float> values(96);
     a.read_floats(static_cast<int>(p.at(id).number), "logical_count", values.data());
