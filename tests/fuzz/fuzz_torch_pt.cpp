@@ -18,7 +18,7 @@
 
 namespace {
 
-// A 1.x-layout archive "f/" of `pickle` and one stored record per storage (deterministic bytes), or
+// A 1.x-layout archive "f/" of `pickle` and one stored record per storage (deterministic values), or
 // "" when a storage is too large to bother.
 std::string archive_of(const std::string& pickle_bytes, const eplb::io::Pickle& pickle) {
     std::vector<std::string> records;
@@ -27,7 +27,9 @@ std::string archive_of(const std::string& pickle_bytes, const eplb::io::Pickle& 
         const uint64_t bytes = static_cast<uint64_t>(s.numel) * eplb::io::torch_dtype_size(s.dtype);
         if (bytes > (1u << 20) || s.key.find('\0') != std::string::npos) return "";
         std::string data(bytes, '\0');
-        for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i % 7 == 0 ? 0 : i % 97);
+        // Element j is j % 4 in its lowest byte: small counts, valid expert ids of a map, tiny floats.
+        const size_t item = eplb::io::torch_dtype_size(s.dtype);
+        for (size_t j = 0; j * item < data.size(); ++j) data[j * item] = static_cast<char>(j % 4);
         records.push_back(std::move(data));
         names.push_back("f/data/" + s.key);
     }
