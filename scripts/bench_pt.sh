@@ -2,7 +2,7 @@
 # Reading a long SGLang dump: the same int32 counts [20,000 steps][61 layers][256 experts] (DeepSeek-V3,
 # 1.25 GB) as a torch.save .pt (stat mode, written by /usr/bin/python3 with Debian's python3-torch)
 # and as a .npy, read by `eplb plan` and `eplb evaluate` (all 61 rows: no layer selection, which
-# would copy the trace). Prints one line per case: wall seconds, CPU seconds and peak RSS
+# would copy the trace) and streamed by `eplb simulate`. Prints one line per case: wall seconds, CPU seconds and peak RSS
 # (/usr/bin/time), and the RSS as a multiple of the tensor's bytes.
 # usage: scripts/bench_pt.sh [BUILD_DIR]   (default: build)
 set -euo pipefail
@@ -50,6 +50,9 @@ case_line "plan --trace .npy" plan $flags --trace "$npy" -o "$tmp/plan_npy.json"
 case_line "plan --trace .pt" plan $flags --trace "$pt" -o "$tmp/plan_pt.json"
 case_line "evaluate --trace .npy" evaluate --placement "$tmp/plan_npy.json" --trace "$npy"
 case_line "evaluate --trace .pt" evaluate --placement "$tmp/plan_pt.json" --trace "$pt"
+case_line "simulate --trace .npy (streamed)" simulate $flags --trace "$npy" --csv "$tmp/sim_npy.csv"
+case_line "simulate --trace .pt (streamed)" simulate $flags --trace "$pt" --csv "$tmp/sim_pt.csv"
+cmp -s "$tmp/sim_npy.csv" "$tmp/sim_pt.csv" && echo "simulations identical: True" || echo "simulations identical: False"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 # Same counts, same plan (all but the input's name).
 python3 - "$tmp/plan_npy.json" "$tmp/plan_pt.json" <<'EOF'

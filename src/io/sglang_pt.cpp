@@ -274,4 +274,61 @@ LoadTrace parse_sglang_pt(std::string bytes, const std::string& source) {
     return read_archive(TorchArchive::open_bytes(std::move(bytes), source));
 }
 
+std::unique_ptr<SglangStepReader> SglangStepReader::open(const std::string& path, Range layers, Range steps) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) return nullptr;  // per-pass rank files
+    auto archive = std::make_unique<TorchArchive>(TorchArchive::open_file(path));
+    if (mode_of(*archive) != DumpMode::kStat) return nullptr;
+    const int tensor = tensor_at(*archive, archive->pickle().root, "logical_count", "the dump", 2, 3);
+    archive->numel(tensor, "logical_count");
+    if (!archive->is_contiguous(tensor)) return nullptr;
+    return std::unique_ptr<SglangStepReader>(new SglangStepReader(std::move(archive), tensor, layers, steps));
+}
+
+SglangStepReader::SglangStepReader(std::unique_ptr<TorchArchive> archive, int tensor, Range layers,
+                                   Range steps)
+    : archive_(std::move(archive)), tensor_(tensor) {
+    const std::string& path = archive_->source();
+    const auto& sizes = archive_->pickle().tensors[static_cast<size_t>(tensor)].sizes;
+    file_steps_ = sizes.size() == 3 ? static_cast<int>(sizes[0]) : 1;
+    file_layers_ = static_cast<int>(sizes[sizes.size() - 2]);
+    file_experts_ = static_cast<int>(sizes.back());
+    const int end_layer = layers.end == -1 ? file_layers_ : layers.end;
+    EPLB_CHECK(layers.first < file_layers_ && end_layer <= file_layers_ && layers.first < end_layer,
+               path << ": --layers " << layers.first << ":"
+                    << (layers.end == -1 ? std::string() : std::to_string(layers.end))
+                    << " is outside the trace's layers 0:" << file_layers_);
+    first_row_ = layers.first;
+    num_rows_ = end_layer - layers.first;
+    first_step_ = steps.first;
+    end_step_ = steps.end == -1 ? file_steps_ : steps.end;
+    EPLB_CHECK(first_step_ >= 0 && first_step_ < end_step_ && end_step_ <= file_steps_,
+               path << ": --steps " << steps.first << ":" << end_step_ << " is outside the trace's "
+                    << file_steps_ << " steps [0, " << file_steps_ << ")");
+}
+
+SglangStepReader::~SglangStepReader() = default;
+
+std::vector<int> SglangStepReader::layer_ids() const {
+    std::vector<int> ids(num_rows_);
+    for (int i = 0; i < num_rows_; ++i) ids[i] = first_row_ + i;
+    return ids;
+}
+
+void SglangStepReader::load_step(int t, float* out) {
+    EPLB_CHECK(t >= 0 && t < num_steps(), archive_->source()
+                                              << ": step " << t << " is outside [0, " << num_steps() << ")");
+    const int step = first_step_ + t;
+    const int64_t count = static_cast<int64_t>(num_rows_) * file_experts_;
+    archive_->read_floats_range(tensor_, "logical_count",
+                                (static_cast<int64_t>(step) * file_layers_ + first_row_) * file_experts_,
+                                count, out);
+    for (int64_t i = 0; i < count; ++i) {
+        EPLB_CHECK(std::isfinite(out[i]) && out[i] >= 0.0f,
+                   archive_->source() << ": load at step " << step << ", layer "
+                                      << first_row_ + i / file_experts_ << ", expert " << i % file_experts_
+                                      << " is " << out[i] << ": loads must be finite and >= 0");
+    }
+}
+
 }  // namespace eplb::io

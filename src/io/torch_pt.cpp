@@ -339,9 +339,26 @@ int64_t TorchArchive::numel(int tensor, const std::string& what) const {
     return count;
 }
 
+bool TorchArchive::is_contiguous(int tensor) const {
+    const TorchTensor& t = pickle_.tensors[static_cast<size_t>(tensor)];
+    // C-contiguous: strides of dimensions longer than 1 are the products of the later sizes.
+    int64_t expected = 1;
+    for (size_t d = t.sizes.size(); d-- > 0;) {
+        if (t.sizes[d] != 1 && t.strides[d] != expected) return false;
+        expected *= t.sizes[d];
+    }
+    return true;
+}
+
 template <typename Sink>
-void TorchArchive::for_each_chunk(int tensor, const std::string& what, Sink&& sink) const {
-    const int64_t count = numel(tensor, what);
+void TorchArchive::for_each_chunk(int tensor, const std::string& what, Sink&& sink, int64_t first,
+                                  int64_t range) const {
+    const int64_t numel_all = numel(tensor, what);
+    const bool contiguous = is_contiguous(tensor);
+    EPLB_CHECK(range < 0 || (contiguous && first >= 0 && first + range <= numel_all),
+               source_ << ": " << what << ": elements [" << first << ", " << first + range
+                       << ") of a tensor of " << numel_all << (contiguous ? "" : " (not contiguous)"));
+    const int64_t count = range < 0 ? numel_all : range;
     if (count == 0) return;
     const TorchTensor& t = pickle_.tensors[static_cast<size_t>(tensor)];
     const TorchStorage& s = pickle_.storages[static_cast<size_t>(t.storage)];
@@ -362,15 +379,8 @@ void TorchArchive::for_each_chunk(int tensor, const std::string& what, Sink&& si
             done += n;
         }
     };
-    // C-contiguous: strides of dimensions longer than 1 are the products of the later sizes.
-    bool contiguous = true;
-    int64_t expected = 1;
-    for (size_t d = t.sizes.size(); d-- > 0;) {
-        if (t.sizes[d] != 1 && t.strides[d] != expected) contiguous = false;
-        expected *= t.sizes[d];
-    }
     if (contiguous) {
-        skip_to(t.offset);
+        skip_to(t.offset + first);
         std::vector<char> buffer(std::min<size_t>(static_cast<size_t>(count) * item, kChunkBytes));
         const int64_t per_chunk = static_cast<int64_t>(buffer.size() / item);
         for (int64_t done = 0; done < count;) {
@@ -411,6 +421,19 @@ void TorchArchive::read_floats(int tensor, const std::string& what, float* out) 
         to_floats(p, dtype, n, out);
         out += n;
     });
+}
+
+void TorchArchive::read_floats_range(int tensor, const std::string& what, int64_t first, int64_t count,
+                                     float* out) const {
+    const TorchDtype dtype =
+        pickle_.storages[static_cast<size_t>(pickle_.tensors[static_cast<size_t>(tensor)].storage)].dtype;
+    for_each_chunk(
+        tensor, what,
+        [&](const char* p, int64_t n) {
+            to_floats(p, dtype, n, out);
+            out += n;
+        },
+        first, count);
 }
 
 std::vector<int64_t> TorchArchive::read_ints(int tensor, const std::string& what) const {

@@ -40,13 +40,23 @@ class TorchArchive {
     // An integer tensor's elements in C order (float tensors are refused).
     std::vector<int64_t> read_ints(int tensor, const std::string& what) const;
 
+    // Whether the tensor is C-contiguous (its elements lie in order in the storage record).
+    bool is_contiguous(int tensor) const;
+
+    // Elements [first, first + count) in C order of a contiguous tensor, as read_floats converts
+    // them: one step of a time series, read without the rest.
+    void read_floats_range(int tensor, const std::string& what, int64_t first, int64_t count,
+                           float* out) const;
+
   private:
     struct Zip;
     TorchArchive(std::unique_ptr<Zip> zip, std::string source);
     // Calls sink(const char* native_bytes, int64_t count) on successive runs of the tensor's
     // elements in C order, byte-swapped to the host's order.
+    // Only elements [first, first + count) when count >= 0 (contiguous tensors only).
     template <typename Sink>
-    void for_each_chunk(int tensor, const std::string& what, Sink&& sink) const;
+    void for_each_chunk(int tensor, const std::string& what, Sink&& sink, int64_t first = 0,
+                        int64_t count = -1) const;
 
     std::unique_ptr<Zip> zip_;
     std::string source_;

@@ -280,3 +280,38 @@ TEST_CASE("torch archive: archives that are not torch.save files") {
               TorchArchive::open_bytes(stat.substr(0, stat.size() - 3), "cut.pt");
           }).rfind("cut.pt: ", 0) == 0);
 }
+
+TEST_CASE("SglangStepReader: stat dumps streamed step by step equal the trace; others are read whole") {
+    const LoadTrace whole = read_trace(fixture("stat.json"));
+    for (const char* name : {"stat.pt", "stat_torch2.pt", "stat_int64.pt"}) {
+        INFO(name);
+        const auto reader = SglangStepReader::open(fixture(name));
+        REQUIRE(reader);
+        CHECK(reader->num_steps() == 3);
+        CHECK(reader->num_layers() == 4);
+        CHECK(reader->num_experts() == 8);
+        std::vector<float> step(32);
+        for (int t = 2; t >= 0; --t) {  // any order
+            reader->load_step(t, step.data());
+            CHECK(std::vector<float>(step) ==
+                  std::vector<float>(whole.step_data(t), whole.step_data(t) + 32));
+        }
+    }
+    // Rows 1..2 of steps 1..2.
+    const auto part = SglangStepReader::open(fixture("stat_float64_big_endian.pt"), Range{1, 3}, Range{1, 3});
+    REQUIRE(part);
+    CHECK(part->num_steps() == 2);
+    CHECK(part->layer_ids() == std::vector<int>{1, 2});
+    const LoadTrace quarters = read_trace(fixture("stat_quarters.json"));
+    std::vector<float> rows(16);
+    part->load_step(1, rows.data());
+    CHECK(rows == std::vector<float>(quarters.step_data(2) + 8, quarters.step_data(2) + 24));
+    CHECK(error_of([&] { part->load_step(2, rows.data()); }).find("step 2 is outside [0, 2)") !=
+          std::string::npos);
+    CHECK(error_of([] {
+              SglangStepReader::open(fixture("stat.pt"), Range{2, 9});
+          }).find("--layers 2:9 is outside the trace's layers 0:4") != std::string::npos);
+    CHECK_FALSE(SglangStepReader::open(fixture("stat_strided.pt")));  // a view: read whole
+    CHECK_FALSE(SglangStepReader::open(fixture("per_pass")));
+    CHECK_FALSE(SglangStepReader::open(fixture("per_pass/expert_distribution_recorder_1700000000.5_0.pt")));
+}
