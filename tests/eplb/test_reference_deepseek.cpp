@@ -10,6 +10,7 @@
 #include "eplb/gen_trace.h"
 #include "eplb/planner.h"
 #include "eplb/policy.h"
+#include "tests/cuda/sglang_traces.h"
 #include "tests/eplb/reference_deepseek.h"
 #include "tests/test_util.h"
 
@@ -235,6 +236,30 @@ TEST_CASE("plan_deepseek == reference on generated traces (realistic token count
                 CHECK(fast.logcnt == ref.logcnt);
                 CHECK(fast.log2phy() == ref.log2phy);
             }
+        }
+    }
+}
+
+TEST_CASE("plan_deepseek == reference on the real DeepSeek-V3 traces") {
+    const auto traces = test::sglang_traces();
+    if (traces.empty()) {
+        MESSAGE("../shared/traces absent: skipped");
+        return;
+    }
+    CHECK(traces.size() == 12);
+    // Prefill (4 nodes x 8 GPUs), decode-like (9 nodes: global, 72 GPUs), 8 nodes x 8 GPUs, R == E.
+    for (const ParallelConfig& c : {ParallelConfig{256, 288, 8, 4, 32}, ParallelConfig{256, 288, 8, 9, 72},
+                                    ParallelConfig{256, 320, 8, 8, 64}, ParallelConfig{256, 256, 8, 4, 32}}) {
+        for (const auto& [name, load] : traces) {
+            CAPTURE(name);
+            CAPTURE(describe(c));
+            const Placement fast = plan_deepseek(load, c);
+            const reference::RebalanceResult ref = reference::rebalance_experts(
+                load, c.num_physical_experts, c.num_groups, c.num_nodes, c.num_gpus);
+            CHECK(fast.phy2log == ref.phy2log);
+            CHECK(fast.phyrank == ref.phyrank);
+            CHECK(fast.logcnt == ref.logcnt);
+            CHECK(fast.log2phy() == ref.log2phy);
         }
     }
 }
