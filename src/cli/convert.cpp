@@ -140,10 +140,10 @@ Command setup_convert(CLI::App& parent) {
     app->add_option("--to", o->to, "Output file (a directory for TensorRT-LLM statistics); - for stdout")
         ->required();
     app->add_option(
-        "--format", o->format,
-        "Output format. Traces: eplb (JSON), sglang, vllm, csv, npy, trtllm (statistics directory); "
-        "placements: eplb, sglang, trtllm (YAML), vllm. Default: from the --to name (.json: eplb, "
-        ".csv, .npy, .yaml: trtllm, no extension: trtllm statistics)")
+           "--format", o->format,
+           "Output format. Traces: eplb (JSON), sglang, vllm, csv, npy, trtllm (statistics directory); "
+           "placements: eplb, sglang, trtllm (YAML), vllm. Default: from the --to name (.json: eplb, "
+           ".csv, .npy, .yaml: trtllm, no extension: trtllm statistics)")
         ->check(one_of(kTraceFormatNames));
     app->add_option("--layers", o->layers,
                     "Keep model layers A:B, [A, B) (e.g. drop SGLang's dense rows: 3:61)");

@@ -84,7 +84,8 @@ Command setup_evaluate(CLI::App& parent) {
     app->add_option("--trace", o->trace_path,
                     "Trace to score it on (a file or a TensorRT-LLM statistics directory)")
         ->required();
-    app->add_option("--layers", o->layers, "Model layers A:B to score, [A, B) (default: all of the placement's)")
+    app->add_option("--layers", o->layers,
+                    "Model layers A:B to score, [A, B) (default: all of the placement's)")
         ->check(range_syntax());
     app->add_option("--steps", o->steps, "Steps A:B of a time series to sum (default: all)")
         ->check(range_syntax());

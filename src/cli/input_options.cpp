@@ -18,10 +18,12 @@ void add_input_options(CLI::App& app, InputOptions& o, bool with_policy) {
         "--trace", o.trace_path,
         "Expert-load trace: JSON (SGLang logical_count, vLLM load_history, eplb.trace/v1), CSV, .npy or a "
         "TensorRT-LLM expert-statistics directory (default: a synthetic DeepSeek-V3 trace)");
-    app.add_option("--config", o.config_path, "Parallel config JSON (keys named like the flags; flags override it)");
+    app.add_option("--config", o.config_path,
+                   "Parallel config JSON (keys named like the flags; flags override it)");
     const double max_count = kMaxConfigCount;
-    o.num_groups_opt = app.add_option("--num-groups", o.num_groups, "Expert groups G (DeepSeek-V3: 8) [default: 1]")
-                           ->check(in_range(1, max_count));
+    o.num_groups_opt =
+        app.add_option("--num-groups", o.num_groups, "Expert groups G (DeepSeek-V3: 8) [default: 1]")
+            ->check(in_range(1, max_count));
     o.num_nodes_opt =
         app.add_option("--num-nodes", o.num_nodes, "Nodes N [default: 1]")->check(in_range(1, max_count));
     o.num_gpus_opt =
@@ -71,8 +73,8 @@ void add_engine_placement_options(CLI::App& app, EnginePlacementOptions& o) {
         ->group(group);
 }
 
-io::PlacementDoc read_placement_flag(const std::string& path, const char* flag, const EnginePlacementOptions& o,
-                                     int num_logical_experts) {
+io::PlacementDoc read_placement_flag(const std::string& path, const char* flag,
+                                     const EnginePlacementOptions& o, int num_logical_experts) {
     io::PlacementImportOptions import;
     import.num_logical_experts = num_logical_experts;
     import.num_groups = o.num_groups;

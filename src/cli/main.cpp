@@ -16,8 +16,9 @@ int main(int argc, char** argv) {
         "eplb: expert-parallel load balancing for Mixture-of-Experts models.\n"
         "Plans expert placements (DeepSeek's EPLB, exactly), scores them, and more.\n"
         "`eplb help SUBCOMMAND` (or `eplb SUBCOMMAND --help`) shows a subcommand's options."};
-    app.set_version_flag("-V,--version", [] { return eplb::build_description(); },
-                         "Print the version, the CUDA and NCCL versions of this build and whether a GPU is usable");
+    app.set_version_flag(
+        "-V,--version", [] { return eplb::build_description(); },
+        "Print the version, the CUDA and NCCL versions of this build and whether a GPU is usable");
     app.require_subcommand(1);
     // Usage errors on one line like every other error (CLI11's default adds a second line), naming
     // the subcommand so that its --help is one copy-paste away. Set before the subcommands copy it.
@@ -50,11 +51,12 @@ int main(int argc, char** argv) {
             const std::string suggestion = eplb::closest_name(args[0], names);
             std::cerr << "eplb: usage error: unknown subcommand '" << eplb::printable(args[0]) << "'"
                       << (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?")
-                      << " (subcommands: " << [&] {
-                             std::string list;
-                             for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
-                             return list;
-                         }() << ")\n";
+                      << " (subcommands: " <<
+                [&] {
+                    std::string list;
+                    for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
+                    return list;
+                }() << ")\n";
             return 2;
         }
     }
@@ -72,7 +74,8 @@ int main(int argc, char** argv) {
             return c.run();
         } catch (const eplb::Error& e) {
             std::cerr << "eplb " << c.app->get_name() << ": "
-                      << (e.kind() == eplb::ErrorKind::kUsage ? "usage error: " : "error: ") << e.what() << "\n";
+                      << (e.kind() == eplb::ErrorKind::kUsage ? "usage error: " : "error: ") << e.what()
+                      << "\n";
             return e.exit_code();
         } catch (const std::bad_alloc&) {
             std::cerr << "eplb " << c.app->get_name() << ": error: out of memory\n";

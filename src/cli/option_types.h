@@ -38,7 +38,9 @@ std::string name_list(const std::vector<std::string>& names, const char* separat
 template <class T, class Value>
 CLI::Option* add_enum_option(CLI::App& app, const std::string& flags, Value& value,
                              std::span<const NamedValue<T>> table, const std::string& help) {
-    return app.add_option(flags, value, help)->transform(enum_names(table))->type_name(name_list(names_of(table)));
+    return app.add_option(flags, value, help)
+        ->transform(enum_names(table))
+        ->type_name(name_list(names_of(table)));
 }
 
 // Numbers at least `min` / in [min, max]; the error prints the bounds as written ("must be at least

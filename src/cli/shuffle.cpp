@@ -115,8 +115,9 @@ io::ShufflePlacements load_placements(const ShuffleOptions& o) {
     const int modes = (!o.old_path.empty() || !o.new_path.empty()) + !o.probe_path.empty() +
                       (!o.trace_old.empty() || !o.trace_new.empty());
     if (modes != 1) {  // more than one is refused by the parser already
-        EPLB_FAIL_KIND(ErrorKind::kUsage, "give the placements one way: --old F --new F, or --probe F, or "
-                                          "--trace-old F --trace-new F --config F");
+        EPLB_FAIL_KIND(ErrorKind::kUsage,
+                       "give the placements one way: --old F --new F, or --probe F, or "
+                       "--trace-old F --trace-new F --config F");
     }
     io::ShufflePlacements p;
     if (!o.probe_path.empty()) {
@@ -289,16 +290,20 @@ Command setup_shuffle(CLI::App& parent) {
         "Plan and run the expert-weight rearrangement from an old to a new placement on the local GPUs "
         "(NCCL), verify every byte, report time and bandwidth against the measured point-to-point peak");
     const char* const kPlacementFormats = "eplb JSON, SGLang or vLLM JSON, TensorRT-LLM YAML";
-    CLI::Option* old_opt = app->add_option("--old", o->old_path, std::string("Old placement: ") + kPlacementFormats);
-    CLI::Option* new_opt = app->add_option("--new", o->new_path, std::string("New placement: ") + kPlacementFormats);
-    CLI::Option* probe = app->add_option("--probe", o->probe_path,
-                                         "Old and new phy2log in one file, the baselines' format (keys old, new, "
-                                         "num_gpus, num_replicas, layers)");
-    CLI::Option* trace_old =
-        app->add_option("--trace-old", o->trace_old, "Plan the old placement from this trace (needs --config)");
-    CLI::Option* trace_new =
-        app->add_option("--trace-new", o->trace_new, "Plan the new placement from this trace (needs --config)");
-    CLI::Option* config = app->add_option("--config", o->config_path, "Parallel config JSON for --trace-old/--trace-new");
+    CLI::Option* old_opt =
+        app->add_option("--old", o->old_path, std::string("Old placement: ") + kPlacementFormats);
+    CLI::Option* new_opt =
+        app->add_option("--new", o->new_path, std::string("New placement: ") + kPlacementFormats);
+    CLI::Option* probe =
+        app->add_option("--probe", o->probe_path,
+                        "Old and new phy2log in one file, the baselines' format (keys old, new, "
+                        "num_gpus, num_replicas, layers)");
+    CLI::Option* trace_old = app->add_option("--trace-old", o->trace_old,
+                                             "Plan the old placement from this trace (needs --config)");
+    CLI::Option* trace_new = app->add_option("--trace-new", o->trace_new,
+                                             "Plan the new placement from this trace (needs --config)");
+    CLI::Option* config =
+        app->add_option("--config", o->config_path, "Parallel config JSON for --trace-old/--trace-new");
     // The three ways to give the placements exclude each other; each one's flags go together.
     old_opt->needs(new_opt);
     new_opt->needs(old_opt);
@@ -349,10 +354,10 @@ Command setup_shuffle(CLI::App& parent) {
         ->check(in_range(1e-3, 1e9));
     app->add_option("--gpus", o->gpus, "CUDA devices of plan GPUs 0, 1, ... (default: 0..P-1)")
         ->delimiter(',');
-    add_enum_option<ShuffleTransport>(
-        *app, "--transport", o->transport, kTransportNames,
-        "nccl: ncclSend/ncclRecv; ce: copy-engine peer copies (one process driving every GPU); auto: ce where "
-        "one process drives GPUs with peer access between all, else nccl")
+    add_enum_option<ShuffleTransport>(*app, "--transport", o->transport, kTransportNames,
+                                      "nccl: ncclSend/ncclRecv; ce: copy-engine peer copies (one process "
+                                      "driving every GPU); auto: ce where "
+                                      "one process drives GPUs with peer access between all, else nccl")
         ->default_str("auto");
     app->add_option(
            "--nccl-pack", o->nccl_pack,
@@ -362,10 +367,10 @@ Command setup_shuffle(CLI::App& parent) {
         ->capture_default_str()
         ->check(at_least(0));
     app->add_option(
-        "--nccl-p2p-chunk", o->nccl_p2p_chunk,
-        "NCCL_P2P_NVL_CHUNKSIZE for the nccl transport unless the environment sets it (smaller chunks "
-        "spread an operation over more NCCL channels); 0: NCCL's default [default: 65536, or NCCL's "
-        "default with --nccl-pack]")
+           "--nccl-p2p-chunk", o->nccl_p2p_chunk,
+           "NCCL_P2P_NVL_CHUNKSIZE for the nccl transport unless the environment sets it (smaller chunks "
+           "spread an operation over more NCCL channels); 0: NCCL's default [default: 65536, or NCCL's "
+           "default with --nccl-pack]")
         ->check(at_least(0));
     app->add_option("--group-size", o->group_size,
                     "With --nccl-pack 0: at most this many sends and receives per GPU in one NCCL group")

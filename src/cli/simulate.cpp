@@ -132,7 +132,8 @@ std::vector<double> parse_thresholds(const std::vector<std::string>& texts) {
     std::vector<double> out;
     for (const std::string& t : texts) {
         double v = 0;
-        EPLB_CHECK(parse_threshold(t, &v), "--threshold '" << t << "' is neither 'off' nor a balancedness in (0, 1]");
+        EPLB_CHECK(parse_threshold(t, &v),
+                   "--threshold '" << t << "' is neither 'off' nor a balancedness in (0, 1]");
         out.push_back(v);
     }
     return out;
@@ -305,9 +306,9 @@ Command setup_simulate(CLI::App& parent) {
         ->check(CLI::Validator(
             [](std::string& text) {
                 double v = 0;
-                return parse_threshold(text, &v) ? std::string()
-                                                 : "'" + printable(text) +
-                                                       "' is neither 'off' nor a balancedness in (0, 1]";
+                return parse_threshold(text, &v)
+                           ? std::string()
+                           : "'" + printable(text) + "' is neither 'off' nor a balancedness in (0, 1]";
             },
             ""));
     app->add_option("--relabel", o->relabel,

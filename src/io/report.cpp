@@ -147,8 +147,9 @@ std::string render_placement_report(const std::string& title, const PlacementDoc
         out += format(
             "\nworst layer %d: one character a GPU, nodes apart (%s = min %.1f, %s = max %.1f on GPU %d; "
             "mean %.1f)\n",
-            doc.layer_ids.empty() ? w : doc.layer_ids[w], glyph("▁", "_"), *std::min_element(loads, loads + c.num_gpus),
-            glyph("█", "#"), lm.max_gpu_load, lm.max_gpu, lm.mean_gpu_load);
+            doc.layer_ids.empty() ? w : doc.layer_ids[w], glyph("▁", "_"),
+            *std::min_element(loads, loads + c.num_gpus), glyph("█", "#"), lm.max_gpu_load, lm.max_gpu,
+            lm.mean_gpu_load);
         const int gpn = c.gpus_per_node();
         std::string strip;
         const std::string all = load_strip(m.gpu_loads.row(w).data(), c.num_gpus);
