@@ -93,8 +93,9 @@ void check_config_experts(const std::string& config_path, const io::ConfigFile& 
                           const std::string& trace_source, int num_experts) {
     if (!file.num_logical_experts) return;
     EPLB_CHECK(*file.num_logical_experts == num_experts,
-               "the trace " << trace_source << " has " << num_experts << " experts but the config "
-                            << config_path << " says " << *file.num_logical_experts
+               "the trace " << trace_source << " has " << num_experts << " experts but "
+                            << (config_path.empty() ? "the case" : "the config " + config_path) << " says "
+                            << *file.num_logical_experts
                             << " (num_logical_experts): is the trace of another model?");
 }
 
