@@ -3,8 +3,6 @@
 #pragma once
 
 #include <functional>
-#include <iostream>
-#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -14,13 +12,6 @@ struct Command {
     CLI::App* app;             // the subcommand, to ask whether it was chosen
     std::function<int()> run;  // runs it; returns the exit code, may throw eplb::Error
 };
-
-// A command line that cannot be right, found after parsing: the message on stderr, exit code 2.
-inline int usage_error(const std::string& command, const std::string& message) {
-    std::cerr << "eplb " << command << ": usage error: " << message << " (see eplb " << command
-              << " --help)\n";
-    return 2;
-}
 
 Command setup_plan(CLI::App& parent);
 Command setup_evaluate(CLI::App& parent);

@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "cli/gen_options.h"
 #include "cli/progress.h"
+#include "eplb/error.h"
 #include "io/file_util.h"
 #include "io/trace_io.h"
 #include "io/written_file.h"
@@ -21,7 +22,9 @@ struct GenTraceCliOptions {
 
 int run_gen_trace(const GenTraceCliOptions& o) {
     if (o.json && o.output == "-") {
-        return usage_error("gen-trace", "--json prints a description on stdout, where -o - writes the trace");
+        EPLB_FAIL_KIND(ErrorKind::kUsage,
+                       "--json prints a description on stdout, where -o - writes the trace (see "
+                       "eplb gen-trace --help)");
     }
     const io::TraceFormat format = io::trace_format_of(o.output);
     TraceGenerator generator(resolve_gen_options(o.gen));
