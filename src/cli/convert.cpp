@@ -14,6 +14,7 @@
 #include "io/engine_export.h"
 #include "io/file_util.h"
 #include "io/npy.h"
+#include "io/sglang_pt.h"
 #include "io/trace_io.h"
 #include "io/trtllm_stats.h"
 #include "io/written_file.h"
@@ -147,17 +148,25 @@ int convert_trace(const ConvertOptions& o) {
         o.layers.empty() ? std::nullopt : std::optional<Range>(parse_range(o.layers, "--layers"));
     const Range steps = o.steps.empty() ? Range{} : parse_range(o.steps, "--steps");
 
-    // The steps: a .npy file read step by step from disk (the output is written as they come, so
-    // that memory stays at a few steps), any other trace read whole.
+    // The steps: a .npy file or an SGLang stat-mode .pt dump read step by step from disk (the
+    // output is written as they come, so that memory stays at a few steps), any other trace read
+    // whole.
     LoadTrace trace;
     std::unique_ptr<StepSource> source;
     io::TraceInfo info;
     info.num_model_layers = o.num_model_layers;
     int first_step = steps.first;
-    if (io::extension_of(o.from) == "npy" && is_regular_file(o.from)) {
+    const std::string ext = io::extension_of(o.from);
+    std::unique_ptr<io::SglangStepReader> pt =
+        ext == "pt" || ext == "pth" ? io::SglangStepReader::open(o.from, layers.value_or(Range{}), steps)
+                                    : nullptr;
+    if (ext == "npy" && is_regular_file(o.from)) {
         auto reader = std::make_unique<io::NpyStepReader>(o.from, layers.value_or(Range{}), steps);
         info.layer_ids = reader->layer_ids();
         source = std::move(reader);
+    } else if (pt) {
+        info.layer_ids = pt->layer_ids();
+        source = std::move(pt);
     } else {
         trace = io::read_trace(o.from);
         if (layers) trace = select_layers(trace, *layers);

@@ -198,6 +198,14 @@ TEST_CASE("convert --steps keeps steps A:B of every kind of trace input") {
     REQUIRE(c["load"].size() == 2);
     CHECK(c["load"][1][0] == original["load"][6][1]);
     CHECK(c["layers"] == json::parse("[4]"));
+    // An SGLang stat-mode .pt dump (read step by step) gives the steps of its JSON twin.
+    const std::string pt = root() + "/tests/io/pt/stat.pt", twin = root() + "/tests/io/pt/stat.json";
+    REQUIRE(run_eplb("convert --from " + pt + " --to " + dir + "/pt.json --steps 1:3").exit_code == 0);
+    REQUIRE(run_eplb("convert --from " + twin + " --to " + dir + "/twin.json --steps 1:3").exit_code == 0);
+    const json from_pt = json::parse(slurp(dir + "/pt.json"));
+    CHECK(from_pt["load"].size() == 2);
+    CHECK(from_pt["load"] == json::parse(slurp(dir + "/twin.json"))["load"]);
+    CHECK(from_pt["load"][0] == json::parse(slurp(twin))["logical_count"][1]);
     // Out of range: invalid input naming the file, nothing written.
     for (const std::string& from : {start, npy}) {
         const CliResult r = run_eplb("convert --from " + from + " --to " + dir + "/x.json --steps 5:9");
