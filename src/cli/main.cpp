@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "eplb/error.h"
 #include "eplb_config.h"
+#include "io/file_util.h"
 
 int main(int argc, char** argv) {
     using namespace eplb::cli;
@@ -33,7 +34,10 @@ int main(int argc, char** argv) {
     for (const Command& c : commands) {
         if (!c.app->parsed()) continue;
         try {
-            return c.run();
+            const int code = c.run();
+            // A document on stdout that could not be written (closed stdout, full disk) fails.
+            eplb::io::finish_stdout();
+            return code;
         } catch (const eplb::Error& e) {
             std::cerr << "eplb " << c.app->get_name() << ": error: " << e.what() << "\n";
             return e.exit_code();

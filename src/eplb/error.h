@@ -1,5 +1,5 @@
 // The one exception type of eplb and the checks that throw it. `main` maps its kind to the exit
-// codes of DESIGN.md: invalid input 3, device/runtime 4.
+// codes of DESIGN.md: usage 2, invalid input 3, device/runtime 4.
 #pragma once
 
 #include <sstream>
@@ -9,6 +9,7 @@
 namespace eplb {
 
 enum class ErrorKind {
+    kUsage = 2,         // a command line that cannot be right (two outputs naming one file)
     kInvalidInput = 3,  // a file, format, shape or config the user gave is wrong
     kDevice = 4,        // CUDA, NCCL, not enough GPUs, out of memory
 };
@@ -53,6 +54,13 @@ inline std::string printable(const std::string& text, size_t max_chars = 40) {
     } while (0)
 
 #define EPLB_FAIL(stream_expr) EPLB_FAIL_KIND(::eplb::ErrorKind::kInvalidInput, stream_expr)
+
+#define EPLB_CHECK_KIND(kind, cond, stream_expr) \
+    do {                                         \
+        if (!(cond)) {                           \
+            EPLB_FAIL_KIND(kind, stream_expr);   \
+        }                                        \
+    } while (0)
 
 #define EPLB_CHECK(cond, stream_expr) \
     do {                              \
