@@ -17,10 +17,10 @@ const std::map<std::string, Policy>& policy_names() {
 }
 
 void add_input_options(CLI::App& app, InputOptions& o, bool with_policy) {
-    app.add_option(
-           "--trace", o.trace_path,
-           "Expert-load trace: JSON (SGLang logical_count, vLLM load_history, eplb.trace/v1), CSV, .npy or a "
-           "TensorRT-LLM expert-statistics directory (default: a synthetic DeepSeek-V3 trace)")
+    app.add_option("--trace", o.trace_path,
+                   "Expert-load trace: JSON (SGLang logical_count, vLLM load_history, eplb.trace/v1), CSV, "
+                   ".npy, an SGLang .pt dump (a file, or a directory of per-pass rank files) or a "
+                   "TensorRT-LLM expert-statistics directory (default: a synthetic DeepSeek-V3 trace)")
         ->check(CLI::ExistingPath);
     app.add_option("--config", o.config_path,
                    "Parallel config JSON (keys named like the flags; flags override it)")

@@ -18,6 +18,7 @@
 #include "io/file_util.h"
 #include "io/npy.h"
 #include "io/report.h"
+#include "io/sglang_pt.h"
 #include "io/simulation_io.h"
 #include "io/trace_io.h"
 
@@ -157,18 +158,28 @@ int run_simulate(const SimulateOptions& o) {
     const Range steps = o.input.steps.empty() ? Range{} : parse_range(o.input.steps, "--steps");
     doc.first_step = steps.first;
 
-    // The step source: a .npy streamed from disk, another trace file in memory, or the generator.
+    // The step source: a .npy or SGLang stat .pt streamed from disk, another trace file in memory, or
+    // the generator.
     LoadTrace trace;
     std::unique_ptr<StepSource> owned, ranged;
     StepSource* source = nullptr;
     if (!generated) {
         doc.trace_source = o.input.trace_path;
-        if (io::extension_of(o.input.trace_path) == "npy") {
+        const std::string ext = io::extension_of(o.input.trace_path);
+        const bool is_pt = ext == "pt" || ext == "pth";
+        if (ext == "npy") {
             auto reader =
                 std::make_unique<io::NpyStepReader>(o.input.trace_path, layers.value_or(Range{}), steps);
             doc.layer_ids = reader->layer_ids();
             doc.title = "trace " + o.input.trace_path + " (read step by step)";
             owned = std::move(reader);
+            source = owned.get();
+        } else if (auto pt =
+                       is_pt ? io::SglangStepReader::open(o.input.trace_path, layers.value_or(Range{}), steps)
+                             : nullptr) {
+            doc.layer_ids = pt->layer_ids();
+            doc.title = "trace " + o.input.trace_path + " (read step by step)";
+            owned = std::move(pt);
             source = owned.get();
         } else {
             trace = io::read_trace(o.input.trace_path);

@@ -290,3 +290,37 @@ TEST_CASE("plan --previous reads an engine's placement file (SGLang export)") {
     CHECK(from_sglang["migration"]["experts_moved"] == from_eplb["migration"]["experts_moved"]);
     CHECK(from_sglang["phy2log"] == from_eplb["phy2log"]);
 }
+
+TEST_CASE(
+    "plan --trace X.pt: SGLang's .pt dumps (a stat file, a per_pass directory) plan exactly as their JSON") {
+    const std::string pt = std::string(std::getenv("EPLB_SOURCE_ROOT")) + "/tests/io/pt/";
+    // The placement of each trace, all but the name of its input; and what evaluate says of it.
+    const auto plan = [&](const std::string& trace, const std::string& flags) {
+        const std::string out = temp_dir() + "/pt_plan.json";
+        const CliResult r = run_eplb("plan --backend cpu --trace " + trace + " " + flags + " -o " + out);
+        INFO(trace << ": " << r.err);
+        REQUIRE(r.exit_code == 0);
+        json p = json::parse(slurp(out));
+        CHECK(p["inputs"]["trace"] == trace);
+        p.erase("inputs");
+        const CliResult ev = run_eplb("evaluate --json --placement " + out + " --trace " + trace);
+        REQUIRE(ev.exit_code == 0);
+        p["evaluated_balancedness"] = json::parse(ev.out)["metrics"]["balancedness"];
+        return p;
+    };
+    const std::string stat_flags = "--num-gpus 4 --num-redundant-experts 4 --num-groups 2 --num-nodes 2";
+    const json stat = plan(pt + "stat.json", stat_flags);
+    CHECK(stat["layers"] == json::array({0, 1, 2, 3}));
+    for (const char* name : {"stat.pt", "stat_torch2.pt", "stat_strided.pt", "stat_int64.pt"}) {
+        CHECK(plan(pt + name, stat_flags) == stat);
+    }
+    CHECK(plan(pt + "stat_float64_big_endian.pt", stat_flags) == plan(pt + "stat_quarters.json", stat_flags));
+    const std::string pass_flags = "--num-gpus 2 --num-redundant-experts 2";
+    const json per_pass = plan(pt + "per_pass.json", pass_flags);
+    CHECK(plan(pt + "per_pass", pass_flags) == per_pass);
+    CHECK(plan(pt + "per_pass/", pass_flags) == per_pass);
+    // Steps of the dump are steps: --steps picks forward passes (0, 1 | 3).
+    CHECK(plan(pt + "per_pass", pass_flags + " --steps 0:2") ==
+          plan(pt + "per_pass.json", pass_flags + " --steps 0:2"));
+    CHECK(plan(pt + "per_pass", pass_flags + " --steps 0:2") != per_pass);
+}

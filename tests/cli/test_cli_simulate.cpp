@@ -179,3 +179,18 @@ TEST_CASE("simulate: every policy of policy_names side by side, relabelled or no
     CHECK(bad.exit_code == 3);
     CHECK(bad.err.find("--relabel 'maybe' is neither 'on' nor 'off'") != std::string::npos);
 }
+
+TEST_CASE("simulate --trace X.pt streams an SGLang stat dump step by step, with the JSON's results") {
+    const std::string pt = std::string(std::getenv("EPLB_SOURCE_ROOT")) + "/tests/io/pt/";
+    const std::string flags =
+        " --num-gpus 2 --window-size 2 --step-interval 1 --layers 1:4 --steps 1:3 --csv ";
+    const CliResult a = run_eplb("simulate --trace " + pt + "stat.pt" + flags + temp_dir() + "/pt.csv");
+    const CliResult b = run_eplb("simulate --trace " + pt + "stat.json" + flags + temp_dir() + "/json.csv");
+    REQUIRE(a.exit_code == 0);
+    REQUIRE(b.exit_code == 0);
+    CHECK(a.out.rfind("eplb simulate: trace " + pt + "stat.pt (read step by step)\n", 0) == 0);
+    CHECK(slurp(temp_dir() + "/pt.csv") == slurp(temp_dir() + "/json.csv"));
+    // The same series line (the report's timings differ).
+    CHECK(a.out.find("series    2 steps (1..2) x 3 layers (model layers 1..3)\n") != std::string::npos);
+    CHECK(b.out.find("series    2 steps (1..2) x 3 layers (model layers 1..3)\n") != std::string::npos);
+}
