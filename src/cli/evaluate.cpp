@@ -3,6 +3,8 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/input_options.h"
+#include "cli/option_types.h"
 #include "eplb/error.h"
 #include "eplb/metrics.h"
 #include "io/placement_io.h"
@@ -13,12 +15,13 @@ namespace eplb::cli {
 
 struct EvaluateOptions {
     std::string placement_path, trace_path, layers, steps;
+    EnginePlacementOptions engine;
     bool json = false;
 };
 
 int run_evaluate(const EvaluateOptions& o) {
-    io::PlacementDoc doc = io::read_placement(o.placement_path);
     LoadTrace trace = io::read_trace(o.trace_path);
+    io::PlacementDoc doc = read_placement_flag(o.placement_path, "--placement", o.engine, trace.num_experts);
     EPLB_CHECK(trace.num_experts == doc.config.num_logical_experts,
                o.trace_path << " has " << trace.num_experts << " experts but " << o.placement_path
                             << " places " << doc.config.num_logical_experts);
@@ -75,16 +78,18 @@ Command setup_evaluate(CLI::App& parent) {
     auto o = std::make_shared<EvaluateOptions>();
     CLI::App* app =
         parent.add_subcommand("evaluate", "Score an existing placement on a trace (out-of-sample check)");
-    app->add_option("--placement", o->placement_path, "Placement JSON (eplb.placement/v1)")
-        ->required()
-        ->check(CLI::ExistingFile);
+    app->add_option("--placement", o->placement_path,
+                    "Placement: eplb JSON (eplb.placement/v1), SGLang or vLLM JSON, TensorRT-LLM YAML")
+        ->required();
     app->add_option("--trace", o->trace_path,
                     "Trace to score it on (a file or a TensorRT-LLM statistics directory)")
-        ->required()
-        ->check(CLI::ExistingPath);
+        ->required();
     app->add_option("--layers", o->layers,
-                    "Model layers A:B to score, [A, B) (default: all of the placement's)");
-    app->add_option("--steps", o->steps, "Steps A:B of a time series to sum (default: all)");
+                    "Model layers A:B to score, [A, B) (default: all of the placement's)")
+        ->check(range_syntax());
+    app->add_option("--steps", o->steps, "Steps A:B of a time series to sum (default: all)")
+        ->check(range_syntax());
+    add_engine_placement_options(*app, o->engine);
     app->add_flag("--json", o->json, "Print the metrics as JSON");
     return {app, [o] { return run_evaluate(*o); }};
 }

@@ -128,7 +128,7 @@ TEST_CASE("outputs: two outputs naming one file are refused before anything is w
     const std::string dir = scratch("same");
     const CliResult a = run_eplb(plan_args() + " -o " + dir + "/x.json --export sglang " + dir + "/x.json");
     CHECK(a.exit_code == 2);
-    CHECK(a.err == "eplb plan: error: -o " + dir + "/x.json and --export sglang " + dir +
+    CHECK(a.err == "eplb plan: usage error: -o " + dir + "/x.json and --export sglang " + dir +
                        "/x.json: every output needs a file of its own\n");
     write_text(dir + "/y.json", "old");
     fs::create_symlink("y.json", dir + "/y_link.json");
@@ -139,7 +139,8 @@ TEST_CASE("outputs: two outputs naming one file are refused before anything is w
     CHECK(slurp(dir + "/y.json") == "old");
     const CliResult c = run_eplb(plan_args() + " --json -o -");
     CHECK(c.exit_code == 2);
-    CHECK(c.err == "eplb plan: error: -o stdout and --json stdout: every output needs a file of its own\n");
+    CHECK(c.err ==
+          "eplb plan: usage error: -o stdout and --json stdout: every output needs a file of its own\n");
     const CliResult d = run_eplb("simulate --backend cpu --trace " + trace() + " --config " + ep32() +
                                  " --csv " + dir + "/s --svg " + dir + "/./s");
     CHECK(d.exit_code == 2);
@@ -204,10 +205,11 @@ TEST_CASE("plan: a placement of the synthetic default is written only with --syn
     const std::string dir = scratch("synthetic");
     const CliResult r = run_eplb("plan --backend cpu --export sglang " + dir + "/deploy.json");
     CHECK(r.exit_code == 2);
-    CHECK(r.err ==
-          "eplb plan: error: no --trace: refusing to write a placement (--export) planned on a synthetic "
-          "trace; "
-          "pass --trace FILE (the loads to balance), or --synthetic to write it anyway\n");
+    CHECK(
+        r.err ==
+        "eplb plan: usage error: no --trace: refusing to write a placement (--export) planned on a synthetic "
+        "trace; "
+        "pass --trace FILE (the loads to balance), or --synthetic to write it anyway\n");
     CHECK(!fs::exists(dir + "/deploy.json"));
     CHECK(run_eplb("plan --backend cpu --config " + ep32() + " -o " + dir + "/p.json").exit_code == 2);
     const CliResult ok = run_eplb("plan --backend cpu --synthetic --export sglang " + dir + "/deploy.json");
