@@ -34,6 +34,7 @@ struct CheckOptions {
     bool json = false;
     double min_balancedness = 0, max_gap = 0, max_layer_gap = 0, max_regression = 0;
     int64_t max_moved_experts = 0;
+    bool allow_other_trace = false;
     CLI::Option *min_balancedness_opt = nullptr, *max_gap_opt = nullptr, *max_layer_gap_opt = nullptr,
                 *max_regression_opt = nullptr, *max_moved_opt = nullptr, *baseline_opt = nullptr;
 };
@@ -54,6 +55,7 @@ struct CaseRun {
     ResolvedInput in;
     io::CheckThresholds thresholds;
     std::string baseline_path;
+    bool allow_other_trace = false;  // a recorded baseline's load_digest may differ from the case's
     io::Baseline baseline;
     IndexMatrix baseline_phy2log;  // the baseline's rows for this case's layers (placement baselines)
     Placement placement;
@@ -63,9 +65,10 @@ struct CaseRun {
 
 // One threshold tested: what was measured, against what, and the line it prints.
 struct Measure {
-    std::string name;  // balancedness, gap, worst_layer_gap, moved_experts, regression
+    std::string name;  // balancedness, gap, worst_layer_gap, moved_experts, regression, baseline_load_digest
     double value = 0, threshold = 0;
-    std::string op;  // the comparison that passes: ">=" or "<="
+    std::string value_text, threshold_text;  // instead of the numbers, for a digest
+    std::string op;                          // the comparison that passes: ">=", "<=" or "=="
     bool pass = true;
     std::string text;
 };
@@ -103,7 +106,14 @@ std::string compare(const char* what, double value, bool pass, const char* pass_
 // The measure of `value` against `threshold`: passes with pass_op (">=" or "<="), else fail_op.
 Measure measure(const char* name, const char* what, double value, bool pass, const char* pass_op,
                 const char* fail_op, double threshold) {
-    return {name, value, threshold, pass_op, pass, compare(what, value, pass, pass_op, fail_op, threshold)};
+    Measure m;
+    m.name = name;
+    m.value = value;
+    m.threshold = threshold;
+    m.op = pass_op;
+    m.pass = pass;
+    m.text = compare(what, value, pass, pass_op, fail_op, threshold);
+    return m;
 }
 
 // Baseline placement rows matching the case's layers by model layer id.
@@ -152,12 +162,35 @@ CaseResult score(const CaseRun& run) {
             count_migration(run.baseline_phy2log, run.placement.phy2log, c, run.in.expert_bytes);
         const bool pass = moved.experts_moved <= *t.max_moved_experts;
         r.experts_moved = moved.experts_moved;
-        add({"moved_experts", static_cast<double>(moved.experts_moved),
-             static_cast<double>(*t.max_moved_experts), "<=", pass,
-             "moved experts " + std::to_string(moved.experts_moved) + (pass ? " <= " : " > ") +
-                 std::to_string(*t.max_moved_experts)});
+        Measure moved_measure = measure("moved_experts", "", static_cast<double>(moved.experts_moved), pass,
+                                        "<=", ">", static_cast<double>(*t.max_moved_experts));
+        moved_measure.text = "moved experts " + std::to_string(moved.experts_moved) +
+                             (pass ? " <= " : " > ") + std::to_string(*t.max_moved_experts);
+        add(std::move(moved_measure));
         baseline_note += io::format(", %lld experts moved from the baseline (%.1f GB)",
                                     static_cast<long long>(moved.experts_moved), moved.bytes_moved / 1e9);
+    }
+    if (t.max_regression && !run.baseline.placement) {
+        // A recorded balancedness compares only with a score of the same load.
+        const std::string digest = load_digest(run.in.load, run.in.trace.layer_ids);
+        if (run.baseline.load_digest.empty()) {
+            std::cerr
+                << "warning: case \"" << printable(run.name) << "\": baseline " << run.baseline_path
+                << " records no load_digest (an older eplb wrote it): whether it was scored on this "
+                   "case's trace, layers and steps is not checked; rewrite it with `eplb evaluate --json`\n";
+        } else if (run.baseline.load_digest != digest) {
+            Measure same_load;
+            same_load.name = "baseline_load_digest";
+            same_load.op = "==";
+            same_load.value_text = digest;
+            same_load.threshold_text = run.baseline.load_digest;
+            same_load.pass = run.allow_other_trace;
+            same_load.text =
+                "baseline " + run.baseline_path + " was scored on another load (load_digest " +
+                run.baseline.load_digest + ", this case " + digest + ")" +
+                (run.allow_other_trace ? ", allowed" : "; pass --allow-other-trace to compare anyway");
+            add(std::move(same_load));
+        }
     }
     if (t.max_regression) {
         const double base = *run.baseline.balancedness;  // recorded, or the placement scored here
@@ -212,6 +245,7 @@ std::vector<CaseRun> prepare_file_cases(const std::string& path, std::string* su
         run.name = k.name;
         run.thresholds = k.thresholds;
         run.baseline_path = k.baseline;
+        run.allow_other_trace = k.allow_other_trace;
         in_case(k.name, [&] {
             InputOptions o;
             o.trace_path = k.trace;
@@ -257,10 +291,13 @@ std::string check_result_json(const std::string& file, const std::string& backen
         k["description"] = run.description;
         k["checks"] = nlohmann::ordered_json::array();
         for (const Measure& measure : r.measures) {
+            const auto number_or_text = [](double number, const std::string& text) {
+                return text.empty() ? nlohmann::ordered_json(number) : nlohmann::ordered_json(text);
+            };
             k["checks"].push_back({{"name", measure.name},
-                                   {"value", measure.value},
+                                   {"value", number_or_text(measure.value, measure.value_text)},
                                    {"op", measure.op},
-                                   {"threshold", measure.threshold},
+                                   {"threshold", number_or_text(measure.threshold, measure.threshold_text)},
                                    {"pass", measure.pass}});
         }
         k["metrics"] = {{"balancedness", m.balancedness},
@@ -299,19 +336,21 @@ std::string utc_timestamp() {
 int run_check(const CheckOptions& o) {
     const auto t_start = Clock::now();
     const InputOptions& in = o.input;
+    if (!o.junit.empty()) io::check_outputs({{"--junit", o.junit}});
     const bool threshold_flags = o.min_balancedness_opt->count() || o.max_gap_opt->count() ||
                                  o.max_layer_gap_opt->count() || o.max_regression_opt->count() ||
                                  o.max_moved_opt->count() || o.baseline_opt->count();
-    if (o.json && o.junit == "-") {
+    if (o.json && io::is_stdout_path(o.junit)) {
         usage_error("--json and --junit - would both print on stdout: write the JUnit XML to a file");
     }
     std::vector<CaseRun> runs;
     std::string suite_name;
     if (!o.file.empty()) {
-        const bool input_flags =
-            !in.trace_path.empty() || !in.config_path.empty() || !in.layers.empty() || !in.steps.empty() ||
-            in.num_groups_opt->count() || in.num_nodes_opt->count() || in.num_gpus_opt->count() ||
-            in.num_redundant_opt->count() || in.num_physical_opt->count() || in.policy_opt->count();
+        const bool input_flags = !in.trace_path.empty() || !in.config_path.empty() || !in.layers.empty() ||
+                                 !in.steps.empty() || in.num_groups_opt->count() ||
+                                 in.num_nodes_opt->count() || in.num_gpus_opt->count() ||
+                                 in.num_redundant_opt->count() || in.num_physical_opt->count() ||
+                                 in.policy_opt->count() || o.allow_other_trace;
         if (input_flags || threshold_flags) {
             usage_error(
                 "a check FILE brings its own inputs and thresholds: give either FILE or the "
@@ -335,6 +374,7 @@ int run_check(const CheckOptions& o) {
         run.thresholds.max_moved_experts =
             o.max_moved_opt->count() ? std::optional<int64_t>(o.max_moved_experts) : std::nullopt;
         run.baseline_path = o.baseline;
+        run.allow_other_trace = o.allow_other_trace;
         io::validate_thresholds(run.thresholds, !o.baseline.empty(), "eplb check");
         run.in = resolve_input(in);
         run.name = (in.trace_path.empty() ? std::string("synthetic") : stem(in.trace_path)) +
@@ -407,11 +447,29 @@ int run_check(const CheckOptions& o) {
         run.seconds += seconds_since(t0);
         name_width = std::max(name_width, run.name.size());
     }
+    // Where the plans ran: one backend, or per policy where a device backend handed some to the CPU.
+    std::vector<std::string> backends;
+    for (const CaseRun& run : runs) {
+        const std::string entry = std::string(policy_name(run.in.policy)) + " " +
+                                  planner->plan_backend(run.in.config, run.in.policy);
+        if (std::find(backends.begin(), backends.end(), entry) == backends.end()) backends.push_back(entry);
+    }
+    std::string backend;
+    for (const std::string& entry : backends) {
+        const std::string where = entry.substr(entry.find(' ') + 1);
+        backend = backend.empty() || backend == where ? where : "";
+        if (backend.empty()) break;
+    }
+    if (backend.empty()) {
+        for (const std::string& entry : backends) backend += (backend.empty() ? "" : ", ") + entry;
+    }
+    // JUnit XML on stdout (--junit -) sends the report to stderr.
+    std::ostream& report = io::is_stdout_path(o.junit) ? std::cerr : std::cout;
     int failed = 0;
-    // The table goes to stdout, unless --json puts the document there.
+    // The table goes to the report stream, unless --json puts the document on stdout.
     std::ostringstream table;
     table << "eplb check: " << (o.file.empty() ? runs.front().description : o.file) << " (" << runs.size()
-          << " case" << (runs.size() == 1 ? "" : "s") << ", " << planner->name() << " backend)\n";
+          << " case" << (runs.size() == 1 ? "" : "s") << ", " << backend << " backend)\n";
     io::JunitSuite suite;
     suite.name = suite_name;
     suite.timestamp = utc_timestamp();
@@ -439,13 +497,14 @@ int run_check(const CheckOptions& o) {
           << " passed, " << failed << " failed\n";
     suite.seconds = seconds_since(t_start);
     if (o.json) {
-        io::write_file_atomic("-", check_result_json(o.file, planner->name(), runs, results));
+        io::write_file_atomic("-", check_result_json(o.file, backend, runs, results));
     } else {
-        std::cout << table.str();
+        report << table.str();
     }
     if (!o.junit.empty()) {
         io::write_file_atomic(o.junit, io::junit_xml(suite));
-        if (o.junit != "-") (o.json ? std::cerr : std::cout) << "JUnit XML written to " << o.junit << "\n";
+        if (!io::is_stdout_path(o.junit))
+            (o.json ? std::cerr : report) << "JUnit XML written to " << o.junit << "\n";
     }
     return failed ? 1 : 0;
 }
@@ -478,7 +537,12 @@ Command setup_check(CLI::App& parent) {
     o->max_regression_opt = app->add_option("--max-regression", o->max_regression,
                                             "Pass iff balancedness >= the baseline's minus this")
                                 ->check(in_range(0, 1));
-    app->add_option("--junit", o->junit, "Write JUnit XML of the results to this file");
+    app->add_flag("--allow-other-trace", o->allow_other_trace,
+                  "With an `evaluate --json` baseline: compare even when it was scored on another load (its "
+                  "load_digest differs from the case's)")
+        ->needs(o->baseline_opt);
+    app->add_option("--junit", o->junit,
+                    "Write JUnit XML of the results to this file (-: stdout, the report goes to stderr)");
     app->add_flag("--json", o->json,
                   "Print the results as JSON (schema eplb.check_result/v1: each case's measured values, "
                   "thresholds and pass/fail) instead of the table");

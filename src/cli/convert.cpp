@@ -47,7 +47,7 @@ std::string trace_format(const ConvertOptions& o) {
     }
     const std::string ext = io::extension_of(o.to);
     if (ext == "csv" || ext == "npy") return ext;
-    if (ext == "json" || o.to == "-") return "eplb";
+    if (ext == "json" || io::is_stdout_path(o.to)) return "eplb";
     EPLB_CHECK(ext.empty(), o.to << ": cannot tell the trace format from '." << ext << "'; pass --format ("
                                  << kTraceFormats << ")");
     return "trtllm";  // a directory
@@ -59,8 +59,9 @@ io::PlacementFormat placement_format(const ConvertOptions& o) {
     }
     const std::string ext = io::extension_of(o.to);
     if (ext == "yaml" || ext == "yml") return io::PlacementFormat::kTrtllm;
-    EPLB_CHECK(ext == "json" || o.to == "-", o.to << ": cannot tell the placement format from the name; pass "
-                                                     "--format (eplb, sglang, trtllm, vllm)");
+    EPLB_CHECK(ext == "json" || io::is_stdout_path(o.to),
+               o.to << ": cannot tell the placement format from the name; pass "
+                       "--format (eplb, sglang, trtllm, vllm)");
     return io::PlacementFormat::kEplb;
 }
 
@@ -101,7 +102,7 @@ int convert_placement(const ConvertOptions& o) {
         w.bytes = io::bytes_on_disk(o.to);
         io::write_file_atomic("-", io::written_file_json(w));
     }
-    if (o.to != "-") {
+    if (!io::is_stdout_path(o.to)) {
         std::cerr << "wrote " << o.to << ": " << io::placement_format_name(target) << " placement of "
                   << doc.placement.num_layers() << " layers x " << doc.placement.num_slots()
                   << " slots (from " << io::placement_format_name(source_format) << ")\n";
@@ -199,7 +200,7 @@ int convert_trace(const ConvertOptions& o) {
         w.bytes = io::bytes_on_disk(o.to);
         io::write_file_atomic("-", io::written_file_json(w));
     }
-    if (o.to != "-") {
+    if (!io::is_stdout_path(o.to)) {
         std::cerr << "wrote " << o.to << ": " << f << " trace of " << num_steps << " steps x "
                   << source->num_layers() << " layers x " << source->num_experts() << " experts\n";
     }
@@ -209,7 +210,7 @@ int convert_trace(const ConvertOptions& o) {
 }  // namespace
 
 int run_convert(const ConvertOptions& o) {
-    if (o.json && o.to == "-") {
+    if (o.json && io::is_stdout_path(o.to)) {
         EPLB_FAIL_KIND(ErrorKind::kUsage,
                        "--json prints a description on stdout, where --to - writes the output (see "
                        "eplb convert --help)");

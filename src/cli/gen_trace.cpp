@@ -21,7 +21,7 @@ struct GenTraceCliOptions {
 };
 
 int run_gen_trace(const GenTraceCliOptions& o) {
-    if (o.json && o.output == "-") {
+    if (o.json && io::is_stdout_path(o.output)) {
         EPLB_FAIL_KIND(ErrorKind::kUsage,
                        "--json prints a description on stdout, where -o - writes the trace (see "
                        "eplb gen-trace --help)");
@@ -50,7 +50,7 @@ int run_gen_trace(const GenTraceCliOptions& o) {
         w.bytes = io::bytes_on_disk(o.output);
         io::write_file_atomic("-", io::written_file_json(w));
     }
-    if (o.output != "-") {
+    if (!io::is_stdout_path(o.output)) {
         std::cerr << "wrote " << o.output << ": " << steps << " steps x " << layers << " layers x " << experts
                   << " experts\n";
     }

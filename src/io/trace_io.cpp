@@ -460,7 +460,8 @@ TraceFormat trace_format_of(const std::string& path) {
     const std::string ext = extension_of(path);
     if (ext == "csv") return TraceFormat::kCsv;
     if (ext == "npy") return TraceFormat::kNpy;
-    EPLB_CHECK(ext == "json" || path == "-",
+    // stdout (-, /dev/stdout) has no extension: JSON.
+    EPLB_CHECK(ext == "json" || is_stdout_path(path),
                path << ": unknown trace format '." << ext << "' (use .json, .csv or .npy)");
     return TraceFormat::kEplb;
 }
