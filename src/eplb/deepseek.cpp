@@ -17,6 +17,8 @@ const char* policy_name(Policy policy) {
             return "deepseek";
         case Policy::kBalanced:
             return "balanced";
+        case Policy::kRobust:
+            return "robust";
     }
     return "?";
 }

@@ -13,6 +13,7 @@ namespace eplb {
 enum class Policy {
     kDeepseek,  // DeepSeek's EPLB, canonical semantics of DESIGN.md (bit-exact)
     kBalanced,  // near-optimal counts and packing, no duplicate replicas where possible (balanced.h)
+    kRobust,    // for the worst of several workloads (robust.h); one workload: balanced
 };
 
 const char* policy_name(Policy policy);
