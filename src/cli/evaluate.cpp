@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/input_options.h"
 #include "eplb/error.h"
 #include "eplb/metrics.h"
 #include "io/placement_io.h"
@@ -28,8 +29,7 @@ struct Scored {
     std::vector<int> layer_ids;
 };
 
-Scored score_on_trace(const EvaluateOptions& o, const io::PlacementDoc& doc) {
-    LoadTrace trace = io::read_trace(o.trace_path);
+Scored score_on_trace(const EvaluateOptions& o, const io::PlacementDoc& doc, const LoadTrace& trace) {
     EPLB_CHECK(trace.num_experts == doc.config.num_logical_experts,
                o.trace_path << " has " << trace.num_experts << " experts but " << o.placement_path
                             << " places " << doc.config.num_logical_experts);
@@ -75,10 +75,19 @@ Scored score_on_trace(const EvaluateOptions& o, const io::PlacementDoc& doc) {
 // One row per workload and the worst (lowest balancedness), or their JSON.
 int report_workloads(const EvaluateOptions& o, const io::PlacementDoc& doc) {
     std::vector<Scored> scored;
+    LoadTrace first;
     for (const std::string& path : o.trace_paths) {
         EvaluateOptions one = o;
         one.trace_path = path;
-        scored.push_back(score_on_trace(one, doc));
+        const LoadTrace trace = io::read_trace(path);
+        if (path == o.trace_paths.front()) {
+            first = trace;
+        } else {
+            EPLB_CHECK(trace.num_experts == first.num_experts && trace.layer_ids == first.layer_ids,
+                       path << " has " << trace_shape(trace) << " but " << o.trace_paths.front() << " has "
+                            << trace_shape(first) << ": every --trace must have the same layers and experts");
+        }
+        scored.push_back(score_on_trace(one, doc, trace));
     }
     size_t worst = 0;
     for (size_t i = 1; i < scored.size(); ++i) {
@@ -124,7 +133,7 @@ int run_evaluate(const EvaluateOptions& o_in) {
     const io::PlacementDoc doc = io::read_placement(o.placement_path);
     if (o.trace_paths.size() > 1) return report_workloads(o, doc);
     o.trace_path = o.trace_paths.front();
-    const Scored s = score_on_trace(o, doc);
+    const Scored s = score_on_trace(o, doc, io::read_trace(o.trace_path));
     const Metrics& m = s.metrics;
     const std::vector<int>& ids = s.layer_ids;
     if (o.json) {

@@ -144,9 +144,6 @@ ParallelConfig resolve_parallel_config(const InputOptions& o, const io::ConfigFi
 
 ResolvedInput resolve_input(const InputOptions& o) { return resolve_input(o, io::ConfigFile{}); }
 
-namespace {
-
-// "58 layers x 256 experts (model layers 3..60)" for messages about mismatched traces.
 std::string trace_shape(const LoadTrace& t) {
     std::string ids;
     for (size_t i = 0; i < t.layer_ids.size(); ++i) {
@@ -160,8 +157,6 @@ std::string trace_shape(const LoadTrace& t) {
     return std::to_string(t.num_layers) + " layers x " + std::to_string(t.num_experts) +
            " experts (model layers " + ids + ")";
 }
-
-}  // namespace
 
 ResolvedInput resolve_input(const InputOptions& o_in, const io::ConfigFile& overrides) {
     InputOptions o = o_in;

@@ -73,6 +73,10 @@ ParallelConfig resolve_parallel_config(const InputOptions& options, const io::Co
 // The generator options of the embedded default trace (DeepSeek-V3 shapes, MoE layers 3..60).
 GenTraceOptions embedded_trace_options();
 
+// "58 layers x 256 experts (model layers 3..60)": how messages about mismatched --trace workloads
+// describe each.
+std::string trace_shape(const LoadTrace& trace);
+
 // Policy names for CLI::CheckedTransformer.
 const std::map<std::string, Policy>& policy_names();
 

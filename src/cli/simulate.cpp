@@ -30,6 +30,7 @@ struct SimulateOptions {
     std::vector<int> window_sizes, step_intervals;
     std::vector<std::string> thresholds, relabel;
     bool oracle = false;
+    int robust_chunks = 4;
     std::string csv, svg;
     bool json = false;
     CLI::Option *window_opt = nullptr, *interval_opt = nullptr, *policy_opt = nullptr;
@@ -236,6 +237,7 @@ int run_simulate(const SimulateOptions& o) {
     sim.lanes = make_lanes(unique_in_order(policies), unique_in_order(windows), unique_in_order(intervals),
                            unique_in_order(parse_thresholds(o.thresholds)), o.oracle,
                            unique_in_order(parse_relabel(o.relabel)));
+    for (LaneSpec& lane : sim.lanes) lane.robust_chunks = o.robust_chunks;
 
     std::string notice;
     const auto planner = make_planner(o.input.backend, &notice);
@@ -295,6 +297,11 @@ Command setup_simulate(CLI::App& parent) {
         ->delimiter(',')
         ->type_name("off|on[,...]")
         ->default_str("off");
+    app->add_option("--robust-chunks", o->robust_chunks,
+                    "--policy robust: cut the window into K consecutive chunks and plan each rearrangement "
+                    "for the worst of them instead of their sum (1..window size; robust runs on the CPU)")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     app->add_flag("--oracle", o->oracle,
                   "Add the ceiling: each step scored with the placement planned on its own load");
     app->add_option("--csv", o->csv,
