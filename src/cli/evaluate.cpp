@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/input_options.h"
+#include "cli/option_types.h"
 #include "eplb/error.h"
 #include "eplb/metrics.h"
 #include "io/placement_io.h"
@@ -18,6 +19,7 @@ namespace eplb::cli {
 struct EvaluateOptions {
     std::string placement_path, trace_path, layers, steps;
     std::vector<std::string> trace_paths;  // --trace, repeatable: one workload each
+    EnginePlacementOptions engine;
     bool json = false;
 };
 
@@ -73,21 +75,18 @@ Scored score_on_trace(const EvaluateOptions& o, const io::PlacementDoc& doc, con
 }
 
 // One row per workload and the worst (lowest balancedness), or their JSON.
-int report_workloads(const EvaluateOptions& o, const io::PlacementDoc& doc) {
+int report_workloads(const EvaluateOptions& o, const io::PlacementDoc& doc,
+                     const std::vector<LoadTrace>& traces) {
     std::vector<Scored> scored;
-    LoadTrace first;
-    for (const std::string& path : o.trace_paths) {
+    for (size_t i = 0; i < traces.size(); ++i) {
+        EPLB_CHECK(
+            traces[i].num_experts == traces[0].num_experts && traces[i].layer_ids == traces[0].layer_ids,
+            o.trace_paths[i] << " has " << trace_shape(traces[i]) << " but " << o.trace_paths[0] << " has "
+                             << trace_shape(traces[0])
+                             << ": every --trace must have the same layers and experts");
         EvaluateOptions one = o;
-        one.trace_path = path;
-        const LoadTrace trace = io::read_trace(path);
-        if (path == o.trace_paths.front()) {
-            first = trace;
-        } else {
-            EPLB_CHECK(trace.num_experts == first.num_experts && trace.layer_ids == first.layer_ids,
-                       path << " has " << trace_shape(trace) << " but " << o.trace_paths.front() << " has "
-                            << trace_shape(first) << ": every --trace must have the same layers and experts");
-        }
-        scored.push_back(score_on_trace(one, doc, trace));
+        one.trace_path = o.trace_paths[i];
+        scored.push_back(score_on_trace(one, doc, traces[i]));
     }
     size_t worst = 0;
     for (size_t i = 1; i < scored.size(); ++i) {
@@ -130,10 +129,13 @@ int report_workloads(const EvaluateOptions& o, const io::PlacementDoc& doc) {
 
 int run_evaluate(const EvaluateOptions& o_in) {
     EvaluateOptions o = o_in;
-    const io::PlacementDoc doc = io::read_placement(o.placement_path);
-    if (o.trace_paths.size() > 1) return report_workloads(o, doc);
+    std::vector<LoadTrace> traces;
+    for (const std::string& path : o.trace_paths) traces.push_back(io::read_trace(path));
+    const io::PlacementDoc doc =
+        read_placement_flag(o.placement_path, "--placement", o.engine, traces.front().num_experts);
+    if (traces.size() > 1) return report_workloads(o, doc, traces);
     o.trace_path = o.trace_paths.front();
-    const Scored s = score_on_trace(o, doc, io::read_trace(o.trace_path));
+    const Scored s = score_on_trace(o, doc, traces.front());
     const Metrics& m = s.metrics;
     const std::vector<int>& ids = s.layer_ids;
     if (o.json) {
@@ -152,18 +154,20 @@ Command setup_evaluate(CLI::App& parent) {
     auto o = std::make_shared<EvaluateOptions>();
     CLI::App* app =
         parent.add_subcommand("evaluate", "Score an existing placement on a trace (out-of-sample check)");
-    app->add_option("--placement", o->placement_path, "Placement JSON (eplb.placement/v1)")
-        ->required()
-        ->check(CLI::ExistingFile);
+    app->add_option("--placement", o->placement_path,
+                    "Placement: eplb JSON (eplb.placement/v1), SGLang or vLLM JSON, TensorRT-LLM YAML")
+        ->required();
     app->add_option("--trace", o->trace_paths,
                     "Trace to score it on (a file or a TensorRT-LLM statistics directory); repeat to score "
                     "several workloads: a row each and the worst")
         ->required()
-        ->allow_extra_args(false)
-        ->check(CLI::ExistingPath);
+        ->allow_extra_args(false);
     app->add_option("--layers", o->layers,
-                    "Model layers A:B to score, [A, B) (default: all of the placement's)");
-    app->add_option("--steps", o->steps, "Steps A:B of a time series to sum (default: all)");
+                    "Model layers A:B to score, [A, B) (default: all of the placement's)")
+        ->check(range_syntax());
+    app->add_option("--steps", o->steps, "Steps A:B of a time series to sum (default: all)")
+        ->check(range_syntax());
+    add_engine_placement_options(*app, o->engine);
     app->add_flag("--json", o->json, "Print the metrics as JSON");
     return {app, [o] { return run_evaluate(*o); }};
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -15,6 +16,7 @@
 
 namespace eplb::io {
 struct ConfigFile;
+struct PlacementDoc;
 }  // namespace eplb::io
 
 namespace eplb::cli {
@@ -31,7 +33,8 @@ struct InputOptions {
     Backend backend = Backend::kAuto;
     // Which of the numeric flags were given (CLI11 2.1 has no std::optional options).
     CLI::Option *num_groups_opt = nullptr, *num_nodes_opt = nullptr, *num_gpus_opt = nullptr,
-                *num_redundant_opt = nullptr, *num_physical_opt = nullptr, *policy_opt = nullptr;
+                *num_redundant_opt = nullptr, *num_physical_opt = nullptr, *policy_opt = nullptr,
+                *backend_opt = nullptr;
 };
 
 // --trace, --config, --num-groups, --num-nodes, --num-gpus, --num-redundant-experts |
@@ -39,8 +42,12 @@ struct InputOptions {
 // multi_trace makes --trace repeatable (each one workload) and adds --workloads-from-steps.
 void add_input_options(CLI::App& app, InputOptions& options, bool with_policy, bool multi_trace = false);
 
-// --backend auto|cpu|cuda alone (for subcommands with their own --policy).
-void add_backend_option(CLI::App& app, Backend& backend);
+// --backend auto|cpu|cuda alone (for subcommands with their own --policy); sets options.backend_opt.
+void add_backend_option(CLI::App& app, InputOptions& options);
+
+// The planner --backend asks for. The notice of `auto` falling back to the CPU is printed (once, on
+// stderr) only when --backend was given: a machine without a GPU would print it on every command.
+std::unique_ptr<Planner> make_cli_planner(const InputOptions& options);
 
 struct ResolvedInput {
     LoadTrace trace;  // the selected layers, all steps
@@ -77,7 +84,23 @@ GenTraceOptions embedded_trace_options();
 // describe each.
 std::string trace_shape(const LoadTrace& trace);
 
-// Policy names for CLI::CheckedTransformer.
-const std::map<std::string, Policy>& policy_names();
+// The config of placement files in the engines' formats (SGLang, TensorRT-LLM, vLLM), which record
+// only each slot's expert: --num-gpus, --num-nodes, --num-groups.
+struct EnginePlacementOptions {
+    int num_gpus = 0, num_nodes = 0, num_groups = 0;
+};
+void add_engine_placement_options(CLI::App& app, EnginePlacementOptions& options);
+
+// The placement file named by `flag`, in any format `plan --previous` reads (eplb, SGLang JSON,
+// TensorRT-LLM YAML, vLLM JSON): the one reader of every flag that names a placement. An engine
+// format needs --num-gpus (its per-GPU loads would be wrong otherwise); num_logical_experts 0: the
+// largest expert id + 1.
+io::PlacementDoc read_placement_flag(const std::string& path, const char* flag,
+                                     const EnginePlacementOptions& options, int num_logical_experts);
+
+// Invalid input unless the config file's num_logical_experts (if any) is the trace's expert count:
+// checked first, so that a trace of another model is named as such rather than as a layer range.
+void check_config_experts(const std::string& config_path, const io::ConfigFile& file,
+                          const std::string& trace_source, int num_experts);
 
 }  // namespace eplb::cli

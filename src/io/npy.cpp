@@ -162,7 +162,9 @@ void pread_exact(int fd, char* dst, size_t n, off_t offset, const std::string& p
 
 }  // namespace
 
-NpyStepReader::NpyStepReader(const std::string& path, Range layers, Range steps) : path_(path) {
+NpyStepReader::NpyStepReader(const std::string& path, Range layers, Range steps,
+                             const std::string& layers_what)
+    : path_(path) {
     struct stat st {};
     EPLB_CHECK(::stat(path.c_str(), &st) == 0, path << ": no such file");
     EPLB_CHECK(!S_ISDIR(st.st_mode), path << ": is a directory, expected a file");
@@ -190,7 +192,7 @@ NpyStepReader::NpyStepReader(const std::string& path, Range layers, Range steps)
         // Layer ids of a .npy trace are its row indices.
         const int end_layer = layers.end == -1 ? file_layers_ : layers.end;
         EPLB_CHECK(layers.first < file_layers_ && end_layer <= file_layers_ && layers.first < end_layer,
-                   path << ": --layers " << layers.first << ":"
+                   path << ": " << layers_what << " " << layers.first << ":"
                         << (layers.end == -1 ? std::string() : std::to_string(layers.end))
                         << " is outside the trace's layers 0:" << file_layers_);
         first_row_ = layers.first;

@@ -38,10 +38,11 @@ int64_t npy_to_float(const char* data, NpyType type, int64_t count, float* out);
 // Steps of a .npy file, read on demand. Layer ids are the row indices (0..L-1), as for every .npy
 // trace; `layers` keeps the rows whose id lies in [first, end), `steps` the steps [first, end)
 // (end -1: to the end; a 2-D array is one step). Errors name the file, and for bad values the
-// step, layer and expert.
+// step, layer and expert; a layer range outside the file is named `layers_what` (the flag or key).
 class NpyStepReader final : public StepSource {
   public:
-    NpyStepReader(const std::string& path, Range layers = {}, Range steps = {});
+    NpyStepReader(const std::string& path, Range layers = {}, Range steps = {},
+                  const std::string& layers_what = "--layers");
     ~NpyStepReader() override;
     NpyStepReader(const NpyStepReader&) = delete;
     NpyStepReader& operator=(const NpyStepReader&) = delete;
