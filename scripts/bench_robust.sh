@@ -20,7 +20,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mapfile -t traces < <(ls "$dir"/*.json | sort)
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
-echo "balancedness of the left-out workload under a plan of the other ${#traces[@]} - 1 (layers 3..60)"
+echo "balancedness of the left-out workload under a plan of the other $((${#traces[@]} - 1)) (layers 3..60)"
 
 balancedness() {  # placement trace
     "$eplb" evaluate --json --placement "$1" --trace "$2" |
