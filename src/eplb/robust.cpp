@@ -17,6 +17,9 @@ namespace eplb {
 
 namespace {
 
+// Weight of each GPU's spread of load over the workloads in the evening swaps (see polish()).
+constexpr double kSpreadWeight = 30;
+
 // splitmix64: a fixed, platform-independent stream for the restarts' perturbations.
 uint64_t mix(uint64_t x) {
     x += 0x9e3779b97f4a7c15ull;
@@ -180,9 +183,11 @@ class RobustPacker {
         }
     }
 
-    // Swaps that lower Σ over bins and workloads of load² (every workload evener on every bin, not
-    // only the worst one's top bin) while no touched bin exceeds the current max: first improvement,
-    // in position order, until a pass finds none.
+    // Swaps that even out every workload on every bin, not only the worst one's top bin, while no
+    // touched bin exceeds the current max: first improvement, in position order, until a pass
+    // finds none. Per bin the objective is W·mean² + kSpreadWeight·Σ_v (load_v - mean)², mean over
+    // the workloads: a bin whose load differs between workloads is what a new workload, beyond
+    // the planned ones, overloads (spread weight 30 measured best of 1, 3, 10, 30 leave-one-out).
     void polish() {
         if (m_ < 2) return;
         const double f = max_load();
@@ -197,12 +202,21 @@ class RobustPacker {
                     const double* lc = &load_[static_cast<size_t>(c) * nw_];
                     const double* sx = &size_[row(x)];
                     const double* sy = &size_[row(y)];
-                    double delta = 0, worst = 0;
+                    double delta = 0, worst = 0, sum_d = 0, sum_b = 0, sum_c = 0;
                     for (int v = 0; v < nw_; ++v) {
                         const double d = sx[v] - sy[v];
                         delta += d * (lc[v] - lb[v] + d);  // half the change of Σ load²
+                        sum_d += d;
+                        sum_b += lb[v];
+                        sum_c += lc[v];
                         worst = std::max(worst, std::max(lb[v] - d, lc[v] + d));
                     }
+                    // Σ_v load² = W·mean² + spread (Σ_v (load - mean)²) per bin: weigh the spread
+                    // kSpreadWeight times the blend's evenness. Half the change of the objective.
+                    const double mb = sum_b / nw_, mc = sum_c / nw_, dm = sum_d / nw_;
+                    const double d_mean =
+                        nw_ * ((mb - dm) * (mb - dm) - mb * mb + (mc + dm) * (mc + dm) - mc * mc);
+                    delta = 0.5 * (d_mean + kSpreadWeight * (2 * delta - d_mean));
                     if (delta >= -1e-12 * f * f || worst > f) continue;
                     std::swap(slot_[i], slot_[j]);
                     --has_[at(b, x)];
