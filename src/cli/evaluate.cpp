@@ -139,7 +139,7 @@ int run_evaluate(const EvaluateOptions& o_in) {
     const Metrics& m = s.metrics;
     const std::vector<int>& ids = s.layer_ids;
     if (o.json) {
-        io::write_evaluation_json(std::cout, o.placement_path, o.trace_path, m, ids);
+        io::write_evaluation_json(std::cout, o.placement_path, o.trace_path, m, ids, load_digest(load, ids));
         return 0;
     }
     io::PlacementDoc shown = doc;

@@ -28,6 +28,7 @@ struct PlanOptions {
     std::vector<std::pair<std::string, std::string>> exports;  // (format, file), --export repeated
     int num_model_layers = 0;
     bool json = false;
+    bool synthetic = false;  // a placement may be written from the generated default trace
     std::string previous;
     int64_t max_moves = -1;
     double move_cost = 0;
@@ -69,6 +70,20 @@ IndexMatrix previous_rows(const std::string& path, const ResolvedInput& in) {
 int run_plan(const PlanOptions& o) {
     std::vector<io::PlacementFormat> formats;
     for (const auto& [format, file] : o.exports) formats.push_back(io::parse_placement_format(format));
+    // A placement planned on the generated default trace looks deployable but balances nothing real.
+    EPLB_CHECK_KIND(ErrorKind::kUsage,
+                    !o.input.trace_path.empty() || !o.input.trace_paths.empty() || o.synthetic ||
+                        (o.output.empty() && o.exports.empty()),
+                    "no --trace: refusing to write a placement ("
+                        << (o.output.empty() ? "--export" : "-o")
+                        << ") planned on a synthetic trace; pass --trace FILE (the loads to balance), or "
+                           "--synthetic to write it anyway");
+    // Every output a file of its own, checked before anything is planned or written.
+    std::vector<io::NamedOutput> outputs;
+    if (!o.output.empty()) outputs.push_back({"-o", o.output});
+    for (const auto& [format, file] : o.exports) outputs.push_back({"--export " + format, file});
+    if (o.json) outputs.push_back({"--json", "-"});
+    io::check_outputs(outputs);
     const ResolvedInput in = resolve_input(o.input);
     const bool several = !in.workloads.empty();
     io::PlacementDoc doc;
@@ -89,7 +104,7 @@ int run_plan(const PlanOptions& o) {
     } else {
         const auto planner = make_cli_planner(o.input);
         doc.placement = planner->plan(in.load, in.config, in.policy);
-        doc.backend = planner->name();
+        doc.backend = planner->plan_backend(in.config, in.policy);
     }
     doc.trace_source = in.trace_source;
     for (size_t i = 1; i < in.workload_names.size() && o.input.workloads_from_steps == 0; ++i)
@@ -131,14 +146,18 @@ int run_plan(const PlanOptions& o) {
     for (const io::PlacementFormat format : formats) {
         exported.push_back(io::export_placement(doc, format, o.num_model_layers));
     }
-    if (!o.output.empty()) io::check_output_path(o.output);
-    for (const auto& e : o.exports) io::check_output_path(e.second);
     const auto write_json = [&](std::ostream& out) { io::write_placement_json(out, doc, &metrics, moved); };
     if (!o.output.empty()) io::write_file_atomic(o.output, write_json);
     for (size_t i = 0; i < exported.size(); ++i) io::write_file_atomic(o.exports[i].second, exported[i]);
     if (o.json) {
         io::write_file_atomic("-", write_json);
     } else {
+        // A document on stdout (-o -) sends the report to stderr.
+        bool document_on_stdout = io::is_stdout_path(o.output);
+        for (const auto& e : o.exports)
+            document_on_stdout = document_on_stdout || io::is_stdout_path(e.second);
+        std::ostream& report = document_on_stdout ? std::cerr : std::cout;
+        const auto name = [](const std::string& path) { return path == "-" ? std::string("stdout") : path; };
         std::string title = "eplb plan: " + in.title;
         if (several) {
             title += "\n" + std::to_string(in.workloads.size()) + " workloads" +
@@ -147,26 +166,26 @@ int run_plan(const PlanOptions& o) {
                             "the balance below is on their normalised blend"
                           : ": planned on their sum, as the engines do; the balance below is on the sum");
         }
-        std::cout << io::render_placement_report(title, doc, metrics, moved);
+        report << io::render_placement_report(title, doc, metrics, moved);
         if (several) {
             // Each workload's own balance under the plan: the worst is what robust optimises.
-            std::cout << "\nper workload (balancedness):\n";
+            report << "\nper workload (balancedness):\n";
             double worst = 2;
             size_t worst_i = 0;
             for (size_t i = 0; i < in.workloads.size(); ++i) {
                 const double b = evaluate(doc.placement.phy2log, in.workloads[i], in.config).balancedness;
-                std::cout << io::format("  %.4f  %s\n", b, in.workload_names[i].c_str());
+                report << io::format("  %.4f  %s\n", b, in.workload_names[i].c_str());
                 if (b < worst) {
                     worst = b;
                     worst_i = i;
                 }
             }
-            std::cout << io::format("  %.4f  worst (%s)\n", worst, in.workload_names[worst_i].c_str());
+            report << io::format("  %.4f  worst (%s)\n", worst, in.workload_names[worst_i].c_str());
         }
-        if (!o.output.empty()) std::cout << "\nplacement written to " << o.output << "\n";
+        if (!o.output.empty()) report << "\nplacement written to " << name(o.output) << "\n";
         for (size_t i = 0; i < formats.size(); ++i) {
-            std::cout << (o.output.empty() && i == 0 ? "\n" : "") << io::placement_format_name(formats[i])
-                      << " export written to " << o.exports[i].second << "\n";
+            report << (o.output.empty() && i == 0 ? "\n" : "") << io::placement_format_name(formats[i])
+                   << " export written to " << name(o.exports[i].second) << "\n";
         }
     }
     return 0;
@@ -176,7 +195,10 @@ Command setup_plan(CLI::App& parent) {
     auto o = std::make_shared<PlanOptions>();
     CLI::App* app = parent.add_subcommand("plan", "Compute a placement for a trace and report its balance");
     add_input_options(*app, o->input, true, true);
-    app->add_option("-o,--output", o->output, "Write the placement JSON (eplb.placement/v1) to this file");
+    app->add_option(
+        "-o,--output", o->output,
+        "Write the placement JSON (eplb.placement/v1) to this file (-: stdout, the report goes to "
+        "stderr)");
     app->add_option("--export", o->exports,
                     "Also write the placement for an engine: sglang (--init-expert-location JSON), trtllm "
                     "(moe_load_balancer YAML), vllm (EplbState tensors as JSON) or eplb; repeatable")
@@ -188,6 +210,8 @@ Command setup_plan(CLI::App& parent) {
         "SGLang export: rows for this many model layers, dense ones included (default: last layer id "
         "+ 1)");
     app->add_flag("--json", o->json, "Print the placement JSON on stdout instead of the report");
+    app->add_flag("--synthetic", o->synthetic,
+                  "Without --trace: write -o/--export anyway (planned on the generated default trace)");
     CLI::Option* previous = app->add_option("--previous", o->previous,
                                             "Placement in force (eplb, SGLang, TensorRT-LLM or vLLM file): "
                                             "relabel GPUs and slots to keep experts where they "
