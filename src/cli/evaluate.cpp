@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <iostream>
 #include <memory>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -29,6 +30,7 @@ namespace {
 struct Scored {
     Metrics metrics;
     std::vector<int> layer_ids;
+    LoadMatrix load;  // the scored rows of the trace
 };
 
 Scored score_on_trace(const EvaluateOptions& o, const io::PlacementDoc& doc, const LoadTrace& trace) {
@@ -71,7 +73,8 @@ Scored score_on_trace(const EvaluateOptions& o, const io::PlacementDoc& doc, con
         phy2log.row(i) = doc.placement.phy2log.row(rows[i]);
         ids.push_back(id);
     }
-    return {evaluate(phy2log, load, doc.config), ids};
+    const Metrics m = evaluate(phy2log, load, doc.config);
+    return {m, ids, std::move(load)};
 }
 
 // One row per workload and the worst (lowest balancedness), or their JSON.
@@ -139,7 +142,8 @@ int run_evaluate(const EvaluateOptions& o_in) {
     const Metrics& m = s.metrics;
     const std::vector<int>& ids = s.layer_ids;
     if (o.json) {
-        io::write_evaluation_json(std::cout, o.placement_path, o.trace_path, m, ids, load_digest(load, ids));
+        io::write_evaluation_json(std::cout, o.placement_path, o.trace_path, m, ids,
+                                  load_digest(s.load, ids));
         return 0;
     }
     io::PlacementDoc shown = doc;
