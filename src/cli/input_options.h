@@ -23,6 +23,10 @@ namespace eplb::cli {
 
 struct InputOptions {
     std::string trace_path, config_path;
+    // Subcommands that take several workloads (plan): every --trace, and --workloads-from-steps K
+    // (0: off). One --trace behaves exactly as trace_path.
+    std::vector<std::string> trace_paths;
+    int workloads_from_steps = 0;
     int num_groups = 0, num_nodes = 0, num_gpus = 0, num_redundant_experts = 0, num_physical_experts = 0;
     std::string layers, steps;
     Policy policy = Policy::kDeepseek;
@@ -35,7 +39,8 @@ struct InputOptions {
 
 // --trace, --config, --num-groups, --num-nodes, --num-gpus, --num-redundant-experts |
 // --num-physical-experts, --layers, --steps; with_policy adds --policy and --backend.
-void add_input_options(CLI::App& app, InputOptions& options, bool with_policy);
+// multi_trace makes --trace repeatable (each one workload) and adds --workloads-from-steps.
+void add_input_options(CLI::App& app, InputOptions& options, bool with_policy, bool multi_trace = false);
 
 // --backend auto|cpu|cuda alone (for subcommands with their own --policy); sets options.backend_opt.
 void add_backend_option(CLI::App& app, InputOptions& options);
@@ -46,7 +51,11 @@ std::unique_ptr<Planner> make_cli_planner(const InputOptions& options);
 
 struct ResolvedInput {
     LoadTrace trace;  // the selected layers, all steps
-    LoadMatrix load;  // [L][E] summed over the selected steps
+    LoadMatrix load;  // [L][E] summed over the selected steps (several workloads: over all of them)
+    // Several workloads (--trace repeated, or --workloads-from-steps): each [L][E] and its name;
+    // one workload: empty.
+    std::vector<LoadMatrix> workloads;
+    std::vector<std::string> workload_names;
     ParallelConfig config;
     Policy policy = Policy::kDeepseek;
     std::string title;  // first line of a report: what was read or generated
@@ -70,6 +79,10 @@ ParallelConfig resolve_parallel_config(const InputOptions& options, const io::Co
 
 // The generator options of the embedded default trace (DeepSeek-V3 shapes, MoE layers 3..60).
 GenTraceOptions embedded_trace_options();
+
+// "58 layers x 256 experts (model layers 3..60)": how messages about mismatched --trace workloads
+// describe each.
+std::string trace_shape(const LoadTrace& trace);
 
 // The config of placement files in the engines' formats (SGLang, TensorRT-LLM, vLLM), which record
 // only each slot's expert: --num-gpus, --num-nodes, --num-groups.
