@@ -69,8 +69,14 @@ class RobustPacker {
             pack(static_cast<uint64_t>(attempt));
             if (options.local_search) {
                 improve();
-                polish();
-                improve();
+                // Evening swaps move the search off the plateau where only the top bin counts;
+                // repeat while a round lowers F (at most options.rounds rounds).
+                for (int round = 0; round < options.rounds; ++round) {
+                    const double before = max_load();
+                    polish();
+                    improve();
+                    if (max_load() >= before - tol_) break;
+                }
             }
             const double f = max_load();
             if (f < best - tol_) {
