@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/input_options.h"
 #include "eplb/error.h"
 #include "io/engine_export.h"
 #include "io/file_util.h"
@@ -17,6 +18,7 @@ namespace eplb::cli {
 struct ConvertOptions {
     std::string from, to, format, layers;
     int top_k = 0, num_model_layers = 0;
+    int first_layer = -1;  // --first-layer: ids of a trace without them
     int num_logical_experts = 0, num_groups = 0, num_nodes = 0, num_gpus = 0;
     CLI::Option *top_k_opt = nullptr, *num_gpus_opt = nullptr, *num_nodes_opt = nullptr,
                 *num_groups_opt = nullptr, *num_logical_opt = nullptr;
@@ -95,8 +97,11 @@ int convert_trace(const ConvertOptions& o) {
         o.from << " is a trace: --num-gpus, --num-nodes, --num-groups and --num-logical-experts apply to "
                   "placements");
     LoadTrace trace = io::read_trace(o.from);
+    give_layer_ids(trace, o.first_layer, std::nullopt, o.from);
     if (!o.layers.empty()) trace = select_layers(trace, parse_range(o.layers, "--layers"));
     const std::string f = trace_format(o);
+    // SGLang's rows and TensorRT-LLM's keys are model layers.
+    if (f == "sglang" || f == "trtllm") require_model_layer_ids(trace, o.from, "a " + f + " trace");
     EPLB_CHECK(f == "trtllm" || !o.top_k_opt->count(),
                "--top-k is recorded only in TensorRT-LLM statistics (num_experts_per_token)");
     if (f == "trtllm") {
@@ -147,6 +152,7 @@ Command setup_convert(CLI::App& parent) {
         ".csv, .npy, .yaml: trtllm, no extension: trtllm statistics)");
     app->add_option("--layers", o->layers,
                     "Keep model layers A:B, [A, B) (e.g. drop SGLang's dense rows: 3:61)");
+    add_first_layer_option(*app, o->first_layer);
     o->top_k_opt = app->add_option(
         "--top-k", o->top_k, "Experts per token, recorded in TensorRT-LLM statistics (required for them)");
     app->add_option("--num-model-layers", o->num_model_layers,

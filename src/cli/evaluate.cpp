@@ -1,8 +1,11 @@
 // `eplb evaluate`: score an existing placement on a (possibly different) trace.
+#include <algorithm>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "cli/commands.h"
+#include "cli/input_options.h"
 #include "eplb/error.h"
 #include "eplb/metrics.h"
 #include "io/placement_io.h"
@@ -13,6 +16,7 @@ namespace eplb::cli {
 
 struct EvaluateOptions {
     std::string placement_path, trace_path, layers, steps;
+    int first_layer = -1;
     bool json = false;
 };
 
@@ -22,6 +26,12 @@ int run_evaluate(const EvaluateOptions& o) {
     EPLB_CHECK(trace.num_experts == doc.config.num_logical_experts,
                o.trace_path << " has " << trace.num_experts << " experts but " << o.placement_path
                             << " places " << doc.config.num_logical_experts);
+    // The layer-id rule, with the placement's layers as the deployment's MoE layers when they are
+    // contiguous (a placement planned on moe_layers).
+    std::optional<Range> placed;
+    if (doc.layer_ids.back() - doc.layer_ids.front() + 1 == static_cast<int>(doc.layer_ids.size()))
+        placed = Range{doc.layer_ids.front(), doc.layer_ids.back() + 1};
+    give_layer_ids(trace, o.first_layer, placed, o.trace_path, "the placement's layers");
     // Match the placement's rows to the trace's layers by model layer id; --layers narrows both.
     Range keep{0, -1};
     if (!o.layers.empty()) keep = parse_range(o.layers, "--layers");
@@ -50,10 +60,13 @@ int run_evaluate(const EvaluateOptions& o) {
     for (size_t i = 0; i < rows.size(); ++i) {
         const int id = doc.layer_ids[rows[i]];
         const auto it = std::find(trace.layer_ids.begin(), trace.layer_ids.end(), id);
-        EPLB_CHECK(it != trace.layer_ids.end(), o.trace_path << " has no layer " << id
-                                                             << " (the placement's layer "
-                                                             << "ids run " << doc.layer_ids.front() << ".."
-                                                             << doc.layer_ids.back() << ")");
+        EPLB_CHECK(it != trace.layer_ids.end(),
+                   o.trace_path << " has no layer " << id << " (the placement's layer "
+                                << "ids run " << doc.layer_ids.front() << ".." << doc.layer_ids.back() << ")"
+                                << (trace.has_layer_ids ? ""
+                                                        : "; the trace has no layer ids, so "
+                                                          "its rows are numbered from 0: pass "
+                                                          "--first-layer N"));
         load.row(i) = all.row(it - trace.layer_ids.begin());
         phy2log.row(i) = doc.placement.phy2log.row(rows[i]);
         ids.push_back(id);
@@ -84,6 +97,7 @@ Command setup_evaluate(CLI::App& parent) {
         ->check(CLI::ExistingPath);
     app->add_option("--layers", o->layers,
                     "Model layers A:B to score, [A, B) (default: all of the placement's)");
+    add_first_layer_option(*app, o->first_layer);
     app->add_option("--steps", o->steps, "Steps A:B of a time series to sum (default: all)");
     app->add_flag("--json", o->json, "Print the metrics as JSON");
     return {app, [o] { return run_evaluate(*o); }};

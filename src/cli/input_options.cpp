@@ -1,11 +1,14 @@
 // Resolution of the shared input flags (see input_options.h).
 #include "cli/input_options.h"
 
+#include <algorithm>
 #include <functional>
+#include <iostream>
 
 #include "eplb/error.h"
 #include "eplb/gen_trace.h"
 #include "io/config_io.h"
+#include "io/engine_export.h"
 #include "io/trace_io.h"
 
 namespace eplb::cli {
@@ -19,7 +22,7 @@ const std::map<std::string, Policy>& policy_names() {
 void add_input_options(CLI::App& app, InputOptions& o, bool with_policy) {
     app.add_option(
            "--trace", o.trace_path,
-           "Expert-load trace: JSON (SGLang logical_count, vLLM load_history, eplb.trace/v1), CSV, .npy or a "
+           "Expert-load trace: JSON (SGLang logical_count, eplb load-history, eplb.trace/v1), CSV, .npy or a "
            "TensorRT-LLM expert-statistics directory (default: a synthetic DeepSeek-V3 trace)")
         ->check(CLI::ExistingPath);
     app.add_option("--config", o.config_path,
@@ -35,6 +38,11 @@ void add_input_options(CLI::App& app, InputOptions& o, bool with_policy) {
                              ->excludes(o.num_redundant_opt);
     app.add_option("--layers", o.layers,
                    "Model layers A:B to use, [A, B) (default: the config's moe_layers, else all)");
+    add_first_layer_option(app, o.first_layer);
+    app.add_option("--physical-map", o.physical_map,
+                   "The trace's columns are physical slots ([T][L][R], e.g. vLLM's expert_load_window): fold "
+                   "each slot's load into the expert this placement (any format of --previous) puts there")
+        ->check(CLI::ExistingFile);
     app.add_option("--steps", o.steps, "Steps A:B of a time series to sum, [A, B) (default: all)");
     if (with_policy) {
         std::string names;
@@ -46,6 +54,21 @@ void add_input_options(CLI::App& app, InputOptions& o, bool with_policy) {
                 ->default_str("deepseek");
         add_backend_option(app, o.backend);
     }
+}
+
+CLI::Option* add_first_layer_option(CLI::App& app, int& first_layer) {
+    return app
+        .add_option("--first-layer", first_layer,
+                    "Model layer id of the first row of a trace without layer ids (.npy, load-history "
+                    "JSON); default: the config's moe_layers when the row count matches, else none")
+        ->check(CLI::NonNegativeNumber);
+}
+
+void give_layer_ids(LoadTrace& trace, int first_layer, const std::optional<Range>& moe_layers,
+                    const std::string& source, const std::string& moe_what) {
+    const std::optional<int> first = first_layer >= 0 ? std::optional<int>(first_layer) : std::nullopt;
+    const std::string note = resolve_layer_ids(trace, first, moe_layers, source, moe_what);
+    if (!note.empty()) std::cerr << note << "\n";
 }
 
 void add_backend_option(CLI::App& app, Backend& backend) {
@@ -147,7 +170,20 @@ ResolvedInput resolve_input(const InputOptions& o, const io::ConfigFile& overrid
         trace = io::read_trace(o.trace_path);
         in.trace_source = o.trace_path;
         if (!trace.model.empty() && in.model.empty()) in.model = trace.model;
+        give_layer_ids(trace, o.first_layer, file.moe_layers, o.trace_path);
+        if (!o.physical_map.empty()) {  // after the ids: a map of model layers is matched by them
+            io::PlacementImportOptions import;
+            if (file.num_logical_experts) import.num_logical_experts = *file.num_logical_experts;
+            const io::PlacementDoc map = io::read_any_placement(o.physical_map, import);
+            trace = fold_physical_slots(trace, map.placement.phy2log, map.layer_ids,
+                                        map.config.num_logical_experts, o.physical_map);
+            in.trace_source += " (physical slots folded by " + o.physical_map + ")";
+        }
     } else {
+        if (o.first_layer >= 0 || !o.physical_map.empty()) {
+            EPLB_FAIL_KIND(ErrorKind::kUsage, (o.first_layer >= 0 ? "--first-layer" : "--physical-map")
+                                                  << " applies to a --trace; there is none");
+        }
         GenTraceOptions g = embedded_trace_options();
         if (file.num_logical_experts) g.num_experts = *file.num_logical_experts;
         if (file.top_k) g.top_k = *file.top_k;
@@ -167,8 +203,16 @@ ResolvedInput resolve_input(const InputOptions& o, const io::ConfigFile& overrid
         const Range r = parse_range(o.layers, "--layers");
         about_trace([&] { trace = select_layers(trace, r); });
     } else if (file.moe_layers) {
+        // The MTP layers that follow the MoE layers (model layers end, end+1, ...) join when the trace
+        // has them (a TensorRT-LLM statistics directory of a run with MTP).
+        Range moe = *file.moe_layers;
+        for (int k = 0; k < file.num_nextn_predict_layers.value_or(0); ++k) {
+            if (std::find(trace.layer_ids.begin(), trace.layer_ids.end(), moe.end) == trace.layer_ids.end())
+                break;
+            ++moe.end;
+        }
         const std::string what = "moe_layers of " + o.config_path;
-        about_trace([&] { trace = select_layers(trace, *file.moe_layers, what.c_str()); });
+        about_trace([&] { trace = select_layers(trace, moe, what.c_str()); });
     }
     Range steps{0, trace.num_steps};
     if (!o.steps.empty()) {
@@ -185,6 +229,8 @@ ResolvedInput resolve_input(const InputOptions& o, const io::ConfigFile& overrid
         in.policy = it->second;
     }
     if (file.expert_bytes) in.expert_bytes = *file.expert_bytes;
+    in.moe_layers = file.moe_layers;
+    in.num_nextn_predict_layers = file.num_nextn_predict_layers.value_or(0);
     in.trace = std::move(trace);
     if (embedded) {
         in.title =

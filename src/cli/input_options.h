@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -23,6 +24,8 @@ struct InputOptions {
     std::string trace_path, config_path;
     int num_groups = 0, num_nodes = 0, num_gpus = 0, num_redundant_experts = 0, num_physical_experts = 0;
     std::string layers, steps;
+    int first_layer = -1;      // --first-layer N (-1: not given)
+    std::string physical_map;  // --physical-map PLACEMENT: the trace's columns are its slots
     Policy policy = Policy::kDeepseek;
     Backend backend = Backend::kAuto;
     // Which of the numeric flags were given (CLI11 2.1 has no std::optional options).
@@ -31,8 +34,16 @@ struct InputOptions {
 };
 
 // --trace, --config, --num-groups, --num-nodes, --num-gpus, --num-redundant-experts |
-// --num-physical-experts, --layers, --steps; with_policy adds --policy and --backend.
+// --num-physical-experts, --layers, --first-layer, --steps; with_policy adds --policy and --backend.
 void add_input_options(CLI::App& app, InputOptions& options, bool with_policy);
+
+// --first-layer N: the model layer id of the first row of a trace without layer ids.
+CLI::Option* add_first_layer_option(CLI::App& app, int& first_layer);
+
+// The layer-id rule of every subcommand (resolve_layer_ids in eplb/trace.h): --first-layer
+// (first_layer >= 0), else the deployment's MoE layers; its note goes to stderr.
+void give_layer_ids(LoadTrace& trace, int first_layer, const std::optional<Range>& moe_layers,
+                    const std::string& source, const std::string& moe_what = "moe_layers");
 
 // --backend auto|cpu|cuda alone (for subcommands with their own --policy).
 void add_backend_option(CLI::App& app, Backend& backend);
@@ -44,7 +55,9 @@ struct ResolvedInput {
     Policy policy = Policy::kDeepseek;
     std::string title;  // first line of a report: what was read or generated
     std::string trace_source, config_source, model;
-    int64_t expert_bytes = 44040192;  // DeepSeek-V3 FP8 expert (w13 + w2)
+    int64_t expert_bytes = 44040192;   // DeepSeek-V3 FP8 expert (w13 + w2)
+    std::optional<Range> moe_layers;   // the config's
+    int num_nextn_predict_layers = 0;  // the config's MTP layers (model layers moe_layers.end, ...)
 };
 
 // Reads (or, without --trace, generates) the trace, applies the config file and the flags,

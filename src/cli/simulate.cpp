@@ -164,14 +164,22 @@ int run_simulate(const SimulateOptions& o) {
     if (!generated) {
         doc.trace_source = o.input.trace_path;
         if (io::extension_of(o.input.trace_path) == "npy") {
-            auto reader =
-                std::make_unique<io::NpyStepReader>(o.input.trace_path, layers.value_or(Range{}), steps);
+            // The layer-id rule needs the row count: the header first, then the selected rows.
+            const int rows = io::NpyStepReader(o.input.trace_path).file_layers();
+            std::string note;
+            const std::optional<int> first = infer_first_layer_id(
+                rows, o.input.first_layer >= 0 ? std::optional<int>(o.input.first_layer) : std::nullopt,
+                file.moe_layers, o.input.trace_path, &note);
+            if (!note.empty()) std::cerr << note << "\n";
+            auto reader = std::make_unique<io::NpyStepReader>(o.input.trace_path, layers.value_or(Range{}),
+                                                              steps, first.value_or(0));
             doc.layer_ids = reader->layer_ids();
             doc.title = "trace " + o.input.trace_path + " (read step by step)";
             owned = std::move(reader);
             source = owned.get();
         } else {
             trace = io::read_trace(o.input.trace_path);
+            give_layer_ids(trace, o.input.first_layer, file.moe_layers, o.input.trace_path);
             if (layers) trace = select_layers(trace, *layers);
             if (!trace.model.empty() && doc.model.empty()) doc.model = trace.model;
             doc.layer_ids = trace.layer_ids;
@@ -180,6 +188,12 @@ int run_simulate(const SimulateOptions& o) {
             source = owned.get();
         }
     } else {
+        if (o.input.first_layer >= 0) {
+            EPLB_FAIL_KIND(
+                ErrorKind::kUsage,
+                "--first-layer numbers the rows of a --trace without layer ids; a generated series "
+                "takes --gen-first-layer");
+        }
         GenTraceOptions g = resolve_gen_options(o.gen);
         if (g.workloads.empty()) {
             // The config's shapes unless the generator flags say otherwise (as `plan` does).

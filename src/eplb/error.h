@@ -1,5 +1,5 @@
 // The one exception type of eplb and the checks that throw it. `main` maps its kind to the exit
-// codes of DESIGN.md: invalid input 3, device/runtime 4.
+// codes of DESIGN.md: usage 2, invalid input 3, device/runtime 4.
 #pragma once
 
 #include <sstream>
@@ -9,6 +9,7 @@
 namespace eplb {
 
 enum class ErrorKind {
+    kUsage = 2,         // flags that cannot work together on this input (the message says which to pass)
     kInvalidInput = 3,  // a file, format, shape or config the user gave is wrong
     kDevice = 4,        // CUDA, NCCL, not enough GPUs, out of memory
 };

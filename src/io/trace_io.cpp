@@ -75,7 +75,9 @@ LoadTrace from_flat(const std::vector<int>& shape, std::vector<float> values) {
         t.num_experts = shape[2];
     }
     t.values = std::move(values);
+    // Row numbers, not model layers: the callers whose format names its layers say so.
     for (int l = 0; l < t.num_layers; ++l) t.layer_ids.push_back(l);
+    t.has_layer_ids = false;
     return t;
 }
 
@@ -118,10 +120,12 @@ LoadTrace parse_trace_json(const std::string& text, const std::string& source) {
                     l == 0 || t.layer_ids[l] > t.layer_ids[l - 1],
                     source << ": layers must be increasing (layers[" << l << "] = " << t.layer_ids[l] << ")");
             }
+            t.has_layer_ids = true;
         }
         if (j.contains("model") && j["model"].is_string()) t.model = j["model"].get<std::string>();
     } else if (j.contains("logical_count")) {
         t = read_loads_array(j["logical_count"], source, "logical_count", true);
+        t.has_layer_ids = true;  // SGLang writes a row per model layer, dense layers included
     } else if (j.contains("load_history")) {
         const json& h = j["load_history"];
         EPLB_CHECK(h.is_array() && !h.empty(), source << ": load_history must be a non-empty array of steps");
@@ -268,8 +272,10 @@ void write_trace_json(std::ostream& out, const LoadTrace& t) {
         w.key("model");
         w.value(t.model);
     }
-    w.key("layers");
-    w.array(t.layer_ids);
+    if (t.has_layer_ids) {  // without them the rows are only numbered: say nothing
+        w.key("layers");
+        w.array(t.layer_ids);
+    }
     w.key("load");
     w.begin_array();
     for (int s = 0; s < t.num_steps; ++s) {
