@@ -1,5 +1,5 @@
 // `eplb convert`: rewrite a trace or a placement in another format. Traces: eplb JSON, SGLang
-// logical_count, vLLM load_history, CSV, .npy, TensorRT-LLM statistics directories. Placements:
+// logical_count, the eplb load-history JSON, CSV, .npy, TensorRT-LLM statistics directories. Placements:
 // eplb JSON and the engine formats of engine_export.h.
 #include <algorithm>
 #include <iostream>

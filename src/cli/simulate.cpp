@@ -321,7 +321,7 @@ Command setup_simulate(CLI::App& parent) {
     add_gen_options(*app, o->gen, "gen-", "Generated series (without --trace)");
     CLI::Option* trace_opt = app->get_option("--trace");
     trace_opt->description(
-        "Load time series [T][L][E]: JSON (SGLang logical_count, vLLM load_history, eplb.trace/v1), CSV, "
+        "Load time series [T][L][E]: JSON (SGLang logical_count, eplb load-history, eplb.trace/v1), CSV, "
         ".npy (read step by step) or a TensorRT-LLM expert-statistics directory (default: generated step by "
         "step, see --gen-*)");
     app->get_option("--steps")->description("Steps A:B of the series to replay, [A, B) (default: all)");

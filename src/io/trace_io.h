@@ -1,5 +1,6 @@
 // Trace readers and writers for every format of DESIGN.md "Files": SGLang `logical_count`
-// ([L][E] or [T][L][E]), vLLM `load_history`, the native `eplb.trace/v1` JSON, CSV
+// ([L][E] or [T][L][E]), the eplb load-history JSON (`load_history`: vLLM writes no load file, this
+// is the shape of what one collects from its EplbState), the native `eplb.trace/v1` JSON, CSV
 // `step,layer,expert,load`, `.npy` arrays [L][E] or [T][L][E], and TensorRT-LLM expert-statistics
 // directories (trtllm_stats.h).
 #pragma once
@@ -32,8 +33,8 @@ std::string trace_to_npy(const LoadTrace& trace);
 // SGLang's expert-distribution recorder writes them.
 std::string trace_to_sglang_json(const LoadTrace& trace, int num_model_layers = 0);
 
-// vLLM-style {"load_history": [{"logical_expert_load": [L][E]}, ...]}, one entry per step (rows
-// are the trace's layers in order; vLLM indexes MoE layers, not model layers).
+// The eplb load-history JSON {"load_history": [{"logical_expert_load": [L][E]}, ...]}, one entry per step
+// (rows are the trace's layers in order; vLLM indexes MoE layers, not model layers).
 std::string trace_to_vllm_json(const LoadTrace& trace);
 
 // Writes by the extension of `path` (json, csv, npy), atomically.
