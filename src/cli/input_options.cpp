@@ -71,6 +71,14 @@ void give_layer_ids(LoadTrace& trace, int first_layer, const std::optional<Range
     if (!note.empty()) std::cerr << note << "\n";
 }
 
+LoadTrace fold_by_placement(const LoadTrace& trace, const std::string& map_path, const io::ConfigFile& file) {
+    io::PlacementImportOptions import;
+    if (file.num_logical_experts) import.num_logical_experts = *file.num_logical_experts;
+    const io::PlacementDoc map = io::read_any_placement(map_path, import);
+    return fold_physical_slots(trace, map.placement.phy2log, map.layer_ids, map.config.num_logical_experts,
+                               map_path);
+}
+
 void add_backend_option(CLI::App& app, Backend& backend) {
     const std::map<std::string, Backend> backends = {
         {"auto", Backend::kAuto}, {"cpu", Backend::kCpu}, {"cuda", Backend::kCuda}};
@@ -172,11 +180,7 @@ ResolvedInput resolve_input(const InputOptions& o, const io::ConfigFile& overrid
         if (!trace.model.empty() && in.model.empty()) in.model = trace.model;
         give_layer_ids(trace, o.first_layer, file.moe_layers, o.trace_path);
         if (!o.physical_map.empty()) {  // after the ids: a map of model layers is matched by them
-            io::PlacementImportOptions import;
-            if (file.num_logical_experts) import.num_logical_experts = *file.num_logical_experts;
-            const io::PlacementDoc map = io::read_any_placement(o.physical_map, import);
-            trace = fold_physical_slots(trace, map.placement.phy2log, map.layer_ids,
-                                        map.config.num_logical_experts, o.physical_map);
+            trace = fold_by_placement(trace, o.physical_map, file);
             in.trace_source += " (physical slots folded by " + o.physical_map + ")";
         }
     } else {

@@ -48,6 +48,10 @@ void give_layer_ids(LoadTrace& trace, int first_layer, const std::optional<Range
 // --backend auto|cpu|cuda alone (for subcommands with their own --policy).
 void add_backend_option(CLI::App& app, Backend& backend);
 
+// --physical-map: the trace's physical-slot columns folded into the logical experts the placement at
+// `map_path` (any format) puts in them; the config file gives E when it says.
+LoadTrace fold_by_placement(const LoadTrace& trace, const std::string& map_path, const io::ConfigFile& file);
+
 struct ResolvedInput {
     LoadTrace trace;  // the selected layers, all steps
     LoadMatrix load;  // [L][E] summed over the selected steps

@@ -163,7 +163,8 @@ int run_simulate(const SimulateOptions& o) {
     StepSource* source = nullptr;
     if (!generated) {
         doc.trace_source = o.input.trace_path;
-        if (io::extension_of(o.input.trace_path) == "npy") {
+        // A .npy is streamed step by step; one whose slots must be folded is read whole.
+        if (io::extension_of(o.input.trace_path) == "npy" && o.input.physical_map.empty()) {
             // The layer-id rule needs the row count: the header first, then the selected rows.
             const int rows = io::NpyStepReader(o.input.trace_path).file_layers();
             std::string note;
@@ -180,6 +181,10 @@ int run_simulate(const SimulateOptions& o) {
         } else {
             trace = io::read_trace(o.input.trace_path);
             give_layer_ids(trace, o.input.first_layer, file.moe_layers, o.input.trace_path);
+            if (!o.input.physical_map.empty()) {
+                trace = fold_by_placement(trace, o.input.physical_map, file);
+                doc.title += " (physical slots folded by " + o.input.physical_map + ")";
+            }
             if (layers) trace = select_layers(trace, *layers);
             if (!trace.model.empty() && doc.model.empty()) doc.model = trace.model;
             doc.layer_ids = trace.layer_ids;
@@ -188,11 +193,10 @@ int run_simulate(const SimulateOptions& o) {
             source = owned.get();
         }
     } else {
-        if (o.input.first_layer >= 0) {
-            EPLB_FAIL_KIND(
-                ErrorKind::kUsage,
-                "--first-layer numbers the rows of a --trace without layer ids; a generated series "
-                "takes --gen-first-layer");
+        if (o.input.first_layer >= 0 || !o.input.physical_map.empty()) {
+            EPLB_FAIL_KIND(ErrorKind::kUsage, (o.input.first_layer >= 0 ? "--first-layer" : "--physical-map")
+                                                  << " applies to a --trace; a generated series has none "
+                                                     "(its layers: --gen-first-layer)");
         }
         GenTraceOptions g = resolve_gen_options(o.gen);
         if (g.workloads.empty()) {

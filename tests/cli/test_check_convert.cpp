@@ -318,6 +318,18 @@ TEST_CASE("--physical-map folds a physical-slot trace (vLLM's expert_load_window
     CHECK(folded["phy2log"] == ref["phy2log"]);  // the same logical loads, so the same plan
     CHECK(folded["layers"] == ref["layers"]);    // 58 id-less rows: moe_layers 3..60
     CHECK(yaml_row(slurp(dir + "/t.yaml"), 60) == ref["phy2log"][57]);
+    // simulate folds the same way (the series read whole instead of streamed).
+    const std::string sim = " --backend cpu --config " + config("deepseek-v3-ep32.json") +
+                            " --window-size 2 --step-interval 2 --json --trace ";
+    const CliResult a =
+        run_eplb("simulate" + sim + dir + "/window.json --physical-map " + dir + "/in-force.json");
+    const CliResult b = run_eplb("simulate" + sim + dir + "/logical.json");
+    REQUIRE(a.exit_code == 0);
+    REQUIRE(b.exit_code == 0);
+    const json lane_a = json::parse(a.out)["lanes"][0], lane_b = json::parse(b.out)["lanes"][0];
+    CHECK(lane_a["balancedness"] == lane_b["balancedness"]);  // per step
+    CHECK(lane_a["experts_moved_at"] == lane_b["experts_moved_at"]);
+    CHECK(json::parse(a.out)["layers"] == json::parse(b.out)["layers"]);
     // Without the map the 288 columns are not the config's 256 experts.
     CHECK(run_eplb("plan" + ep32 + " --trace " + dir + "/window.json").exit_code == 3);
 }
