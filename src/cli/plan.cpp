@@ -126,6 +126,7 @@ int run_plan(const PlanOptions& o) {
     doc.config = in.config;
     doc.policy = policy_name(in.policy);
     doc.layer_ids = in.trace.layer_ids;
+    doc.has_layer_ids = in.trace.has_layer_ids;
     doc.placement = planner->plan(in.load, in.config, in.policy);
     doc.backend = planner->name();
     doc.trace_source = in.trace_source;

@@ -255,6 +255,7 @@ TEST_CASE(
     const std::string shape = " --num-gpus 32 --num-groups 8 --num-nodes 4 --num-redundant-experts 32";
     const CliResult plain = run_eplb("plan --backend cpu --trace " + dir + "/rows.json" + shape);
     CHECK(plain.exit_code == 0);
+    CHECK(plain.out.find("layers    58 (rows without layer ids 0..57)") != std::string::npos);
     for (const std::string format : {"sglang", "trtllm"}) {
         const std::string out = dir + "/refused." + (format == "sglang" ? "json" : "yaml");
         const CliResult no = run_eplb("plan --backend cpu --trace " + dir + "/rows.json" + shape + " -o " +
