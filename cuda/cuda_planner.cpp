@@ -43,6 +43,30 @@ bool cuda_device_available(std::string* why) {
     return false;
 }
 
+std::string cuda_build_description() {
+    const auto version = [](int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); };
+    std::ostringstream out;
+    out << "CUDA: built with " << version(CUDART_VERSION);
+    int runtime = 0, driver = 0;
+    if (cudaRuntimeGetVersion(&runtime) == cudaSuccess) out << ", runtime " << version(runtime);
+    if (cudaDriverGetVersion(&driver) == cudaSuccess && driver > 0) {
+        out << ", driver " << version(driver);
+    } else {
+        out << ", no driver";
+    }
+    std::string why;
+    if (cuda_device_available(&why)) {
+        int device = 0;
+        cudaDeviceProp prop{};
+        if (cudaGetDevice(&device) == cudaSuccess && cudaGetDeviceProperties(&prop, device) == cudaSuccess) {
+            out << "; device " << device << ": " << prop.name;
+        }
+    } else {
+        out << "; " << why << " (--backend auto plans on the CPU)";
+    }
+    return out.str();
+}
+
 namespace {
 
 // A device allocation that only grows.

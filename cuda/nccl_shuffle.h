@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "eplb/names.h"
 #include "eplb/transfer_plan.h"
 
 namespace eplb {
@@ -18,16 +19,14 @@ enum class ShuffleTransport {
     kCopyEngine,  // cudaMemcpyPeerAsync pushed by the sender (one process driving every GPU only)
 };
 
+inline constexpr NamedValue<ShuffleTransport> kTransportNames[] = {
+    {"auto", ShuffleTransport::kAuto},
+    {"nccl", ShuffleTransport::kNccl},
+    {"ce", ShuffleTransport::kCopyEngine},
+};
+
 inline const char* transport_name(ShuffleTransport transport) {
-    switch (transport) {
-        case ShuffleTransport::kAuto:
-            return "auto";
-        case ShuffleTransport::kNccl:
-            return "nccl";
-        case ShuffleTransport::kCopyEngine:
-            return "ce";
-    }
-    return "?";
+    return name_in<ShuffleTransport>(kTransportNames, transport);
 }
 
 struct ShuffleRunOptions {

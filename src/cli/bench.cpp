@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/input_options.h"
+#include "cli/option_types.h"
 #include "eplb/error.h"
 #include "io/report.h"
 
@@ -35,9 +36,7 @@ int run_bench(const BenchOptions& o) {
     EPLB_CHECK(o.repeat >= 1, "--repeat (" << o.repeat << ") must be at least 1");
     EPLB_CHECK(o.batch >= 1, "--batch (" << o.batch << ") must be at least 1");
     const ResolvedInput in = resolve_input(o.input);
-    std::string notice;
-    const auto planner = make_planner(o.input.backend, &notice);
-    if (!notice.empty()) std::cerr << notice << "\n";
+    const auto planner = make_cli_planner(o.input);
     const Eigen::Index rows = in.load.rows();
     LoadMatrix load(rows * o.batch, in.load.cols());
     for (int b = 0; b < o.batch; ++b) load.middleRows(b * rows, rows) = in.load;
@@ -106,9 +105,12 @@ Command setup_bench(CLI::App& parent) {
     auto o = std::make_shared<BenchOptions>();
     CLI::App* app = parent.add_subcommand("bench", "Time planning alone on the input of `plan`");
     add_input_options(*app, o->input, true);
-    app->add_option("--repeat", o->repeat, "Timed runs (after one warm-up)")->capture_default_str();
+    app->add_option("--repeat", o->repeat, "Timed runs (after one warm-up)")
+        ->capture_default_str()
+        ->check(at_least(1));
     app->add_option("--batch", o->batch, "Plan this many copies of the layers in one call")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(at_least(1));
     app->add_flag("--json", o->json, "Print the timings as JSON");
     return {app, [o] { return run_bench(*o); }};
 }

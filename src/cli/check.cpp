@@ -2,7 +2,6 @@
 // flags of `plan`), plans all cases of one config in one planner call, scores each against its
 // thresholds, prints one PASS/FAIL line per case and optionally JUnit XML; exit 1 when a case fails.
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -14,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "cli/input_options.h"
+#include "cli/option_types.h"
 #include "eplb/batch.h"
 #include "eplb/error.h"
 #include "eplb/metrics.h"
@@ -192,19 +192,6 @@ void load_baseline(CaseRun& run) {
     }
 }
 
-// Policy names are looked up like --policy (any case); the message lists what exists.
-std::string canonical_policy(const std::string& name) {
-    std::string lower = name;
-    std::transform(lower.begin(), lower.end(), lower.begin(),
-                   [](unsigned char ch) { return std::tolower(ch); });
-    std::string known;
-    for (const auto& entry : policy_names()) {
-        if (entry.first == lower) return entry.first;
-        known += (known.empty() ? "" : ", ") + entry.first;
-    }
-    EPLB_FAIL("policy \"" << printable(name) << "\" is not known (known: " << known << ")");
-}
-
 std::vector<CaseRun> prepare_file_cases(const std::string& path, std::string* suite_name) {
     const io::CheckFile file = io::read_check_file(path);
     *suite_name = file.name;
@@ -223,7 +210,7 @@ std::vector<CaseRun> prepare_file_cases(const std::string& path, std::string* su
             o.first_layer = k.first_layer;
             o.steps = k.steps;
             io::ConfigFile overrides = k.overrides;
-            if (overrides.policy) overrides.policy = canonical_policy(*overrides.policy);
+            if (overrides.policy) overrides.policy = policy_name(parse_policy(*overrides.policy, "policy"));
             run.in = resolve_input(o, overrides);
             load_baseline(run);
             return 0;
@@ -235,9 +222,8 @@ std::vector<CaseRun> prepare_file_cases(const std::string& path, std::string* su
     return runs;
 }
 
-int usage_error(const std::string& message) {
-    std::cerr << "eplb check: error: " << message << "\nRun with --help for more information.\n";
-    return 2;
+[[noreturn]] void usage_error(const std::string& message) {
+    EPLB_FAIL_KIND(ErrorKind::kUsage, message << " (see eplb check --help)");
 }
 
 std::string utc_timestamp() {
@@ -261,19 +247,19 @@ int run_check(const CheckOptions& o) {
     std::string suite_name;
     if (!o.file.empty()) {
         const bool input_flags = !in.trace_path.empty() || !in.config_path.empty() || !in.layers.empty() ||
-                                 !in.steps.empty() || in.first_layer >= 0 || in.num_groups_opt->count() ||
-                                 in.num_nodes_opt->count() || in.num_gpus_opt->count() ||
-                                 in.num_redundant_opt->count() || in.num_physical_opt->count() ||
-                                 in.policy_opt->count();
+                                 !in.steps.empty() || in.first_layer >= 0 || !in.physical_map.empty() ||
+                                 in.num_groups_opt->count() || in.num_nodes_opt->count() ||
+                                 in.num_gpus_opt->count() || in.num_redundant_opt->count() ||
+                                 in.num_physical_opt->count() || in.policy_opt->count();
         if (input_flags || threshold_flags) {
-            return usage_error(
+            usage_error(
                 "a check FILE brings its own inputs and thresholds: give either FILE or the "
                 "input and threshold flags of one case");
         }
         runs = prepare_file_cases(o.file, &suite_name);
     } else {
         if (!threshold_flags) {
-            return usage_error(
+            usage_error(
                 "give a check FILE, or thresholds for one case (--min-balancedness, --max-gap, "
                 "--max-layer-gap, --max-moved-experts or --max-regression with --baseline)");
         }
@@ -302,9 +288,7 @@ int run_check(const CheckOptions& o) {
 
     // Plan: the cases that share a config and policy go to the planner as one batch of windows
     // (plan_windows: one stacked call, on the GPU backend one launch for all of them).
-    std::string notice;
-    const auto planner = make_planner(in.backend, &notice);
-    if (!notice.empty()) std::cerr << notice << "\n";
+    const auto planner = make_cli_planner(in);
     using Key = std::tuple<int, int, int, int, int, int>;
     std::map<Key, std::vector<size_t>> groups;
     for (size_t i = 0; i < runs.size(); ++i) {
@@ -405,23 +389,27 @@ Command setup_check(CLI::App& parent) {
         "Gate CI on balance: plan the cases of a check file (or one case) and test thresholds; exit 1 "
         "when a case fails");
     app->add_option("file", o->file,
-                    "Check file (JSON, schema eplb.check/v1); without it, one case from the flags")
-        ->check(CLI::ExistingFile);
+                    "Check file (JSON, schema eplb.check/v1); without it, one case from the flags");
     add_input_options(*app, o->input, true);
     o->min_balancedness_opt =
         app->add_option("--min-balancedness", o->min_balancedness,
-                        "Pass iff balancedness (sum of mean / sum of max GPU load) >= this");
-    o->max_gap_opt = app->add_option("--max-gap", o->max_gap, "Pass iff the gap to the lower bound <= this");
+                        "Pass iff balancedness (sum of mean / sum of max GPU load) >= this")
+            ->check(in_range(0, 1));
+    o->max_gap_opt = app->add_option("--max-gap", o->max_gap, "Pass iff the gap to the lower bound <= this")
+                         ->check(at_least(0));
     o->max_layer_gap_opt =
-        app->add_option("--max-layer-gap", o->max_layer_gap, "Pass iff the worst layer's gap <= this");
+        app->add_option("--max-layer-gap", o->max_layer_gap, "Pass iff the worst layer's gap <= this")
+            ->check(at_least(0));
     o->baseline_opt = app->add_option("--baseline", o->baseline,
-                                      "Baseline: a placement (any format) or an `evaluate --json` document")
-                          ->check(CLI::ExistingFile);
+                                      "Baseline: a placement (eplb JSON, SGLang or vLLM JSON, TensorRT-LLM "
+                                      "YAML) or an `evaluate --json` document");
     o->max_moved_opt = app->add_option("--max-moved-experts", o->max_moved_experts,
                                        "Pass iff the GPUs receive at most this many experts coming from the "
-                                       "baseline placement");
+                                       "baseline placement")
+                           ->check(at_least(0));
     o->max_regression_opt = app->add_option("--max-regression", o->max_regression,
-                                            "Pass iff balancedness >= the baseline's minus this");
+                                            "Pass iff balancedness >= the baseline's minus this")
+                                ->check(in_range(0, 1));
     app->add_option("--junit", o->junit, "Write JUnit XML of the results to this file");
     return {app, [o] { return run_check(*o); }};
 }

@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/input_options.h"
+#include "cli/option_types.h"
 #include "eplb/error.h"
 #include "io/engine_export.h"
 #include "io/file_util.h"
@@ -26,21 +27,18 @@ struct ConvertOptions {
 
 namespace {
 
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-    return s;
-}
-
 const char* const kTraceFormats = "eplb, sglang, vllm, csv, npy, trtllm";
+// --format names a trace format or a placement format (io::kPlacementFormatNames), by the input.
+const std::vector<std::string> kTraceFormatNames = {"eplb", "sglang", "vllm", "csv", "npy", "trtllm"};
 
 // The trace format named by --format, else the one the output path implies.
 std::string trace_format(const ConvertOptions& o) {
     if (!o.format.empty()) {
-        const std::string f = lower(o.format);
-        for (const char* known : {"eplb", "sglang", "vllm", "csv", "npy", "trtllm"}) {
-            if (f == known) return f;
-        }
-        EPLB_FAIL("--format " << o.format << " is not a trace format (known: " << kTraceFormats << ")");
+        EPLB_CHECK(std::find(kTraceFormatNames.begin(), kTraceFormatNames.end(), o.format) !=
+                       kTraceFormatNames.end(),
+                   "--format: " << unknown_name_message(o.format, kTraceFormatNames) << " (" << o.from
+                                << " is a trace)");
+        return o.format;
     }
     const std::string ext = io::extension_of(o.to);
     if (ext == "csv" || ext == "npy") return ext;
@@ -51,7 +49,9 @@ std::string trace_format(const ConvertOptions& o) {
 }
 
 io::PlacementFormat placement_format(const ConvertOptions& o) {
-    if (!o.format.empty()) return io::parse_placement_format(o.format);
+    if (!o.format.empty()) {
+        return io::parse_placement_format(o.format, "--format (" + o.from + " is a placement)");
+    }
     const std::string ext = io::extension_of(o.to);
     if (ext == "yaml" || ext == "yml") return io::PlacementFormat::kTrtllm;
     EPLB_CHECK(ext == "json" || o.to == "-", o.to << ": cannot tell the placement format from the name; pass "
@@ -141,15 +141,15 @@ Command setup_convert(CLI::App& parent) {
            "--from", o->from,
            "Input: a trace (JSON, CSV, .npy, TensorRT-LLM statistics directory) or a placement (eplb "
            "JSON, SGLang or vLLM JSON, TensorRT-LLM .yaml)")
-        ->required()
-        ->check(CLI::ExistingPath);
+        ->required();
     app->add_option("--to", o->to, "Output file (a directory for TensorRT-LLM statistics); - for stdout")
         ->required();
     app->add_option(
-        "--format", o->format,
-        "Output format. Traces: eplb (JSON), sglang, vllm, csv, npy, trtllm (statistics directory); "
-        "placements: eplb, sglang, trtllm (YAML), vllm. Default: from the --to name (.json: eplb, "
-        ".csv, .npy, .yaml: trtllm, no extension: trtllm statistics)");
+           "--format", o->format,
+           "Output format. Traces: eplb (JSON), sglang, vllm, csv, npy, trtllm (statistics directory); "
+           "placements: eplb, sglang, trtllm (YAML), vllm. Default: from the --to name (.json: eplb, "
+           ".csv, .npy, .yaml: trtllm, no extension: trtllm statistics)")
+        ->check(one_of(kTraceFormatNames));
     app->add_option("--layers", o->layers,
                     "Keep model layers A:B, [A, B) (e.g. drop SGLang's dense rows: 3:61)");
     add_first_layer_option(*app, o->first_layer);

@@ -6,8 +6,10 @@
 
 #include "cli/commands.h"
 #include "cli/input_options.h"
+#include "cli/option_types.h"
 #include "eplb/error.h"
 #include "eplb/metrics.h"
+#include "io/engine_export.h"
 #include "io/placement_io.h"
 #include "io/report.h"
 #include "io/trace_io.h"
@@ -17,12 +19,15 @@ namespace eplb::cli {
 struct EvaluateOptions {
     std::string placement_path, trace_path, layers, steps;
     int first_layer = -1;
+    EnginePlacementOptions engine;
     bool json = false;
 };
 
 int run_evaluate(const EvaluateOptions& o) {
-    io::PlacementDoc doc = io::read_placement(o.placement_path);
     LoadTrace trace = io::read_trace(o.trace_path);
+    io::PlacementFormat format = io::PlacementFormat::kEplb;
+    io::PlacementDoc doc =
+        read_placement_flag(o.placement_path, "--placement", o.engine, trace.num_experts, &format);
     EPLB_CHECK(trace.num_experts == doc.config.num_logical_experts,
                o.trace_path << " has " << trace.num_experts << " experts but " << o.placement_path
                             << " places " << doc.config.num_logical_experts);
@@ -32,6 +37,11 @@ int run_evaluate(const EvaluateOptions& o) {
     if (doc.layer_ids.back() - doc.layer_ids.front() + 1 == static_cast<int>(doc.layer_ids.size()))
         placed = Range{doc.layer_ids.front(), doc.layer_ids.back() + 1};
     give_layer_ids(trace, o.first_layer, placed, o.trace_path, "the placement's layers");
+    // SGLang's and TensorRT-LLM's rows are model layers: row numbers would match the wrong ones.
+    if (format == io::PlacementFormat::kSglang || format == io::PlacementFormat::kTrtllm) {
+        require_model_layer_ids(trace, o.trace_path,
+                                std::string("scoring a ") + io::placement_format_name(format) + " placement");
+    }
     // Match the placement's rows to the trace's layers by model layer id; --layers narrows both.
     Range keep{0, -1};
     if (!o.layers.empty()) keep = parse_range(o.layers, "--layers");
@@ -88,17 +98,19 @@ Command setup_evaluate(CLI::App& parent) {
     auto o = std::make_shared<EvaluateOptions>();
     CLI::App* app =
         parent.add_subcommand("evaluate", "Score an existing placement on a trace (out-of-sample check)");
-    app->add_option("--placement", o->placement_path, "Placement JSON (eplb.placement/v1)")
-        ->required()
-        ->check(CLI::ExistingFile);
+    app->add_option("--placement", o->placement_path,
+                    "Placement: eplb JSON (eplb.placement/v1), SGLang or vLLM JSON, TensorRT-LLM YAML")
+        ->required();
     app->add_option("--trace", o->trace_path,
                     "Trace to score it on (a file or a TensorRT-LLM statistics directory)")
-        ->required()
-        ->check(CLI::ExistingPath);
+        ->required();
     app->add_option("--layers", o->layers,
-                    "Model layers A:B to score, [A, B) (default: all of the placement's)");
+                    "Model layers A:B to score, [A, B) (default: all of the placement's)")
+        ->check(range_syntax());
     add_first_layer_option(*app, o->first_layer);
-    app->add_option("--steps", o->steps, "Steps A:B of a time series to sum (default: all)");
+    app->add_option("--steps", o->steps, "Steps A:B of a time series to sum (default: all)")
+        ->check(range_syntax());
+    add_engine_placement_options(*app, o->engine);
     app->add_flag("--json", o->json, "Print the metrics as JSON");
     return {app, [o] { return run_evaluate(*o); }};
 }

@@ -1,6 +1,7 @@
 // Generator flags (see gen_options.h).
 #include "cli/gen_options.h"
 
+#include "cli/option_types.h"
 #include "eplb/error.h"
 #include "io/report.h"
 #include "io/trace_io.h"
@@ -17,27 +18,33 @@ void add_gen_options(CLI::App& app, GenCliOptions& o, const std::string& prefix,
         o.options.push_back(opt);
         return opt;
     };
-    o.num_layers_opt = add("num-layers", g.num_layers, "MoE layers");
-    o.first_layer_opt = add("first-layer", g.first_layer_id, "Model layer id of the first MoE layer");
-    o.num_experts_opt = add("num-experts", g.num_experts, "Logical experts per layer");
-    add("num-steps", g.num_steps, "Steps (rows of the time series)");
-    add("tokens", g.tokens_per_step, "Tokens per step and layer");
-    o.top_k_opt = add("top-k", g.top_k, "Experts per token");
+    o.num_layers_opt = add("num-layers", g.num_layers, "MoE layers")->check(in_range(1, 100000));
+    o.first_layer_opt = add("first-layer", g.first_layer_id, "Model layer id of the first MoE layer")
+                            ->check(in_range(0, 1 << 30));
+    o.num_experts_opt =
+        add("num-experts", g.num_experts, "Logical experts per layer")->check(in_range(1, 1 << 20));
+    add("num-steps", g.num_steps, "Steps (rows of the time series)")->check(at_least(1));
+    add("tokens", g.tokens_per_step, "Tokens per step and layer")
+        ->check(in_range(0, double(int64_t{1} << 40)));
+    o.top_k_opt = add("top-k", g.top_k, "Experts per token")->check(at_least(1));
     CLI::Option* skew =
-        add("skew", g.skew, "Zipf exponent: the expert of popularity rank i gets weight (i+1)^-skew");
-    add("drift", g.drift, "Per-step std of each expert's log-popularity (mean-reverting walk)");
+        add("skew", g.skew, "Zipf exponent: the expert of popularity rank i gets weight (i+1)^-skew")
+            ->check(in_range(0, 10));
+    add("drift", g.drift, "Per-step std of each expert's log-popularity (mean-reverting walk)")
+        ->check(in_range(0, 10));
     add("seed", g.seed, "Random seed");
     add("switch-every", g.switch_every,
         "A regime switch every K steps (0: never): a new hot-expert order, or the next workload of --" +
-            prefix + "from-traces");
+            prefix + "from-traces")
+        ->check(at_least(0));
     CLI::Option* fraction = add("switch-fraction", g.switch_fraction,
-                                "Share of each layer's experts whose popularity ranks a switch shuffles");
+                                "Share of each layer's experts whose popularity ranks a switch shuffles")
+                                ->check(in_range(0, 1));
     o.from_traces_opt =
         app.add_option("--" + prefix + "from-traces", o.from_traces,
                        "Aggregate traces A,B,... (any trace format): each step samples its tokens from "
                        "the current one's expert distribution (the shape comes from them)")
             ->delimiter(',')
-            ->check(CLI::ExistingPath)
             ->group(group);
     o.options.push_back(o.from_traces_opt);
     CLI::Option* random = app.add_flag("--" + prefix + "switch-random", g.switch_random,

@@ -5,6 +5,7 @@
 #include <functional>
 #include <iostream>
 
+#include "cli/option_types.h"
 #include "eplb/error.h"
 #include "eplb/gen_trace.h"
 #include "io/config_io.h"
@@ -13,46 +14,40 @@
 
 namespace eplb::cli {
 
-const std::map<std::string, Policy>& policy_names() {
-    static const std::map<std::string, Policy> names = {{"deepseek", Policy::kDeepseek},
-                                                        {"balanced", Policy::kBalanced}};
-    return names;
-}
-
 void add_input_options(CLI::App& app, InputOptions& o, bool with_policy) {
-    app.add_option(
-           "--trace", o.trace_path,
-           "Expert-load trace: JSON (SGLang logical_count, eplb load-history, eplb.trace/v1), CSV, .npy or a "
-           "TensorRT-LLM expert-statistics directory (default: a synthetic DeepSeek-V3 trace)")
-        ->check(CLI::ExistingPath);
+    app.add_option("--trace", o.trace_path,
+                   "Expert-load trace: JSON (SGLang logical_count, eplb load-history, eplb.trace/v1), CSV, "
+                   ".npy, an SGLang .pt dump (a file, or a directory of per-pass rank files) or a "
+                   "TensorRT-LLM expert-statistics directory (default: a synthetic DeepSeek-V3 trace)");
     app.add_option("--config", o.config_path,
-                   "Parallel config JSON (keys named like the flags; flags override it)")
-        ->check(CLI::ExistingFile);
+                   "Parallel config JSON (keys named like the flags; flags override it)");
+    const double max_count = kMaxConfigCount;
     o.num_groups_opt =
-        app.add_option("--num-groups", o.num_groups, "Expert groups G (DeepSeek-V3: 8) [default: 1]");
-    o.num_nodes_opt = app.add_option("--num-nodes", o.num_nodes, "Nodes N [default: 1]");
-    o.num_gpus_opt = app.add_option("--num-gpus", o.num_gpus, "GPUs (EP ranks) P");
+        app.add_option("--num-groups", o.num_groups, "Expert groups G (DeepSeek-V3: 8) [default: 1]")
+            ->check(in_range(1, max_count));
+    o.num_nodes_opt =
+        app.add_option("--num-nodes", o.num_nodes, "Nodes N [default: 1]")->check(in_range(1, max_count));
+    o.num_gpus_opt =
+        app.add_option("--num-gpus", o.num_gpus, "GPUs (EP ranks) P")->check(in_range(1, max_count));
     o.num_redundant_opt = app.add_option("--num-redundant-experts", o.num_redundant_experts,
-                                         "Redundant slots: R = E + this [default: 0]");
+                                         "Redundant slots: R = E + this [default: 0]")
+                              ->check(in_range(0, max_count));
     o.num_physical_opt = app.add_option("--num-physical-experts", o.num_physical_experts, "Slots R in all")
+                             ->check(in_range(1, max_count))
                              ->excludes(o.num_redundant_opt);
     app.add_option("--layers", o.layers,
-                   "Model layers A:B to use, [A, B) (default: the config's moe_layers, else all)");
+                   "Model layers A:B to use, [A, B) (default: the config's moe_layers, else all)")
+        ->check(range_syntax());
     add_first_layer_option(app, o.first_layer);
     app.add_option("--physical-map", o.physical_map,
                    "The trace's columns are physical slots ([T][L][R], e.g. vLLM's expert_load_window): fold "
-                   "each slot's load into the expert this placement (any format of --previous) puts there")
-        ->check(CLI::ExistingFile);
-    app.add_option("--steps", o.steps, "Steps A:B of a time series to sum, [A, B) (default: all)");
+                   "each slot's load into the expert this placement (any format of --previous) puts there");
+    app.add_option("--steps", o.steps, "Steps A:B of a time series to sum, [A, B) (default: all)")
+        ->check(range_syntax());
     if (with_policy) {
-        std::string names;
-        for (const auto& [name, policy] : policy_names()) names += (names.empty() ? "" : "|") + name;
-        o.policy_opt =
-            app.add_option("--policy", o.policy, "Placement policy")
-                ->transform(CLI::CheckedTransformer(policy_names(), CLI::ignore_case).description(""))
-                ->type_name(names)
-                ->default_str("deepseek");
-        add_backend_option(app, o.backend);
+        o.policy_opt = add_enum_option<Policy>(app, "--policy", o.policy, kPolicyNames, "Placement policy")
+                           ->default_str(policy_name(Policy::kDeepseek));
+        add_backend_option(app, o);
     }
 }
 
@@ -61,7 +56,7 @@ CLI::Option* add_first_layer_option(CLI::App& app, int& first_layer) {
         .add_option("--first-layer", first_layer,
                     "Model layer id of the first row of a trace without layer ids (.npy, load-history "
                     "JSON); default: the config's moe_layers when the row count matches, else none")
-        ->check(CLI::NonNegativeNumber);
+        ->check(in_range(0, 1 << 30));
 }
 
 void give_layer_ids(LoadTrace& trace, int first_layer, const std::optional<Range>& moe_layers,
@@ -79,13 +74,59 @@ LoadTrace fold_by_placement(const LoadTrace& trace, const std::string& map_path,
                                map_path);
 }
 
-void add_backend_option(CLI::App& app, Backend& backend) {
-    const std::map<std::string, Backend> backends = {
-        {"auto", Backend::kAuto}, {"cpu", Backend::kCpu}, {"cuda", Backend::kCuda}};
-    app.add_option("--backend", backend, "Planner backend: auto = CUDA when a GPU is present, else CPU")
-        ->transform(CLI::CheckedTransformer(backends, CLI::ignore_case).description(""))
-        ->type_name("auto|cpu|cuda")
-        ->default_str("auto");
+void add_backend_option(CLI::App& app, InputOptions& o) {
+    o.backend_opt = add_enum_option<Backend>(app, "--backend", o.backend, kBackendNames,
+                                             "Planner backend: auto = CUDA when a GPU is present, else CPU")
+                        ->default_str(backend_name(Backend::kAuto));
+}
+
+std::unique_ptr<Planner> make_cli_planner(const InputOptions& o) {
+    std::string notice;
+    auto planner = make_planner(o.backend, &notice);
+    if (!notice.empty() && o.backend_opt && o.backend_opt->count()) std::cerr << notice << "\n";
+    return planner;
+}
+
+void add_engine_placement_options(CLI::App& app, EnginePlacementOptions& o) {
+    const double max_count = kMaxConfigCount;
+    const std::string group = "Placements in engine formats (they record no config)";
+    app.add_option("--num-gpus", o.num_gpus, "GPUs P of an SGLang, TensorRT-LLM or vLLM placement")
+        ->check(in_range(1, max_count))
+        ->group(group);
+    app.add_option("--num-nodes", o.num_nodes, "Nodes N of such a placement [default: 1]")
+        ->check(in_range(1, max_count))
+        ->group(group);
+    app.add_option("--num-groups", o.num_groups, "Expert groups G of such a placement [default: 1]")
+        ->check(in_range(1, max_count))
+        ->group(group);
+}
+
+io::PlacementDoc read_placement_flag(const std::string& path, const char* flag,
+                                     const EnginePlacementOptions& o, int num_logical_experts,
+                                     io::PlacementFormat* format_out) {
+    io::PlacementImportOptions import;
+    import.num_logical_experts = num_logical_experts;
+    import.num_groups = o.num_groups;
+    import.num_nodes = o.num_nodes;
+    import.num_gpus = o.num_gpus;
+    io::PlacementFormat format = io::PlacementFormat::kEplb;
+    io::PlacementDoc doc = io::read_any_placement(path, import, &format);
+    EPLB_CHECK(format == io::PlacementFormat::kEplb || o.num_gpus > 0,
+               flag << " " << path << " is a " << io::placement_format_name(format)
+                    << " placement, which does not record the GPU count: pass --num-gpus (and --num-nodes, "
+                       "--num-groups)");
+    if (format_out) *format_out = format;
+    return doc;
+}
+
+void check_config_experts(const std::string& config_path, const io::ConfigFile& file,
+                          const std::string& trace_source, int num_experts) {
+    if (!file.num_logical_experts) return;
+    EPLB_CHECK(*file.num_logical_experts == num_experts,
+               "the trace " << trace_source << " has " << num_experts << " experts but "
+                            << (config_path.empty() ? "the case" : "the config " + config_path) << " says "
+                            << *file.num_logical_experts
+                            << " (num_logical_experts): is the trace of another model?");
 }
 
 namespace {
@@ -121,12 +162,7 @@ void prefix_errors(const std::string& prefix, const std::function<void()>& f) {
 
 ParallelConfig resolve_parallel_config(const InputOptions& o, const io::ConfigFile& file, int num_experts,
                                        bool embedded, const std::string& trace_source) {
-    if (file.num_logical_experts) {
-        EPLB_CHECK(*file.num_logical_experts == num_experts,
-                   o.config_path << ": num_logical_experts is " << *file.num_logical_experts
-                                 << " but the trace " << trace_source << " has " << num_experts
-                                 << " experts");
-    }
+    check_config_experts(o.config_path, file, trace_source, num_experts);
     // Config: flags override the file; the embedded default fills what neither gives.
     ParallelConfig c;
     c.num_logical_experts = num_experts;
@@ -183,6 +219,7 @@ ResolvedInput resolve_input(const InputOptions& o, const io::ConfigFile& overrid
             trace = fold_by_placement(trace, o.physical_map, file);
             in.trace_source += " (physical slots folded by " + o.physical_map + ")";
         }
+        check_config_experts(o.config_path, file, in.trace_source, trace.num_experts);
     } else {
         if (o.first_layer >= 0 || !o.physical_map.empty()) {
             EPLB_FAIL_KIND(ErrorKind::kUsage, (o.first_layer >= 0 ? "--first-layer" : "--physical-map")
@@ -227,10 +264,7 @@ ResolvedInput resolve_input(const InputOptions& o, const io::ConfigFile& overrid
     in.config = resolve_parallel_config(o, file, trace.num_experts, embedded, in.trace_source);
     in.policy = o.policy;
     if (file.policy && !(o.policy_opt && o.policy_opt->count())) {
-        const auto it = policy_names().find(*file.policy);
-        EPLB_CHECK(it != policy_names().end(),
-                   o.config_path << ": policy \"" << printable(*file.policy) << "\" is not known");
-        in.policy = it->second;
+        in.policy = parse_policy(*file.policy, o.config_path + ": policy");
     }
     if (file.expert_bytes) in.expert_bytes = *file.expert_bytes;
     in.moe_layers = file.moe_layers;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -16,6 +17,8 @@
 
 namespace eplb::io {
 struct ConfigFile;
+struct PlacementDoc;
+enum class PlacementFormat;
 }  // namespace eplb::io
 
 namespace eplb::cli {
@@ -30,7 +33,8 @@ struct InputOptions {
     Backend backend = Backend::kAuto;
     // Which of the numeric flags were given (CLI11 2.1 has no std::optional options).
     CLI::Option *num_groups_opt = nullptr, *num_nodes_opt = nullptr, *num_gpus_opt = nullptr,
-                *num_redundant_opt = nullptr, *num_physical_opt = nullptr, *policy_opt = nullptr;
+                *num_redundant_opt = nullptr, *num_physical_opt = nullptr, *policy_opt = nullptr,
+                *backend_opt = nullptr;
 };
 
 // --trace, --config, --num-groups, --num-nodes, --num-gpus, --num-redundant-experts |
@@ -45,8 +49,12 @@ CLI::Option* add_first_layer_option(CLI::App& app, int& first_layer);
 void give_layer_ids(LoadTrace& trace, int first_layer, const std::optional<Range>& moe_layers,
                     const std::string& source, const std::string& moe_what = "moe_layers");
 
-// --backend auto|cpu|cuda alone (for subcommands with their own --policy).
-void add_backend_option(CLI::App& app, Backend& backend);
+// --backend auto|cpu|cuda alone (for subcommands with their own --policy); sets options.backend_opt.
+void add_backend_option(CLI::App& app, InputOptions& options);
+
+// The planner --backend asks for. The notice of `auto` falling back to the CPU is printed (once, on
+// stderr) only when --backend was given: a machine without a GPU would print it on every command.
+std::unique_ptr<Planner> make_cli_planner(const InputOptions& options);
 
 // --physical-map: the trace's physical-slot columns folded into the logical experts the placement at
 // `map_path` (any format) puts in them; the config file gives E when it says.
@@ -81,7 +89,24 @@ ParallelConfig resolve_parallel_config(const InputOptions& options, const io::Co
 // The generator options of the embedded default trace (DeepSeek-V3 shapes, MoE layers 3..60).
 GenTraceOptions embedded_trace_options();
 
-// Policy names for CLI::CheckedTransformer.
-const std::map<std::string, Policy>& policy_names();
+// The config of placement files in the engines' formats (SGLang, TensorRT-LLM, vLLM), which record
+// only each slot's expert: --num-gpus, --num-nodes, --num-groups.
+struct EnginePlacementOptions {
+    int num_gpus = 0, num_nodes = 0, num_groups = 0;
+};
+void add_engine_placement_options(CLI::App& app, EnginePlacementOptions& options);
+
+// The placement file named by `flag`, in any format `plan --previous` reads (eplb, SGLang JSON,
+// TensorRT-LLM YAML, vLLM JSON): the one reader of every flag that names a placement. An engine
+// format needs --num-gpus (its per-GPU loads would be wrong otherwise); num_logical_experts 0: the
+// largest expert id + 1.
+io::PlacementDoc read_placement_flag(const std::string& path, const char* flag,
+                                     const EnginePlacementOptions& options, int num_logical_experts,
+                                     io::PlacementFormat* format = nullptr);
+
+// Invalid input unless the config file's num_logical_experts (if any) is the trace's expert count:
+// checked first, so that a trace of another model is named as such rather than as a layer range.
+void check_config_experts(const std::string& config_path, const io::ConfigFile& file,
+                          const std::string& trace_source, int num_experts);
 
 }  // namespace eplb::cli

@@ -3,12 +3,12 @@
 // fewer moved experts) and report the migration.
 #include <algorithm>
 #include <iostream>
-#include <limits>
 #include <memory>
 #include <optional>
 
 #include "cli/commands.h"
 #include "cli/input_options.h"
+#include "cli/option_types.h"
 #include "eplb/balanced.h"
 #include "eplb/error.h"
 #include "eplb/metrics.h"
@@ -119,9 +119,7 @@ int run_plan(const PlanOptions& o) {
                                     std::string("--export ") + io::placement_format_name(format));
         }
     }
-    std::string notice;
-    const auto planner = make_planner(o.input.backend, &notice);
-    if (!notice.empty()) std::cerr << notice << "\n";
+    const auto planner = make_cli_planner(o.input);
     io::PlacementDoc doc;
     doc.config = in.config;
     doc.policy = policy_name(in.policy);
@@ -197,7 +195,7 @@ Command setup_plan(CLI::App& parent) {
                     "need model layer ids (see --first-layer); repeatable")
         ->allow_extra_args(false)
         ->type_name("FORMAT FILE")
-        ->check(CLI::IsMember({"eplb", "sglang", "trtllm", "vllm"}, CLI::ignore_case).application_index(0));
+        ->check(one_of(names_of<io::PlacementFormat>(io::kPlacementFormatNames)).application_index(0));
     app->add_option(
         "--num-model-layers", o->num_model_layers,
         "SGLang export: rows for this many model layers, dense ones included (default: last layer id "
@@ -206,21 +204,20 @@ Command setup_plan(CLI::App& parent) {
     CLI::Option* previous = app->add_option("--previous", o->previous,
                                             "Placement in force (eplb, SGLang, TensorRT-LLM or vLLM file): "
                                             "relabel GPUs and slots to keep experts where they "
-                                            "are, and report the experts and bytes moved")
-                                ->check(CLI::ExistingFile);
+                                            "are, and report the experts and bytes moved");
     app->add_option(
            "--max-moves", o->max_moves,
            "With --previous and --policy balanced: at most this many experts moved (summed over layers), "
            "giving up the least balance per move saved; -1: no bound")
         ->capture_default_str()
-        ->check(CLI::Range(int64_t{-1}, std::numeric_limits<int64_t>::max()))
+        ->check(at_least(-1))
         ->needs(previous);
     app->add_option(
            "--move-cost", o->move_cost,
            "With --previous and --policy balanced: price of one moved expert in units of the layer's gap "
            "(e.g. 0.0001: a move must lower the layer's max GPU load by 0.01% of its bound)")
         ->capture_default_str()
-        ->check(CLI::NonNegativeNumber)
+        ->check(at_least(0))
         ->needs(previous);
     return {app, [o] { return run_plan(*o); }};
 }

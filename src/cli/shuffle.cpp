@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/input_options.h"
+#include "cli/option_types.h"
 #include "cuda/nccl_shuffle.h"
 #include "eplb/error.h"
 #include "eplb/transfer_exec.h"
@@ -22,6 +23,7 @@ struct ShuffleOptions {
     std::string old_path, new_path, probe_path, trace_old, trace_new, config_path;
     std::string layers;
     int first_layer = -1;
+    EnginePlacementOptions engine;
     Policy policy = Policy::kDeepseek;
     CLI::Option* policy_opt = nullptr;
     int64_t expert_bytes = 44040192;
@@ -114,9 +116,11 @@ Placement plan_trace(const ShuffleOptions& o, const std::string& trace, Resolved
 io::ShufflePlacements load_placements(const ShuffleOptions& o) {
     const int modes = (!o.old_path.empty() || !o.new_path.empty()) + !o.probe_path.empty() +
                       (!o.trace_old.empty() || !o.trace_new.empty());
-    EPLB_CHECK(modes == 1,
-               "give the placements one way: --old F --new F, or --probe F, or --trace-old F "
-               "--trace-new F --config F");
+    if (modes != 1) {  // more than one is refused by the parser already
+        EPLB_FAIL_KIND(ErrorKind::kUsage,
+                       "give the placements one way: --old F --new F, or --probe F, or "
+                       "--trace-old F --trace-new F --config F");
+    }
     io::ShufflePlacements p;
     if (!o.probe_path.empty()) {
         p = io::read_probe_placements(o.probe_path);
@@ -126,9 +130,6 @@ io::ShufflePlacements load_placements(const ShuffleOptions& o) {
         return p;
     }
     if (!o.trace_old.empty() || !o.trace_new.empty()) {
-        EPLB_CHECK(!o.trace_old.empty() && !o.trace_new.empty(), "--trace-old and --trace-new go together");
-        EPLB_CHECK(!o.config_path.empty(),
-                   "--trace-old/--trace-new need --config (the parallel config to plan)");
         ResolvedInput a, b;
         const Placement old_p = plan_trace(o, o.trace_old, &a);
         const Placement new_p = plan_trace(o, o.trace_new, &b);
@@ -146,8 +147,8 @@ io::ShufflePlacements load_placements(const ShuffleOptions& o) {
         p.new_source = o.trace_new + " (" + policy_name(b.policy) + " policy)";
         return p;
     }
-    EPLB_CHECK(!o.old_path.empty() && !o.new_path.empty(), "--old and --new go together");
-    const io::PlacementDoc a = io::read_placement(o.old_path), b = io::read_placement(o.new_path);
+    const io::PlacementDoc a = read_placement_flag(o.old_path, "--old", o.engine, 0);
+    const io::PlacementDoc b = read_placement_flag(o.new_path, "--new", o.engine, 0);
     EPLB_CHECK(a.config.num_logical_experts == b.config.num_logical_experts,
                o.old_path << " has " << a.config.num_logical_experts << " experts but " << o.new_path
                           << " has " << b.config.num_logical_experts);
@@ -197,7 +198,6 @@ void host_check(const TransferPlan& plan, io::ShuffleReport& report) {
 }  // namespace
 
 int run_shuffle(const ShuffleOptions& o) {
-    EPLB_CHECK(o.timeout >= 0, "--timeout (" << o.timeout << ") must be >= 0 (0: wait forever)");
     io::ShufflePlacements in = load_placements(o);
     const int64_t expert_bytes = (o.expert_bytes_opt && o.expert_bytes_opt->count()) || in.expert_bytes <= 0
                                      ? o.expert_bytes
@@ -291,81 +291,106 @@ Command setup_shuffle(CLI::App& parent) {
         "shuffle",
         "Plan and run the expert-weight rearrangement from an old to a new placement on the local GPUs "
         "(NCCL), verify every byte, report time and bandwidth against the measured point-to-point peak");
-    app->add_option("--old", o->old_path, "Old placement JSON (eplb.placement/v1)")->check(CLI::ExistingFile);
-    app->add_option("--new", o->new_path, "New placement JSON (eplb.placement/v1)")->check(CLI::ExistingFile);
-    app->add_option("--probe", o->probe_path,
-                    "Old and new phy2log in one file, the baselines' format (keys old, new, num_gpus, "
-                    "num_replicas, layers)")
-        ->check(CLI::ExistingFile);
-    app->add_option("--trace-old", o->trace_old, "Plan the old placement from this trace (needs --config)")
-        ->check(CLI::ExistingFile);
-    app->add_option("--trace-new", o->trace_new, "Plan the new placement from this trace (needs --config)")
-        ->check(CLI::ExistingFile);
-    app->add_option("--config", o->config_path, "Parallel config JSON for --trace-old/--trace-new")
-        ->check(CLI::ExistingFile);
-    std::string names;
-    for (const auto& [name, policy] : policy_names()) names += (names.empty() ? "" : "|") + name;
-    o->policy_opt = app->add_option("--policy", o->policy, "Placement policy for --trace-old/--trace-new")
-                        ->transform(CLI::CheckedTransformer(policy_names(), CLI::ignore_case).description(""))
-                        ->type_name(names)
-                        ->default_str("deepseek");
-    app->add_option("--layers", o->layers, "Model layers A:B to shuffle, [A, B) (default: all)");
-    add_first_layer_option(*app, o->first_layer);
+    const char* const kPlacementFormats = "eplb JSON, SGLang or vLLM JSON, TensorRT-LLM YAML";
+    CLI::Option* old_opt =
+        app->add_option("--old", o->old_path, std::string("Old placement: ") + kPlacementFormats);
+    CLI::Option* new_opt =
+        app->add_option("--new", o->new_path, std::string("New placement: ") + kPlacementFormats);
+    CLI::Option* probe =
+        app->add_option("--probe", o->probe_path,
+                        "Old and new phy2log in one file, the baselines' format (keys old, new, "
+                        "num_gpus, num_replicas, layers)");
+    CLI::Option* trace_old = app->add_option("--trace-old", o->trace_old,
+                                             "Plan the old placement from this trace (needs --config)");
+    CLI::Option* trace_new = app->add_option("--trace-new", o->trace_new,
+                                             "Plan the new placement from this trace (needs --config)");
+    CLI::Option* config =
+        app->add_option("--config", o->config_path, "Parallel config JSON for --trace-old/--trace-new");
+    // The three ways to give the placements exclude each other; each one's flags go together.
+    old_opt->needs(new_opt);
+    new_opt->needs(old_opt);
+    trace_old->needs(trace_new)->needs(config);
+    trace_new->needs(trace_old)->needs(config);
+    for (CLI::Option* a : {old_opt, new_opt}) a->excludes(probe)->excludes(trace_old)->excludes(trace_new);
+    for (CLI::Option* t : {trace_old, trace_new}) t->excludes(probe);
+    add_engine_placement_options(*app, o->engine);
+    o->policy_opt = add_enum_option<Policy>(*app, "--policy", o->policy, kPolicyNames,
+                                            "Placement policy for --trace-old/--trace-new")
+                        ->default_str(policy_name(Policy::kDeepseek));
+    app->add_option("--layers", o->layers, "Model layers A:B to shuffle, [A, B) (default: all)")
+        ->check(range_syntax());
+    add_first_layer_option(*app, o->first_layer)->needs(trace_old);
     o->expert_bytes_opt =
         app->add_option(
                "--expert-bytes", o->expert_bytes,
                "Bytes of one expert's weights (default: the inputs' expert_bytes, else the DeepSeek-V3 "
                "FP8 expert)")
-            ->default_str("44040192");
+            ->default_str("44040192")
+            ->check(at_least(1));
     app->add_option("--layers-in-flight", o->layers_in_flight,
                     "Layers scheduled together: more balances the links better, staging grows with it")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(at_least(1));
     app->add_option("--step-experts", o->step_experts,
                     "Experts one GPU pair moves in one step at most: shorter steps overlap the local copies "
                     "with the next step's transfers and land more receives in their slot directly; 0: "
                     "whole permutations")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(at_least(0));
     app->add_option("--rank-mapping", o->rank_mapping,
-                    "Elastic EP: new rank of each old rank, -1 for a rank that leaves (e.g. 0,-1,1,2)");
+                    "Elastic EP: new rank of each old rank, -1 for a rank that leaves (e.g. 0,-1,1,2)")
+        ->check(CLI::Validator(
+            [](std::string& text) {
+                try {
+                    parse_int_list(text, "value");
+                } catch (const Error& e) {
+                    return std::string(e.what());
+                }
+                return std::string();
+            },
+            ""));
     app->add_flag("--dry-run", o->dry_run, "Print the plan and its statistics; no GPU needed");
     app->add_flag("--json", o->json,
                   "Print the report as JSON (eplb.shuffle/v1; with --dry-run every transfer)");
     app->add_option("--link-gbps", o->link_gbps, "GB/s per GPU and direction for the --dry-run bound")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(in_range(1e-3, 1e9));
     app->add_option("--gpus", o->gpus, "CUDA devices of plan GPUs 0, 1, ... (default: 0..P-1)")
         ->delimiter(',');
-    const std::map<std::string, ShuffleTransport> transports = {{"auto", ShuffleTransport::kAuto},
-                                                                {"nccl", ShuffleTransport::kNccl},
-                                                                {"ce", ShuffleTransport::kCopyEngine}};
-    app->add_option(
-           "--transport", o->transport,
-           "nccl: ncclSend/ncclRecv; ce: copy-engine peer copies (one process driving every GPU); auto: "
-           "ce where one process drives GPUs with peer access between all, else nccl")
-        ->transform(CLI::CheckedTransformer(transports, CLI::ignore_case).description(""))
-        ->type_name("auto|nccl|ce")
+    add_enum_option<ShuffleTransport>(*app, "--transport", o->transport, kTransportNames,
+                                      "nccl: ncclSend/ncclRecv; ce: copy-engine peer copies (one process "
+                                      "driving every GPU); auto: ce where "
+                                      "one process drives GPUs with peer access between all, else nccl")
         ->default_str("auto");
     app->add_option(
            "--nccl-pack", o->nccl_pack,
            "nccl transport: move up to this many of a step's experts as one operation, gathered into a "
            "contiguous block and scattered on the receiver (larger NCCL operations, but a device copy "
            "per expert on each side: slower than the default on 4 x H200); 0: one operation per expert")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(at_least(0));
     app->add_option(
-        "--nccl-p2p-chunk", o->nccl_p2p_chunk,
-        "NCCL_P2P_NVL_CHUNKSIZE for the nccl transport unless the environment sets it (smaller chunks "
-        "spread an operation over more NCCL channels); 0: NCCL's default [default: 65536, or NCCL's "
-        "default with --nccl-pack]");
+           "--nccl-p2p-chunk", o->nccl_p2p_chunk,
+           "NCCL_P2P_NVL_CHUNKSIZE for the nccl transport unless the environment sets it (smaller chunks "
+           "spread an operation over more NCCL channels); 0: NCCL's default [default: 65536, or NCCL's "
+           "default with --nccl-pack]")
+        ->check(at_least(0));
     app->add_option("--group-size", o->group_size,
                     "With --nccl-pack 0: at most this many sends and receives per GPU in one NCCL group")
-        ->capture_default_str();
-    app->add_option("--repeat", o->repeat, "Timed passes after one warm-up pass")->capture_default_str();
+        ->capture_default_str()
+        ->check(at_least(1));
+    app->add_option("--repeat", o->repeat, "Timed passes after one warm-up pass")
+        ->capture_default_str()
+        ->check(at_least(1));
     app->add_option("--timeout", o->timeout,
                     "Seconds a phase (init, peak, one pass) may take before the communicators are aborted "
                     "(exit 4); 0: wait forever")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(at_least(0));
     app->add_option("--peak-bytes", o->peak_bytes,
                     "Bytes per GPU and direction of the point-to-point peak measurement; 0: skip it")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(at_least(0));
     app->add_option("--id-file", o->id_file,
                     "One process per GPU: rank 0 writes NCCL's unique id here, the others read it (a path "
                     "every process sees; removed once all have joined)");

@@ -12,12 +12,14 @@
 #include "cli/commands.h"
 #include "cli/gen_options.h"
 #include "cli/input_options.h"
+#include "cli/option_types.h"
 #include "eplb/error.h"
 #include "eplb/simulate.h"
 #include "io/config_io.h"
 #include "io/file_util.h"
 #include "io/npy.h"
 #include "io/report.h"
+#include "io/sglang_pt.h"
 #include "io/simulation_io.h"
 #include "io/trace_io.h"
 
@@ -107,25 +109,31 @@ std::vector<T> unique_in_order(const std::vector<T>& values) {
     return out;
 }
 
+// The switch names of --relabel, in the order a sweep lists them.
+constexpr NamedValue<bool> kSwitchNames[] = {{"off", false}, {"on", true}};
+
 std::vector<bool> parse_relabel(const std::vector<std::string>& texts) {
     std::vector<bool> out;
-    for (const std::string& t : texts) {
-        EPLB_CHECK(t == "on" || t == "off", "--relabel '" << t << "' is neither 'on' nor 'off'");
-        out.push_back(t == "on");
-    }
+    for (const std::string& t : texts) out.push_back(parse_name<bool>(kSwitchNames, t, "--relabel"));
     return out;
+}
+
+// A threshold: "off" (or "none") = 0, else a balancedness in (0, 1]; false when `text` is neither.
+bool parse_threshold(const std::string& text, double* value) {
+    if (text == "off" || text == "none") {
+        *value = 0.0;
+        return true;
+    }
+    char* end = nullptr;
+    *value = std::strtod(text.c_str(), &end);
+    return !text.empty() && end && *end == '\0' && *value > 0.0 && *value <= 1.0;
 }
 
 std::vector<double> parse_thresholds(const std::vector<std::string>& texts) {
     std::vector<double> out;
     for (const std::string& t : texts) {
-        if (t == "off" || t == "none") {
-            out.push_back(0.0);
-            continue;
-        }
-        char* end = nullptr;
-        const double v = std::strtod(t.c_str(), &end);
-        EPLB_CHECK(!t.empty() && end && *end == '\0' && v > 0.0 && v <= 1.0,
+        double v = 0;
+        EPLB_CHECK(parse_threshold(t, &v),
                    "--threshold '" << t << "' is neither 'off' nor a balancedness in (0, 1]");
         out.push_back(v);
     }
@@ -149,22 +157,34 @@ int run_simulate(const SimulateOptions& o) {
                             o.gen.num_experts_opt->count() || o.gen.from_traces_opt->count();
     const bool embedded = generated && o.input.config_path.empty() && !gen_shapes;
     std::optional<Range> layers;
+    std::string layers_what = "--layers";  // where the layer range comes from, for messages
     if (!o.input.layers.empty()) {
         layers = parse_range(o.input.layers, "--layers");
     } else if (file.moe_layers) {
         layers = *file.moe_layers;
+        layers_what = "moe_layers of " + o.input.config_path;
     }
     const Range steps = o.input.steps.empty() ? Range{} : parse_range(o.input.steps, "--steps");
     doc.first_step = steps.first;
 
-    // The step source: a .npy streamed from disk, another trace file in memory, or the generator.
+    // The step source: a .npy or SGLang stat .pt streamed from disk, another trace file in memory, or
+    // the generator.
     LoadTrace trace;
     std::unique_ptr<StepSource> owned, ranged;
     StepSource* source = nullptr;
     if (!generated) {
         doc.trace_source = o.input.trace_path;
-        // A .npy is streamed step by step; one whose slots must be folded is read whole.
-        if (io::extension_of(o.input.trace_path) == "npy" && o.input.physical_map.empty()) {
+        const std::string ext = io::extension_of(o.input.trace_path);
+        // A series whose slots must be folded is read whole; so is a .pt with --first-layer (which
+        // the reader refuses: SGLang's rows are model layers).
+        const bool whole = !o.input.physical_map.empty() || o.input.first_layer >= 0;
+        const bool is_pt = (ext == "pt" || ext == "pth") && !whole;
+        if (ext == "npy" && o.input.physical_map.empty()) {
+            // The expert count first: a trace of another model is named as such, not as a layer range.
+            if (file.num_logical_experts) {
+                check_config_experts(o.input.config_path, file, o.input.trace_path,
+                                     io::NpyStepReader(o.input.trace_path).num_experts());
+            }
             // The layer-id rule needs the row count: the header first, then the selected rows.
             const int rows = io::NpyStepReader(o.input.trace_path).file_layers();
             std::string note;
@@ -173,22 +193,37 @@ int run_simulate(const SimulateOptions& o) {
                 file.moe_layers, o.input.trace_path, &note);
             if (!note.empty()) std::cerr << note << "\n";
             auto reader = std::make_unique<io::NpyStepReader>(o.input.trace_path, layers.value_or(Range{}),
-                                                              steps, first.value_or(0));
+                                                              steps, layers_what, first.value_or(0));
             doc.layer_ids = reader->layer_ids();
             doc.title = "trace " + o.input.trace_path + " (read step by step)";
             owned = std::move(reader);
             source = owned.get();
+        } else if (auto pt =
+                       is_pt ? io::SglangStepReader::open(o.input.trace_path, layers.value_or(Range{}), steps)
+                             : nullptr) {
+            check_config_experts(o.input.config_path, file, o.input.trace_path, pt->num_experts());
+            doc.layer_ids = pt->layer_ids();
+            doc.title = "trace " + o.input.trace_path + " (read step by step)";
+            owned = std::move(pt);
+            source = owned.get();
         } else {
             trace = io::read_trace(o.input.trace_path);
             give_layer_ids(trace, o.input.first_layer, file.moe_layers, o.input.trace_path);
-            if (!o.input.physical_map.empty()) {
-                trace = fold_by_placement(trace, o.input.physical_map, file);
-                doc.title += " (physical slots folded by " + o.input.physical_map + ")";
+            if (!o.input.physical_map.empty()) trace = fold_by_placement(trace, o.input.physical_map, file);
+            check_config_experts(o.input.config_path, file, o.input.trace_path, trace.num_experts);
+            if (layers) {
+                try {
+                    trace = select_layers(trace, *layers, layers_what.c_str());
+                } catch (const Error& e) {
+                    EPLB_FAIL(o.input.trace_path << ": " << e.what());
+                }
             }
-            if (layers) trace = select_layers(trace, *layers);
             if (!trace.model.empty() && doc.model.empty()) doc.model = trace.model;
             doc.layer_ids = trace.layer_ids;
-            doc.title = "trace " + o.input.trace_path;
+            doc.title =
+                "trace " + o.input.trace_path +
+                (o.input.physical_map.empty() ? ""
+                                              : " (physical slots folded by " + o.input.physical_map + ")");
             owned = std::make_unique<TraceStepSource>(trace, steps.first, steps.end);
             source = owned.get();
         }
@@ -237,12 +272,7 @@ int run_simulate(const SimulateOptions& o) {
     std::vector<Policy> policies = o.policies;
     if (!o.policy_opt->count()) {
         policies = {Policy::kDeepseek};
-        if (file.policy) {
-            const auto it = policy_names().find(*file.policy);
-            EPLB_CHECK(it != policy_names().end(),
-                       o.input.config_path << ": policy \"" << printable(*file.policy) << "\" is not known");
-            policies = {it->second};
-        }
+        if (file.policy) policies = {parse_policy(*file.policy, o.input.config_path + ": policy")};
     }
     const std::vector<int> windows =
         o.window_opt->count() ? o.window_sizes : std::vector<int>{file.window_size.value_or(1000)};
@@ -255,9 +285,7 @@ int run_simulate(const SimulateOptions& o) {
                            unique_in_order(parse_thresholds(o.thresholds)), o.oracle,
                            unique_in_order(parse_relabel(o.relabel)));
 
-    std::string notice;
-    const auto planner = make_planner(o.input.backend, &notice);
-    if (!notice.empty()) std::cerr << notice << "\n";
+    const auto planner = make_cli_planner(o.input);
     ProgressBar bar;
     const SimulationResult result =
         simulate(*source, sim, *planner, [&bar](int done, int total) { bar.update(done, total); });
@@ -282,37 +310,46 @@ Command setup_simulate(CLI::App& parent) {
         "simulate",
         "Replay a load time series through the rebalancing loop (window, interval): policies side by side");
     add_input_options(*app, o->input, false);
-    std::string names;
-    for (const auto& [name, policy] : policy_names()) names += (names.empty() ? "" : ",") + name;
-    o->policy_opt = app->add_option("--policy", o->policies, "Policies to run side by side, comma-separated")
+    o->policy_opt = add_enum_option<Policy>(*app, "--policy", o->policies, kPolicyNames,
+                                            "Policies to run side by side, comma-separated")
                         ->delimiter(',')
-                        ->transform(CLI::CheckedTransformer(policy_names(), CLI::ignore_case).description(""))
-                        ->type_name("{" + names + "}")
-                        ->default_str("deepseek");
-    add_backend_option(*app, o->input.backend);
+                        ->type_name("{" + name_list(names_of<Policy>(kPolicyNames), ",") + "}")
+                        ->default_str(policy_name(Policy::kDeepseek));
+    add_backend_option(*app, o->input);
     o->window_opt = app->add_option("--window-size", o->window_sizes,
                                     "Steps in the window a plan sees; a list runs each (a sweep)")
                         ->delimiter(',')
                         ->type_name("W[,W...]")
-                        ->default_str("1000");
+                        ->default_str("1000")
+                        ->check(at_least(1));
     o->interval_opt = app->add_option("--step-interval", o->step_intervals,
                                       "Steps between rearrangements (the first after I/4); a list runs each")
                           ->delimiter(',')
                           ->type_name("I[,I...]")
-                          ->default_str("3000");
+                          ->default_str("3000")
+                          ->check(at_least(1));
     app->add_option(
            "--threshold", o->thresholds,
            "Rearrange at a check only when the window's balancedness under the placement in force is "
            "below this (SGLang's utilization threshold); 'off' = always; a list runs each")
         ->delimiter(',')
         ->type_name("T[,T...]")
-        ->default_str("off");
+        ->default_str("off")
+        ->check(CLI::Validator(
+            [](std::string& text) {
+                double v = 0;
+                return parse_threshold(text, &v)
+                           ? std::string()
+                           : "'" + printable(text) + "' is neither 'off' nor a balancedness in (0, 1]";
+            },
+            ""));
     app->add_option("--relabel", o->relabel,
                     "on: renumber each new placement's GPUs and slots against the one in force (the same "
                     "balance, fewer experts moved); a list (off,on) runs both")
         ->delimiter(',')
         ->type_name("off|on[,...]")
-        ->default_str("off");
+        ->default_str("off")
+        ->check(one_of(names_of<bool>(kSwitchNames)));
     app->add_flag("--oracle", o->oracle,
                   "Add the ceiling: each step scored with the placement planned on its own load");
     app->add_option("--csv", o->csv,

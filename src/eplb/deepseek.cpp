@@ -11,16 +11,6 @@
 
 namespace eplb {
 
-const char* policy_name(Policy policy) {
-    switch (policy) {
-        case Policy::kDeepseek:
-            return "deepseek";
-        case Policy::kBalanced:
-            return "balanced";
-    }
-    return "?";
-}
-
 void validate_loads(const LoadMatrix& load, const char* what) {
     for (Eigen::Index r = 0; r < load.rows(); ++r) {
         for (Eigen::Index e = 0; e < load.cols(); ++e) {

@@ -9,7 +9,7 @@
 namespace eplb {
 
 enum class ErrorKind {
-    kUsage = 2,         // flags that cannot work together on this input (the message says which to pass)
+    kUsage = 2,         // the command line cannot be right whatever the files hold (found after parsing)
     kInvalidInput = 3,  // a file, format, shape or config the user gave is wrong
     kDevice = 4,        // CUDA, NCCL, not enough GPUs, out of memory
 };

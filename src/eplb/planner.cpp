@@ -31,18 +31,6 @@ PlanTiming Planner::time_plan(const LoadMatrix& load, const ParallelConfig& conf
     return t;
 }
 
-const char* backend_name(Backend backend) {
-    switch (backend) {
-        case Backend::kAuto:
-            return "auto";
-        case Backend::kCpu:
-            return "cpu";
-        case Backend::kCuda:
-            return "cuda";
-    }
-    return "?";
-}
-
 namespace {
 
 class CpuPlanner final : public Planner {

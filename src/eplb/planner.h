@@ -7,6 +7,7 @@
 
 #include "eplb/config.h"
 #include "eplb/metrics.h"
+#include "eplb/names.h"
 #include "eplb/placement.h"
 #include "eplb/policy.h"
 #include "eplb/types.h"
@@ -15,7 +16,13 @@ namespace eplb {
 
 enum class Backend { kAuto, kCpu, kCuda };
 
-const char* backend_name(Backend backend);
+inline constexpr NamedValue<Backend> kBackendNames[] = {
+    {"auto", Backend::kAuto},
+    {"cpu", Backend::kCpu},
+    {"cuda", Backend::kCuda},
+};
+
+inline const char* backend_name(Backend backend) { return name_in<Backend>(kBackendNames, backend); }
 
 // Timings of planning one load matrix, for `eplb bench` (wall clock unless said otherwise).
 struct PlanTiming {
@@ -62,5 +69,9 @@ std::unique_ptr<Planner> make_planner(Backend backend, std::string* notice);
 
 // Whether this binary was built with the CUDA backend.
 bool built_with_cuda();
+
+// `eplb --version`: the version, then the CUDA runtime and driver this build uses (or that it has
+// none) and whether a device is usable, and the NCCL version it was built with.
+std::string build_description();
 
 }  // namespace eplb

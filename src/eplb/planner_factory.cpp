@@ -6,10 +6,29 @@
 #if EPLB_HAVE_CUDA
 #include "cuda/cuda_planner.h"
 #endif
+#if EPLB_HAVE_NCCL
+#include <nccl.h>
+#endif
 
 namespace eplb {
 
 bool built_with_cuda() { return EPLB_HAVE_CUDA; }
+
+std::string build_description() {
+    std::string text = "eplb " EPLB_VERSION "\n";
+#if EPLB_HAVE_CUDA
+    text += cuda_build_description() + "\n";
+#else
+    text += "CUDA: not built (the CPU planner only; rebuild with `meson setup build -Dcuda=enabled`)\n";
+#endif
+#if EPLB_HAVE_NCCL
+    text += "NCCL: built with " + std::to_string(NCCL_MAJOR) + "." + std::to_string(NCCL_MINOR) + "." +
+            std::to_string(NCCL_PATCH);
+#else
+    text += "NCCL: not built (`eplb shuffle` plans with --dry-run only)";
+#endif
+    return text;
+}
 
 std::unique_ptr<Planner> make_planner(Backend backend, std::string* notice) {
     if (backend == Backend::kCpu) return make_cpu_planner();

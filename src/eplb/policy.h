@@ -3,8 +3,10 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "eplb/config.h"
+#include "eplb/names.h"
 #include "eplb/placement.h"
 #include "eplb/types.h"
 
@@ -15,7 +17,18 @@ enum class Policy {
     kBalanced,  // near-optimal counts and packing, no duplicate replicas where possible (balanced.h)
 };
 
-const char* policy_name(Policy policy);
+// The names users type (--policy, "policy" in config and check files); one line per policy.
+inline constexpr NamedValue<Policy> kPolicyNames[] = {
+    {"deepseek", Policy::kDeepseek},
+    {"balanced", Policy::kBalanced},
+};
+
+inline const char* policy_name(Policy policy) { return name_in<Policy>(kPolicyNames, policy); }
+
+// The policy named `text` (any case); invalid input naming `what` and the known names otherwise.
+inline Policy parse_policy(std::string_view text, std::string_view what) {
+    return parse_name<Policy>(kPolicyNames, text, what);
+}
 
 // Result of balanced_packing: for each item (row r, item i) its pack and its rank in the pack.
 struct Packing {

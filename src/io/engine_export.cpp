@@ -39,11 +39,6 @@ std::string matrix_lines(const IndexMatrix& m) {
     return out + "]";
 }
 
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-    return s;
-}
-
 // A rectangular int matrix under `key` with `cols` columns (0: any, fixed by the first row).
 IndexMatrix read_rows(const json& j, const std::string& key, const std::string& source, int cols) {
     EPLB_CHECK(j.contains(key), source << ": missing key \"" << key << "\"");
@@ -159,29 +154,6 @@ int yaml_int(const std::string& text, const std::string& source, int line, const
 }
 
 }  // namespace
-
-const char* placement_format_name(PlacementFormat f) {
-    switch (f) {
-        case PlacementFormat::kEplb:
-            return "eplb";
-        case PlacementFormat::kSglang:
-            return "sglang";
-        case PlacementFormat::kTrtllm:
-            return "trtllm";
-        case PlacementFormat::kVllm:
-            return "vllm";
-    }
-    return "?";
-}
-
-PlacementFormat parse_placement_format(const std::string& name) {
-    const std::string n = lower(name);
-    for (PlacementFormat f : {PlacementFormat::kEplb, PlacementFormat::kSglang, PlacementFormat::kTrtllm,
-                              PlacementFormat::kVllm}) {
-        if (n == placement_format_name(f)) return f;
-    }
-    EPLB_FAIL("unknown placement format '" << printable(name) << "' (known: eplb, sglang, trtllm, vllm)");
-}
 
 std::string placement_to_sglang(const PlacementDoc& d, int num_model_layers) {
     const int last = d.layer_ids.empty() ? -1 : *std::max_element(d.layer_ids.begin(), d.layer_ids.end());

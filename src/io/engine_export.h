@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "eplb/names.h"
 #include "eplb/trace.h"
 #include "io/placement_io.h"
 
@@ -16,10 +17,23 @@ enum class PlacementFormat {
     kVllm,    // physical_to_logical_map [L][R], logical_to_physical_map [L][E][R-E+1], logical_replica_count
 };
 
-const char* placement_format_name(PlacementFormat format);
+inline constexpr NamedValue<PlacementFormat> kPlacementFormatNames[] = {
+    {"eplb", PlacementFormat::kEplb},
+    {"sglang", PlacementFormat::kSglang},
+    {"trtllm", PlacementFormat::kTrtllm},
+    {"vllm", PlacementFormat::kVllm},
+};
 
-// "eplb", "sglang", "trtllm", "vllm" (any case); invalid input listing the names otherwise.
-PlacementFormat parse_placement_format(const std::string& name);
+inline const char* placement_format_name(PlacementFormat format) {
+    return name_in<PlacementFormat>(kPlacementFormatNames, format);
+}
+
+// "eplb", "sglang", "trtllm", "vllm" (any case); invalid input naming `what` and listing the names
+// otherwise.
+inline PlacementFormat parse_placement_format(const std::string& name,
+                                              std::string_view what = "placement format") {
+    return parse_name<PlacementFormat>(kPlacementFormatNames, name, what);
+}
 
 // SGLang's --init-expert-location file. SGLang passes the file's keys as keyword arguments to
 // ExpertLocationMetadata.init_by_mapping, so physical_to_logical_map is the only key. Its rows are

@@ -163,7 +163,8 @@ void pread_exact(int fd, char* dst, size_t n, off_t offset, const std::string& p
 
 }  // namespace
 
-NpyStepReader::NpyStepReader(const std::string& path, Range layers, Range steps, int first_layer_id)
+NpyStepReader::NpyStepReader(const std::string& path, Range layers, Range steps,
+                             const std::string& layers_what, int first_layer_id)
     : path_(path), first_id_(first_layer_id) {
     struct stat st {};
     EPLB_CHECK(::stat(path.c_str(), &st) == 0, path << ": no such file");
@@ -193,7 +194,7 @@ NpyStepReader::NpyStepReader(const std::string& path, Range layers, Range steps,
         const int64_t first_row = std::max<int64_t>(int64_t{layers.first} - first_id_, 0);
         const int64_t end_row = layers.end == -1 ? file_layers_ : int64_t{layers.end} - first_id_;
         EPLB_CHECK(first_row < file_layers_ && end_row <= file_layers_ && first_row < end_row,
-                   path << ": --layers " << layers.first << ":"
+                   path << ": " << layers_what << " " << layers.first << ":"
                         << (layers.end == -1 ? std::string() : std::to_string(layers.end))
                         << " is outside the trace's layers " << first_id_ << ":" << first_id_ + file_layers_);
         first_row_ = static_cast<int>(first_row);

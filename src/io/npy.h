@@ -38,10 +38,12 @@ int64_t npy_to_float(const char* data, NpyType type, int64_t count, float* out);
 // Steps of a .npy file, read on demand. A .npy has no layer ids: row r gets id first_layer_id + r
 // (given by the layer-id rule of eplb/trace.h, else 0); `layers` keeps the rows whose id lies in
 // [first, end), `steps` the steps [first, end) (end -1: to the end; a 2-D array is one step).
-// Errors name the file, and for bad values the step, layer and expert.
+// Errors name the file, and for bad values the step, layer and expert; a layer range outside the
+// file is named `layers_what` (the flag or key).
 class NpyStepReader final : public StepSource {
   public:
-    NpyStepReader(const std::string& path, Range layers = {}, Range steps = {}, int first_layer_id = 0);
+    NpyStepReader(const std::string& path, Range layers = {}, Range steps = {},
+                  const std::string& layers_what = "--layers", int first_layer_id = 0);
     ~NpyStepReader() override;
     NpyStepReader(const NpyStepReader&) = delete;
     NpyStepReader& operator=(const NpyStepReader&) = delete;

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstdarg>
 
+#include "io/terminal.h"
+
 namespace eplb::io {
 
 std::string join(const std::vector<std::string>& items) {
@@ -53,12 +55,14 @@ std::string TextTable::render() const {
 
 std::string load_strip(const double* loads, int n) {
     static const char* const kBlocks[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
+    static const char* const kAscii[] = {"_", ".", ":", "-", "=", "+", "*", "#"};
+    const char* const* levels = utf8_output() ? kBlocks : kAscii;
     if (n == 0) return "";
     const double lo = *std::min_element(loads, loads + n), hi = *std::max_element(loads, loads + n);
     std::string s;
     for (int i = 0; i < n; ++i) {
         const int level = hi > lo ? std::clamp(static_cast<int>((loads[i] - lo) / (hi - lo) * 8.0), 0, 7) : 0;
-        s += kBlocks[level];
+        s += levels[level];
     }
     return s;
 }
@@ -142,10 +146,11 @@ std::string render_placement_report(const std::string& title, const PlacementDoc
         const LayerMetrics& lm = m.layers[w];
         const double* loads = m.gpu_loads.row(w).data();
         out += format(
-            "\nworst layer %d: one character a GPU, nodes apart (▁ = min %.1f, █ = max %.1f on GPU %d; "
+            "\nworst layer %d: one character a GPU, nodes apart (%s = min %.1f, %s = max %.1f on GPU %d; "
             "mean %.1f)\n",
-            doc.layer_ids.empty() ? w : doc.layer_ids[w], *std::min_element(loads, loads + c.num_gpus),
-            lm.max_gpu_load, lm.max_gpu, lm.mean_gpu_load);
+            doc.layer_ids.empty() ? w : doc.layer_ids[w], glyph("▁", "_"),
+            *std::min_element(loads, loads + c.num_gpus), glyph("█", "#"), lm.max_gpu_load, lm.max_gpu,
+            lm.mean_gpu_load);
         const int gpn = c.gpus_per_node();
         std::string strip;
         const std::string all = load_strip(m.gpu_loads.row(w).data(), c.num_gpus);
@@ -153,7 +158,7 @@ std::string render_placement_report(const std::string& title, const PlacementDoc
         size_t pos = 0;
         for (int q = 0; q < c.num_gpus; ++q) {
             if (q > 0 && q % gpn == 0) strip += ' ';
-            const size_t len = 3;  // every block character is 3 bytes of UTF-8
+            const size_t len = all.size() / c.num_gpus;  // bytes of one character: 3 in UTF-8, 1 in ASCII
             strip += all.substr(pos, len);
             pos += len;
         }

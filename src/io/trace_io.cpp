@@ -14,6 +14,8 @@
 #include "io/json_util.h"
 #include "io/json_writer.h"
 #include "io/npy.h"
+#include "io/sglang_pt.h"
+#include "io/torch_pt.h"
 #include "io/trtllm_stats.h"
 
 namespace eplb::io {
@@ -255,8 +257,11 @@ LoadTrace parse_trace_npy(const std::string& bytes, const std::string& source) {
 
 LoadTrace read_trace(const std::string& path) {
     std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) return read_trtllm_stats(path);
+    if (std::filesystem::is_directory(path, ec))
+        return is_sglang_dump_dir(path) ? read_sglang_pt(path) : read_trtllm_stats(path);
     const std::string ext = extension_of(path);
+    // torch.save archives are read in place (a whole-file copy of a long dump would double memory).
+    if (ext == "pt" || ext == "pth" || looks_like_torch_file(path)) return read_sglang_pt(path);
     const std::string content = read_text_file(path);
     if (ext == "csv") return parse_trace_csv(content, path);
     if (ext == "npy") return parse_trace_npy(content, path);

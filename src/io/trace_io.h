@@ -1,8 +1,8 @@
 // Trace readers and writers for every format of DESIGN.md "Files": SGLang `logical_count`
 // ([L][E] or [T][L][E]), the eplb load-history JSON (`load_history`: vLLM writes no load file, this
 // is the shape of what one collects from its EplbState), the native `eplb.trace/v1` JSON, CSV
-// `step,layer,expert,load`, `.npy` arrays [L][E] or [T][L][E], and TensorRT-LLM expert-statistics
-// directories (trtllm_stats.h).
+// `step,layer,expert,load`, `.npy` arrays [L][E] or [T][L][E], TensorRT-LLM expert-statistics
+// directories (trtllm_stats.h) and SGLang's .pt dumps (sglang_pt.h).
 #pragma once
 
 #include <ostream>
@@ -12,9 +12,10 @@
 
 namespace eplb::io {
 
-// Reads and validates a trace; a directory is read as TensorRT-LLM statistics, else the format comes
-// from the extension (.csv, .npy) or, for JSON, from its keys. Errors are invalid input naming the
-// file and the key, row or value.
+// Reads and validates a trace; a directory is read as SGLang per-pass .pt dumps (sglang_pt.h) or
+// TensorRT-LLM statistics, a torch.save file (.pt, .pth or a zip header) as an SGLang dump, else the
+// format comes from the extension (.csv, .npy) or, for JSON, from its keys. Errors are invalid input naming
+// the file and the key, row or value.
 LoadTrace read_trace(const std::string& path);
 
 // Parses JSON text of any JSON trace format; `source` names it in messages.

@@ -1,6 +1,7 @@
 // Golden and error-path tests of the eplb binary: outputs, JSON, exit codes, no partial files.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -104,12 +105,86 @@ TEST_CASE("exit codes and messages: usage 2, invalid input 3, device 4; no outpu
     r = run_eplb("plan --no-such-flag");
     CHECK(r.exit_code == 2);
     r = run_eplb("plan --trace /nonexistent/trace.json --num-gpus 2");
-    CHECK(r.exit_code == 2);  // CLI11's ExistingFile check: a usage error
-    CHECK(r.err.find("/nonexistent/trace.json") != std::string::npos);
+    CHECK(r.exit_code == 3);  // a missing file is an input error, like a bad one
+    CHECK(r.err.find("/nonexistent/trace.json: no such file") != std::string::npos);
     r = run_eplb("plan --policy nonsense");
     CHECK(r.exit_code == 2);
     r = run_eplb("");
     CHECK(r.exit_code == 2);
+}
+
+TEST_CASE("--version and help: exit 0, the build's CUDA and NCCL, help as --help does") {
+    for (const char* flag : {"--version", "-V"}) {
+        const CliResult r = run_eplb(flag);
+        CHECK(r.exit_code == 0);
+        CHECK(r.out.rfind("eplb 0.", 0) == 0);
+        CHECK(r.out.find("\nCUDA: ") != std::string::npos);
+        CHECK(r.out.find("\nNCCL: ") != std::string::npos);
+    }
+    const CliResult help = run_eplb("help"), dash_help = run_eplb("--help");
+    CHECK(help.exit_code == 0);
+    CHECK(help.out == dash_help.out);
+    CHECK(help.out.find("SUBCOMMAND") != std::string::npos);
+    const CliResult plan_help = run_eplb("help plan");
+    CHECK(plan_help.exit_code == 0);
+    CHECK(plan_help.out == run_eplb("plan --help").out);
+    CHECK(plan_help.out.find("--policy deepseek|balanced") != std::string::npos);
+    CHECK(plan_help.out.find("->") == std::string::npos);  // no CLI11 map text
+}
+
+TEST_CASE("plain ASCII when the locale is not UTF-8, UTF-8 glyphs when it is") {
+    const std::string trace = temp_dir() + "/ascii.json";
+    write_text(trace, kReadmeTrace);
+    const std::string args = "plan --backend cpu --trace " + trace + " " + kReadmeFlags;
+    const CliResult ascii = run_eplb_with("LC_ALL=C", args);
+    REQUIRE(ascii.exit_code == 0);
+    for (char c : ascii.out) CHECK(static_cast<unsigned char>(c) < 0x80);
+    CHECK(ascii.out.find("(_ = min ") != std::string::npos);
+    const CliResult utf8 = run_eplb_with("LC_ALL=C.UTF-8", args);
+    REQUIRE(utf8.exit_code == 0);
+    CHECK(utf8.out.find("(▁ = min ") != std::string::npos);
+    // Same report otherwise: the strip has one character per GPU either way.
+    const auto strip = [](const std::string& out) { return out.substr(out.rfind('\n', out.size() - 2) + 1); };
+    CHECK(strip(ascii.out).size() == 2 + 8 + 1 + 1);     // "  " + 8 GPUs + node gap + "\n"
+    CHECK(strip(utf8.out).size() == 2 + 3 * 8 + 1 + 1);  // 3 bytes a block character
+}
+
+TEST_CASE("the CPU fallback of --backend auto is said only when --backend was given") {
+    const CliResult quiet = run_eplb("plan --json");
+    REQUIRE(quiet.exit_code == 0);
+    CHECK(quiet.err.empty());
+    const CliResult asked = run_eplb("plan --json --backend auto");
+    REQUIRE(asked.exit_code == 0);
+    if (json::parse(asked.out)["inputs"]["backend"] == "cpu") {
+        CHECK(asked.err.rfind("note: ", 0) == 0);
+        CHECK(asked.err.find("planning on the CPU") != std::string::npos);
+        CHECK(std::count(asked.err.begin(), asked.err.end(), '\n') == 1);
+    } else {
+        CHECK(asked.err.empty());  // a GPU: nothing to say
+    }
+}
+
+TEST_CASE("every flag naming a placement reads the engines' formats: evaluate, shuffle") {
+    const std::string trace = temp_dir() + "/pf.json", eplb_file = temp_dir() + "/pf_eplb.json",
+                      sglang = temp_dir() + "/pf_sglang.json", vllm = temp_dir() + "/pf_vllm.json";
+    REQUIRE(run_eplb("gen-trace --num-layers 3 --first-layer 3 --num-experts 32 --seed 7 -o " + trace)
+                .exit_code == 0);
+    REQUIRE(run_eplb("plan --backend cpu --trace " + trace +
+                     " --num-gpus 8 --num-nodes 2 --num-redundant-experts 8 -o " + eplb_file +
+                     " --export sglang " + sglang + " --export vllm " + vllm)
+                .exit_code == 0);
+    const CliResult a = run_eplb("evaluate --json --placement " + eplb_file + " --trace " + trace);
+    // SGLang's map has rows for model layers 0..5 (0..2 trivial): --layers keeps the trace's.
+    const CliResult b = run_eplb("evaluate --json --placement " + sglang + " --trace " + trace +
+                                 " --num-gpus 8 --num-nodes 2 --layers 3:6");
+    REQUIRE(a.exit_code == 0);
+    REQUIRE(b.exit_code == 0);
+    CHECK(json::parse(a.out)["metrics"]["balancedness"] == json::parse(b.out)["metrics"]["balancedness"]);
+    CHECK(json::parse(a.out)["metrics"]["per_layer"].size() == 3);
+    const CliResult s = run_eplb("shuffle --dry-run --json --old " + vllm + " --new " + eplb_file +
+                                 " --num-gpus 8 --num-nodes 2");
+    REQUIRE(s.exit_code == 0);
+    CHECK(json::parse(s.out)["plan"]["received"] == 0);  // the same placement: nothing moves
 }
 
 TEST_CASE("--backend cuda without CUDA is exit 4 with a message that says what is missing") {
@@ -127,7 +202,8 @@ TEST_CASE("gen-trace formats and bench") {
     REQUIRE(run_eplb("gen-trace --num-layers 2 --num-experts 8 --top-k 2 -o " + csv).exit_code == 0);
     CHECK(slurp(csv).rfind("step,layer,expert,load\n0,0,0,", 0) == 0);
     CHECK(run_eplb("gen-trace -o " + temp_dir() + "/g.txt").exit_code == 3);
-    CHECK(run_eplb("gen-trace --top-k 0 -o " + temp_dir() + "/g.json").exit_code == 3);
+    CHECK(run_eplb("gen-trace --top-k 0 -o " + temp_dir() + "/g.json").exit_code == 2);  // the flag's range
+    CHECK(run_eplb("gen-trace --num-experts 4 --top-k 5 -o " + temp_dir() + "/g.json").exit_code == 3);
     const CliResult b = run_eplb("bench --backend cpu --repeat 3 --json");
     REQUIRE(b.exit_code == 0);
     const json j = json::parse(b.out);
@@ -289,4 +365,38 @@ TEST_CASE("plan --previous reads an engine's placement file (SGLang export)") {
         json::parse(run_eplb("plan --json --trace " + b + shape + " --previous " + sglang).out);
     CHECK(from_sglang["migration"]["experts_moved"] == from_eplb["migration"]["experts_moved"]);
     CHECK(from_sglang["phy2log"] == from_eplb["phy2log"]);
+}
+
+TEST_CASE(
+    "plan --trace X.pt: SGLang's .pt dumps (a stat file, a per_pass directory) plan exactly as their JSON") {
+    const std::string pt = std::string(std::getenv("EPLB_SOURCE_ROOT")) + "/tests/io/pt/";
+    // The placement of each trace, all but the name of its input; and what evaluate says of it.
+    const auto plan = [&](const std::string& trace, const std::string& flags) {
+        const std::string out = temp_dir() + "/pt_plan.json";
+        const CliResult r = run_eplb("plan --backend cpu --trace " + trace + " " + flags + " -o " + out);
+        INFO(trace << ": " << r.err);
+        REQUIRE(r.exit_code == 0);
+        json p = json::parse(slurp(out));
+        CHECK(p["inputs"]["trace"] == trace);
+        p.erase("inputs");
+        const CliResult ev = run_eplb("evaluate --json --placement " + out + " --trace " + trace);
+        REQUIRE(ev.exit_code == 0);
+        p["evaluated_balancedness"] = json::parse(ev.out)["metrics"]["balancedness"];
+        return p;
+    };
+    const std::string stat_flags = "--num-gpus 4 --num-redundant-experts 4 --num-groups 2 --num-nodes 2";
+    const json stat = plan(pt + "stat.json", stat_flags);
+    CHECK(stat["layers"] == json::array({0, 1, 2, 3}));
+    for (const char* name : {"stat.pt", "stat_torch2.pt", "stat_strided.pt", "stat_int64.pt"}) {
+        CHECK(plan(pt + name, stat_flags) == stat);
+    }
+    CHECK(plan(pt + "stat_float64_big_endian.pt", stat_flags) == plan(pt + "stat_quarters.json", stat_flags));
+    const std::string pass_flags = "--num-gpus 2 --num-redundant-experts 2";
+    const json per_pass = plan(pt + "per_pass.json", pass_flags);
+    CHECK(plan(pt + "per_pass", pass_flags) == per_pass);
+    CHECK(plan(pt + "per_pass/", pass_flags) == per_pass);
+    // Steps of the dump are steps: --steps picks forward passes (0, 1 | 3).
+    CHECK(plan(pt + "per_pass", pass_flags + " --steps 0:2") ==
+          plan(pt + "per_pass.json", pass_flags + " --steps 0:2"));
+    CHECK(plan(pt + "per_pass", pass_flags + " --steps 0:2") != per_pass);
 }

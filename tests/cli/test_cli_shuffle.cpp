@@ -151,16 +151,16 @@ TEST_CASE("shuffle --rank-mapping: elastic scale-down and scale-up") {
 TEST_CASE("shuffle errors: usage 2, invalid input 3, no GPU 4") {
     const Pair p = make_placements(32, 4, 48, "e");
     const Pair two = make_placements(16, 2, 16, "e2");
-    CHECK(run_eplb("shuffle --dry-run --old /nonexistent.json --new " + p.new_path).exit_code == 2);
+    CHECK(run_eplb("shuffle --dry-run --old /nonexistent.json --new " + p.new_path).exit_code == 3);
     CliResult r = run_eplb("shuffle --dry-run --old " + p.old_path);
-    CHECK(r.exit_code == 3);
-    CHECK(r.err.find("--old and --new go together") != std::string::npos);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("--old requires --new") != std::string::npos);
     r = run_eplb("shuffle --dry-run --old " + p.old_path + " --new " + two.new_path);
     CHECK(r.exit_code == 3);
     CHECK(r.err.find("experts") != std::string::npos);
     r = run_eplb("shuffle --dry-run --rank-mapping 0,x --old " + p.old_path + " --new " + p.new_path);
-    CHECK(r.exit_code == 3);
-    CHECK(r.err.find("--rank-mapping: \"x\" is not an integer") != std::string::npos);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("--rank-mapping: value: \"x\" is not an integer") != std::string::npos);
     r = run_eplb("shuffle --dry-run --transport tcp --old " + p.old_path + " --new " + p.new_path);
     CHECK(r.exit_code == 2);
     // Without --dry-run: runs where GPUs are (zero wrong bytes), else says what is missing (exit 4).

@@ -160,21 +160,22 @@ TEST_CASE("simulate exit codes: usage 2, invalid input 3, device 4; no partial o
     CliResult r =
         run_eplb(std::string("simulate --gen-num-steps 50 --gen-num-experts 16 --gen-num-layers 2 ") +
                  kSmallConfig + " --window-size 0 --csv " + csv);
-    CHECK(r.exit_code == 3);
-    CHECK(r.err.find("window_size (0) must be at least 1") != std::string::npos);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("--window-size: '0' must be at least 1") != std::string::npos);
     CHECK_FALSE(std::filesystem::exists(csv));
     r = run_eplb("simulate --threshold 1.5 --gen-num-steps 10");
-    CHECK(r.exit_code == 3);
-    CHECK(r.err.find("--threshold '1.5' is neither 'off' nor a balancedness in (0, 1]") != std::string::npos);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("--threshold: '1.5' is neither 'off' nor a balancedness in (0, 1]") !=
+          std::string::npos);
     r = run_eplb("simulate --gen-num-steps 0");
-    CHECK(r.exit_code == 3);
-    CHECK(r.err.find("--gen-num-steps (0) must be at least 1") != std::string::npos);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("--gen-num-steps: '0' must be at least 1") != std::string::npos);
     r = run_eplb("simulate --policy nonsense");
     CHECK(r.exit_code == 2);
     r = run_eplb("simulate --trace " + temp_dir() + "/series.npy --gen-drift 0.1 --num-gpus 4");
     CHECK(r.exit_code == 2);  // a trace and generator flags exclude each other
     r = run_eplb("gen-trace --from-traces /nonexistent.json -o " + temp_dir() + "/x.npy");
-    CHECK(r.exit_code == 2);
+    CHECK(r.exit_code == 3);  // a missing file is an input error
     const std::string bad = temp_dir() + "/bad_series.json";
     write_text(bad, R"({"logical_count": [[[1, 2], [3, 4]], [[1, -2], [3, 4]]]})");
     r = run_eplb("simulate --trace " + bad + " --num-gpus 2");
@@ -205,6 +206,21 @@ TEST_CASE("simulate: every policy of policy_names side by side, relabelled or no
     CHECK(j["lanes"][1]["experts_moved_at"][0].get<int64_t>() <=
           j["lanes"][0]["experts_moved_at"][0].get<int64_t>());
     const CliResult bad = run_eplb("simulate --relabel maybe --gen-num-steps 10");
-    CHECK(bad.exit_code == 3);
-    CHECK(bad.err.find("--relabel 'maybe' is neither 'on' nor 'off'") != std::string::npos);
+    CHECK(bad.exit_code == 2);
+    CHECK(bad.err.find("--relabel: 'maybe' is not one of off, on") != std::string::npos);
+}
+
+TEST_CASE("simulate --trace X.pt streams an SGLang stat dump step by step, with the JSON's results") {
+    const std::string pt = std::string(std::getenv("EPLB_SOURCE_ROOT")) + "/tests/io/pt/";
+    const std::string flags =
+        " --num-gpus 2 --window-size 2 --step-interval 1 --layers 1:4 --steps 1:3 --csv ";
+    const CliResult a = run_eplb("simulate --trace " + pt + "stat.pt" + flags + temp_dir() + "/pt.csv");
+    const CliResult b = run_eplb("simulate --trace " + pt + "stat.json" + flags + temp_dir() + "/json.csv");
+    REQUIRE(a.exit_code == 0);
+    REQUIRE(b.exit_code == 0);
+    CHECK(a.out.rfind("eplb simulate: trace " + pt + "stat.pt (read step by step)\n", 0) == 0);
+    CHECK(slurp(temp_dir() + "/pt.csv") == slurp(temp_dir() + "/json.csv"));
+    // The same series line (the report's timings differ).
+    CHECK(a.out.find("series    2 steps (1..2) x 3 layers (model layers 1..3)\n") != std::string::npos);
+    CHECK(b.out.find("series    2 steps (1..2) x 3 layers (model layers 1..3)\n") != std::string::npos);
 }

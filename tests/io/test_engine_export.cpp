@@ -223,7 +223,7 @@ TEST_CASE("every export reads back to the same placement; formats are detected f
     }
     CHECK(parse_placement_format("SGLang") == PlacementFormat::kSglang);
     CHECK(error_of([] { parse_placement_format("deepspeed"); }) ==
-          "unknown placement format 'deepspeed' (known: eplb, sglang, trtllm, vllm)");
+          "placement format: 'deepspeed' is not one of eplb, sglang, trtllm, vllm");
 }
 
 TEST_CASE("engine placements: inconsistent or foreign files are invalid input") {
