@@ -154,6 +154,12 @@ class CudaPlanner final : public Planner {
 
     const char* name() const override { return "cuda"; }
 
+    const char* plan_backend(const ParallelConfig& config, Policy policy) const override {
+        return policy == Policy::kDeepseek && cuda::deepseek_shape_supported(deepseek_shape(config), nullptr)
+                   ? "cuda"
+                   : "cpu";
+    }
+
     Placement plan(const LoadMatrix& load, const ParallelConfig& config, Policy policy) override {
         Placement out;
         plan_into(load, config, policy, out);

@@ -30,6 +30,7 @@ struct CheckOptions {
     std::string file, junit, baseline;
     double min_balancedness = 0, max_gap = 0, max_layer_gap = 0, max_regression = 0;
     int64_t max_moved_experts = 0;
+    bool allow_other_trace = false;
     CLI::Option *min_balancedness_opt = nullptr, *max_gap_opt = nullptr, *max_layer_gap_opt = nullptr,
                 *max_regression_opt = nullptr, *max_moved_opt = nullptr, *baseline_opt = nullptr;
 };
@@ -50,6 +51,7 @@ struct CaseRun {
     ResolvedInput in;
     io::CheckThresholds thresholds;
     std::string baseline_path;
+    bool allow_other_trace = false;  // a recorded baseline's load_digest may differ from the case's
     io::Baseline baseline;
     IndexMatrix baseline_phy2log;  // the baseline's rows for this case's layers (placement baselines)
     Placement placement;
@@ -142,6 +144,21 @@ CaseResult score(const CaseRun& run) {
         baseline_note += io::format(", %lld experts moved from the baseline (%.1f GB)",
                                     static_cast<long long>(moved.experts_moved), moved.bytes_moved / 1e9);
     }
+    if (t.max_regression && !run.baseline.placement) {
+        // A recorded balancedness compares only with a score of the same load.
+        const std::string digest = load_digest(run.in.load, run.in.trace.layer_ids);
+        if (run.baseline.load_digest.empty()) {
+            std::cerr
+                << "warning: case \"" << printable(run.name) << "\": baseline " << run.baseline_path
+                << " records no load_digest (an older eplb wrote it): whether it was scored on this "
+                   "case's trace, layers and steps is not checked; rewrite it with `eplb evaluate --json`\n";
+        } else if (run.baseline.load_digest != digest) {
+            add({"baseline " + run.baseline_path + " was scored on another load (load_digest " +
+                     run.baseline.load_digest + ", this case " + digest + ")" +
+                     (run.allow_other_trace ? ", allowed" : "; pass --allow-other-trace to compare anyway"),
+                 run.allow_other_trace});
+        }
+    }
     if (t.max_regression) {
         const double base = *run.baseline.balancedness;  // recorded, or the placement scored here
         const double regression = base - m.balancedness;
@@ -202,6 +219,7 @@ std::vector<CaseRun> prepare_file_cases(const std::string& path, std::string* su
         run.name = k.name;
         run.thresholds = k.thresholds;
         run.baseline_path = k.baseline;
+        run.allow_other_trace = k.allow_other_trace;
         in_case(k.name, [&] {
             InputOptions o;
             o.trace_path = k.trace;
@@ -240,17 +258,18 @@ std::string utc_timestamp() {
 int run_check(const CheckOptions& o) {
     const auto t_start = Clock::now();
     const InputOptions& in = o.input;
+    if (!o.junit.empty()) io::check_outputs({{"--junit", o.junit}});
     const bool threshold_flags = o.min_balancedness_opt->count() || o.max_gap_opt->count() ||
                                  o.max_layer_gap_opt->count() || o.max_regression_opt->count() ||
                                  o.max_moved_opt->count() || o.baseline_opt->count();
     std::vector<CaseRun> runs;
     std::string suite_name;
     if (!o.file.empty()) {
-        const bool input_flags = !in.trace_path.empty() || !in.config_path.empty() || !in.layers.empty() ||
-                                 !in.steps.empty() || in.first_layer >= 0 || !in.physical_map.empty() ||
-                                 in.num_groups_opt->count() || in.num_nodes_opt->count() ||
-                                 in.num_gpus_opt->count() || in.num_redundant_opt->count() ||
-                                 in.num_physical_opt->count() || in.policy_opt->count();
+        const bool input_flags =
+            !in.trace_path.empty() || !in.config_path.empty() || !in.layers.empty() || !in.steps.empty() ||
+            in.first_layer >= 0 || !in.physical_map.empty() || in.num_groups_opt->count() ||
+            in.num_nodes_opt->count() || in.num_gpus_opt->count() || in.num_redundant_opt->count() ||
+            in.num_physical_opt->count() || in.policy_opt->count() || o.allow_other_trace;
         if (input_flags || threshold_flags) {
             usage_error(
                 "a check FILE brings its own inputs and thresholds: give either FILE or the "
@@ -274,6 +293,7 @@ int run_check(const CheckOptions& o) {
         run.thresholds.max_moved_experts =
             o.max_moved_opt->count() ? std::optional<int64_t>(o.max_moved_experts) : std::nullopt;
         run.baseline_path = o.baseline;
+        run.allow_other_trace = o.allow_other_trace;
         io::validate_thresholds(run.thresholds, !o.baseline.empty(), "eplb check");
         run.in = resolve_input(in);
         run.name = (in.trace_path.empty() ? std::string("synthetic") : stem(in.trace_path)) +
@@ -346,9 +366,27 @@ int run_check(const CheckOptions& o) {
         run.seconds += seconds_since(t0);
         name_width = std::max(name_width, run.name.size());
     }
+    // Where the plans ran: one backend, or per policy where a device backend handed some to the CPU.
+    std::vector<std::string> backends;
+    for (const CaseRun& run : runs) {
+        const std::string entry = std::string(policy_name(run.in.policy)) + " " +
+                                  planner->plan_backend(run.in.config, run.in.policy);
+        if (std::find(backends.begin(), backends.end(), entry) == backends.end()) backends.push_back(entry);
+    }
+    std::string backend;
+    for (const std::string& entry : backends) {
+        const std::string where = entry.substr(entry.find(' ') + 1);
+        backend = backend.empty() || backend == where ? where : "";
+        if (backend.empty()) break;
+    }
+    if (backend.empty()) {
+        for (const std::string& entry : backends) backend += (backend.empty() ? "" : ", ") + entry;
+    }
+    // JUnit XML on stdout (--junit -) sends the report to stderr.
+    std::ostream& report = io::is_stdout_path(o.junit) ? std::cerr : std::cout;
     int failed = 0;
-    std::cout << "eplb check: " << (o.file.empty() ? runs.front().description : o.file) << " (" << runs.size()
-              << " case" << (runs.size() == 1 ? "" : "s") << ", " << planner->name() << " backend)\n";
+    report << "eplb check: " << (o.file.empty() ? runs.front().description : o.file) << " (" << runs.size()
+           << " case" << (runs.size() == 1 ? "" : "s") << ", " << backend << " backend)\n";
     io::JunitSuite suite;
     suite.name = suite_name;
     suite.timestamp = utc_timestamp();
@@ -360,8 +398,8 @@ int run_check(const CheckOptions& o) {
             checks += (checks.empty() ? "" : ", ") + m.text;
             if (!m.pass) failures += (failures.empty() ? "" : ", ") + m.text;
         }
-        std::cout << (r.pass ? "PASS  " : "FAIL  ") << runs[i].name
-                  << std::string(name_width - runs[i].name.size(), ' ') << "  " << checks << "\n";
+        report << (r.pass ? "PASS  " : "FAIL  ") << runs[i].name
+               << std::string(name_width - runs[i].name.size(), ' ') << "  " << checks << "\n";
         io::JunitCase jc;
         jc.name = runs[i].name;
         jc.classname = "eplb.check." + suite_name;
@@ -372,12 +410,12 @@ int run_check(const CheckOptions& o) {
         jc.system_out = r.summary;
         suite.cases.push_back(std::move(jc));
     }
-    std::cout << runs.size() << " case" << (runs.size() == 1 ? "" : "s") << ": " << runs.size() - failed
-              << " passed, " << failed << " failed\n";
+    report << runs.size() << " case" << (runs.size() == 1 ? "" : "s") << ": " << runs.size() - failed
+           << " passed, " << failed << " failed\n";
     suite.seconds = seconds_since(t_start);
     if (!o.junit.empty()) {
         io::write_file_atomic(o.junit, io::junit_xml(suite));
-        if (o.junit != "-") std::cout << "JUnit XML written to " << o.junit << "\n";
+        if (!io::is_stdout_path(o.junit)) report << "JUnit XML written to " << o.junit << "\n";
     }
     return failed ? 1 : 0;
 }
@@ -410,7 +448,12 @@ Command setup_check(CLI::App& parent) {
     o->max_regression_opt = app->add_option("--max-regression", o->max_regression,
                                             "Pass iff balancedness >= the baseline's minus this")
                                 ->check(in_range(0, 1));
-    app->add_option("--junit", o->junit, "Write JUnit XML of the results to this file");
+    app->add_flag("--allow-other-trace", o->allow_other_trace,
+                  "With an `evaluate --json` baseline: compare even when it was scored on another load (its "
+                  "load_digest differs from the case's)")
+        ->needs(o->baseline_opt);
+    app->add_option("--junit", o->junit,
+                    "Write JUnit XML of the results to this file (-: stdout, the report goes to stderr)");
     return {app, [o] { return run_check(*o); }};
 }
 

@@ -83,7 +83,7 @@ int run_evaluate(const EvaluateOptions& o) {
     }
     const Metrics m = evaluate(phy2log, load, doc.config);
     if (o.json) {
-        io::write_evaluation_json(std::cout, o.placement_path, o.trace_path, m, ids);
+        io::write_evaluation_json(std::cout, o.placement_path, o.trace_path, m, ids, load_digest(load, ids));
         return 0;
     }
     io::PlacementDoc shown = doc;

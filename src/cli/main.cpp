@@ -9,6 +9,7 @@
 #include "eplb/error.h"
 #include "eplb/names.h"
 #include "eplb/planner.h"
+#include "io/file_util.h"
 
 int main(int argc, char** argv) {
     using namespace eplb::cli;
@@ -71,7 +72,10 @@ int main(int argc, char** argv) {
     for (const Command& c : commands) {
         if (!c.app->parsed()) continue;
         try {
-            return c.run();
+            const int code = c.run();
+            // A document on stdout that could not be written (closed stdout, full disk) fails.
+            eplb::io::finish_stdout();
+            return code;
         } catch (const eplb::Error& e) {
             std::cerr << "eplb " << c.app->get_name() << ": "
                       << (e.kind() == eplb::ErrorKind::kUsage ? "usage error: " : "error: ") << e.what()

@@ -2,6 +2,7 @@
 // with --previous, relabel it against the placement in force (and optionally trade balance for
 // fewer moved experts) and report the migration.
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -27,6 +28,7 @@ struct PlanOptions {
     std::vector<std::pair<std::string, std::string>> exports;  // (format, file), --export repeated
     int num_model_layers = 0;
     bool json = false;
+    bool synthetic = false;  // a placement may be written from the generated default trace
     std::string previous;
     int64_t max_moves = -1;
     double move_cost = 0;
@@ -101,7 +103,13 @@ int run_plan(const PlanOptions& o) {
     std::vector<io::PlacementFormat> formats;
     for (const auto& [format, file] : o.exports) {
         formats.push_back(io::parse_placement_format(format));
-        if (formats.back() == io::PlacementFormat::kSglang && file != "-" &&
+        // A file SGLang would read by name must be named .json; stdout and devices (/dev/stdout may
+        // be a redirected file) are not read back by name.
+        std::error_code ec;
+        const auto st = std::filesystem::status(file, ec);
+        const bool special = file == "-" || file.rfind("/dev/", 0) == 0 ||
+                             (std::filesystem::exists(st) && !std::filesystem::is_regular_file(st));
+        if (formats.back() == io::PlacementFormat::kSglang && !special &&
             !io::sglang_reads_as_json_file(file)) {
             EPLB_FAIL_KIND(ErrorKind::kUsage,
                            "--export sglang "
@@ -112,6 +120,19 @@ int run_plan(const PlanOptions& o) {
                                << file << ".json");
         }
     }
+    // A placement planned on the generated default trace looks deployable but balances nothing real.
+    EPLB_CHECK_KIND(ErrorKind::kUsage,
+                    !o.input.trace_path.empty() || o.synthetic || (o.output.empty() && o.exports.empty()),
+                    "no --trace: refusing to write a placement ("
+                        << (o.output.empty() ? "--export" : "-o")
+                        << ") planned on a synthetic trace; pass --trace FILE (the loads to balance), or "
+                           "--synthetic to write it anyway");
+    // Every output a file of its own, checked before anything is planned or written.
+    std::vector<io::NamedOutput> outputs;
+    if (!o.output.empty()) outputs.push_back({"-o", o.output});
+    for (const auto& [format, file] : o.exports) outputs.push_back({"--export " + format, file});
+    if (o.json) outputs.push_back({"--json", "-"});
+    io::check_outputs(outputs);
     const ResolvedInput in = resolve_input(o.input);
     for (const io::PlacementFormat format : formats) {
         if (format == io::PlacementFormat::kSglang || format == io::PlacementFormat::kTrtllm) {
@@ -126,7 +147,7 @@ int run_plan(const PlanOptions& o) {
     doc.layer_ids = in.trace.layer_ids;
     doc.has_layer_ids = in.trace.has_layer_ids;
     doc.placement = planner->plan(in.load, in.config, in.policy);
-    doc.backend = planner->name();
+    doc.backend = planner->plan_backend(in.config, in.policy);
     doc.trace_source = in.trace_source;
     doc.config_source = in.config_source;
     doc.model = in.model;
@@ -165,19 +186,23 @@ int run_plan(const PlanOptions& o) {
     for (const io::PlacementFormat format : formats) {
         exported.push_back(io::export_placement(export_view(doc, format, in), format, o.num_model_layers));
     }
-    if (!o.output.empty()) io::check_output_path(o.output);
-    for (const auto& e : o.exports) io::check_output_path(e.second);
     const auto write_json = [&](std::ostream& out) { io::write_placement_json(out, doc, &metrics, moved); };
     if (!o.output.empty()) io::write_file_atomic(o.output, write_json);
     for (size_t i = 0; i < exported.size(); ++i) io::write_file_atomic(o.exports[i].second, exported[i]);
     if (o.json) {
         io::write_file_atomic("-", write_json);
     } else {
-        std::cout << io::render_placement_report("eplb plan: " + in.title, doc, metrics, moved);
-        if (!o.output.empty()) std::cout << "\nplacement written to " << o.output << "\n";
+        // A document on stdout (-o -) sends the report to stderr.
+        bool document_on_stdout = io::is_stdout_path(o.output);
+        for (const auto& e : o.exports)
+            document_on_stdout = document_on_stdout || io::is_stdout_path(e.second);
+        std::ostream& report = document_on_stdout ? std::cerr : std::cout;
+        const auto name = [](const std::string& path) { return path == "-" ? std::string("stdout") : path; };
+        report << io::render_placement_report("eplb plan: " + in.title, doc, metrics, moved);
+        if (!o.output.empty()) report << "\nplacement written to " << name(o.output) << "\n";
         for (size_t i = 0; i < formats.size(); ++i) {
-            std::cout << (o.output.empty() && i == 0 ? "\n" : "") << io::placement_format_name(formats[i])
-                      << " export written to " << o.exports[i].second << "\n";
+            report << (o.output.empty() && i == 0 ? "\n" : "") << io::placement_format_name(formats[i])
+                   << " export written to " << name(o.exports[i].second) << "\n";
         }
     }
     return 0;
@@ -187,7 +212,10 @@ Command setup_plan(CLI::App& parent) {
     auto o = std::make_shared<PlanOptions>();
     CLI::App* app = parent.add_subcommand("plan", "Compute a placement for a trace and report its balance");
     add_input_options(*app, o->input, true);
-    app->add_option("-o,--output", o->output, "Write the placement JSON (eplb.placement/v1) to this file");
+    app->add_option(
+        "-o,--output", o->output,
+        "Write the placement JSON (eplb.placement/v1) to this file (-: stdout, the report goes to "
+        "stderr)");
     app->add_option("--export", o->exports,
                     "Also write the placement for an engine: sglang (--init-expert-location JSON, a name "
                     "ending in .json), trtllm (moe_load_balancer YAML, MTP layers added per the config's "
@@ -201,6 +229,8 @@ Command setup_plan(CLI::App& parent) {
         "SGLang export: rows for this many model layers, dense ones included (default: last layer id "
         "+ 1)");
     app->add_flag("--json", o->json, "Print the placement JSON on stdout instead of the report");
+    app->add_flag("--synthetic", o->synthetic,
+                  "Without --trace: write -o/--export anyway (planned on the generated default trace)");
     CLI::Option* previous = app->add_option("--previous", o->previous,
                                             "Placement in force (eplb, SGLang, TensorRT-LLM or vLLM file): "
                                             "relabel GPUs and slots to keep experts where they "

@@ -169,20 +169,9 @@ io::ShufflePlacements load_placements(const ShuffleOptions& o) {
     return p;
 }
 
-// Orders the plan's operations and runs it on small host buffers: the structure does not depend on
-// the expert size. Skipped for very large plans (the order check is quadratic in memory).
+// Checks the plan's order and runs it on small host buffers: the structure does not depend on the
+// expert size. Always runs (vector clocks: 0.1 s for a 58-layer EP32 shuffle of 55k operations).
 void host_check(const TransferPlan& plan, io::ShuffleReport& report) {
-    int64_t ops = 2 * static_cast<int64_t>(plan.num_gpus) * static_cast<int64_t>(plan.steps.size());
-    for (const Step& s : plan.steps) {
-        for (const auto& list : s.sends) ops += static_cast<int64_t>(list.size());
-    }
-    for (const auto& list : plan.local) ops += static_cast<int64_t>(list.size());
-    constexpr int64_t kMaxOps = 40000;
-    if (ops > kMaxOps) {
-        report.host_note = "order check skipped: " + std::to_string(ops) + " operations (more than " +
-                           std::to_string(kMaxOps) + ")";
-        return;
-    }
     TransferPlan small = plan;
     small.expert_bytes = 64;
     small.stats.expert_bytes = 64;

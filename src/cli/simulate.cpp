@@ -285,6 +285,11 @@ int run_simulate(const SimulateOptions& o) {
                            unique_in_order(parse_thresholds(o.thresholds)), o.oracle,
                            unique_in_order(parse_relabel(o.relabel)));
 
+    std::vector<io::NamedOutput> outputs;
+    if (!o.csv.empty()) outputs.push_back({"--csv", o.csv});
+    if (!o.svg.empty()) outputs.push_back({"--svg", o.svg});
+    if (o.json) outputs.push_back({"--json", "-"});
+    io::check_outputs(outputs);
     const auto planner = make_cli_planner(o.input);
     ProgressBar bar;
     const SimulationResult result =
@@ -297,9 +302,11 @@ int run_simulate(const SimulateOptions& o) {
     if (o.json) {
         std::cout << io::simulation_to_json(doc, result);
     } else {
-        std::cout << io::render_simulation_report(doc, result);
-        if (!o.csv.empty()) std::cout << "per-step CSV written to " << o.csv << "\n";
-        if (!o.svg.empty()) std::cout << "plot written to " << o.svg << "\n";
+        // A CSV or plot on stdout (--csv -) sends the report to stderr.
+        std::ostream& report = io::is_stdout_path(o.csv) || io::is_stdout_path(o.svg) ? std::cerr : std::cout;
+        report << io::render_simulation_report(doc, result);
+        if (!o.csv.empty()) report << "per-step CSV written to " << (o.csv == "-" ? "stdout" : o.csv) << "\n";
+        if (!o.svg.empty()) report << "plot written to " << (o.svg == "-" ? "stdout" : o.svg) << "\n";
     }
     return 0;
 }

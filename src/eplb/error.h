@@ -55,6 +55,13 @@ inline std::string printable(const std::string& text, size_t max_chars = 40) {
 
 #define EPLB_FAIL(stream_expr) EPLB_FAIL_KIND(::eplb::ErrorKind::kInvalidInput, stream_expr)
 
+#define EPLB_CHECK_KIND(kind, cond, stream_expr) \
+    do {                                         \
+        if (!(cond)) {                           \
+            EPLB_FAIL_KIND(kind, stream_expr);   \
+        }                                        \
+    } while (0)
+
 #define EPLB_CHECK(cond, stream_expr) \
     do {                              \
         if (!(cond)) {                \

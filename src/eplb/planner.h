@@ -37,8 +37,15 @@ struct PlanTiming {
 class Planner {
   public:
     virtual ~Planner() = default;
-    // "cpu" or "cuda": what actually runs.
+    // "cpu" or "cuda": the backend this planner was made for.
     virtual const char* name() const = 0;
+    // Where plan() of `policy` on `config` actually runs ("cpu" or "cuda"): a device backend hands
+    // the policies and shapes its kernels lack to the CPU planner, and reports must say so.
+    virtual const char* plan_backend(const ParallelConfig& config, Policy policy) const {
+        (void)config;
+        (void)policy;
+        return name();
+    }
     // Plans every row of load [rows][E] independently: the rows are layers, or B windows of L
     // layers stacked ([B·L][E]) to plan many windows in one call. `config` must be valid.
     virtual Placement plan(const LoadMatrix& load, const ParallelConfig& config, Policy policy) = 0;

@@ -252,7 +252,7 @@ SimulationResult simulate(StepSource& source, const SimulationOptions& options, 
     SimulationResult result;
     result.num_steps = num_steps;
     result.num_layers = num_layers;
-    result.backend = planner.name();
+    result.backend.clear();
     result.mean_gpu_load.resize(num_steps);
     result.lanes.resize(num_lanes);
 
@@ -267,6 +267,7 @@ SimulationResult simulate(StepSource& source, const SimulationOptions& options, 
         const LaneSpec& spec = options.lanes[k];
         LaneResult& res = result.lanes[k];
         res.spec = spec;
+        res.backend = planner.plan_backend(c, spec.policy);
         res.max_gpu_load.resize(num_steps);
         LaneState& st = lanes[k];
         st.phy2log = start_map;
@@ -283,6 +284,21 @@ SimulationResult simulate(StepSource& source, const SimulationOptions& options, 
         if (spec.window_size < num_steps) ring_len = std::max(ring_len, spec.window_size);
     }
     std::vector<float> ring(static_cast<size_t>(ring_len) * step_size, 0.0f);
+    // One backend for all lanes, or where each policy's plans ran.
+    std::vector<std::string> per_policy;
+    bool one_backend = true;
+    for (const LaneResult& res : result.lanes) {
+        one_backend = one_backend && res.backend == result.lanes.front().backend;
+        const std::string entry = std::string(policy_name(res.spec.policy)) + " " + res.backend;
+        if (std::find(per_policy.begin(), per_policy.end(), entry) == per_policy.end())
+            per_policy.push_back(entry);
+    }
+    if (num_lanes > 0 && one_backend) {
+        result.backend = result.lanes.front().backend;
+    } else {
+        for (const std::string& entry : per_policy)
+            result.backend += (result.backend.empty() ? "" : ", ") + entry;
+    }
 
     // Chunk length: at most 1024 steps and about 128 MB of chunk, snapshot and placement buffers.
     int chunk = options.chunk_steps;

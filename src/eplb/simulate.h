@@ -98,13 +98,14 @@ struct LaneResult {
     int plans = 0;              // plans computed for this lane
     double plan_seconds = 0;    // wall time of its planning (its share of batched calls)
     IndexMatrix final_phy2log;  // the placement in force after the last step
+    std::string backend;        // where this lane's plans ran (a device backend hands some to the CPU)
 };
 
 struct SimulationResult {
     int num_steps = 0, num_layers = 0;
     std::vector<double> mean_gpu_load;  // [T] per step, Σ over layers (the same for every lane)
     std::vector<LaneResult> lanes;
-    std::string backend;  // the planner that ran
+    std::string backend;  // where the plans ran: "cuda", or per policy "deepseek cuda, balanced cpu"
     double seconds = 0;   // wall time of the whole loop
 };
 

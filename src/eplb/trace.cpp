@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "eplb/error.h"
 
@@ -223,6 +225,35 @@ void validate_trace(const LoadTrace& trace, const std::string& source) {
                              << " is " << v << ": loads must be finite and >= 0");
         }
     }
+}
+
+std::string load_digest(const LoadMatrix& load, const std::vector<int>& layer_ids) {
+    EPLB_CHECK(static_cast<size_t>(load.rows()) == layer_ids.size(),
+               "load_digest: " << load.rows() << " rows but " << layer_ids.size() << " layer ids");
+    uint64_t h = 14695981039346656037ull;
+    const auto mix = [&h](uint32_t word) {
+        for (int b = 0; b < 4; ++b) {
+            h ^= (word >> (8 * b)) & 0xffu;
+            h *= 1099511628211ull;
+        }
+    };
+    mix(static_cast<uint32_t>(load.rows()));
+    mix(static_cast<uint32_t>(load.cols()));
+    std::vector<size_t> order(layer_ids.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return layer_ids[a] < layer_ids[b]; });
+    for (size_t row : order) {
+        mix(static_cast<uint32_t>(layer_ids[row]));
+        for (Eigen::Index e = 0; e < load.cols(); ++e) {
+            uint32_t bits = 0;
+            const float v = load(static_cast<Eigen::Index>(row), e);
+            std::memcpy(&bits, &v, sizeof bits);
+            mix(bits);
+        }
+    }
+    char text[32];
+    std::snprintf(text, sizeof text, "fnv1a64:%016llx", static_cast<unsigned long long>(h));
+    return text;
 }
 
 }  // namespace eplb

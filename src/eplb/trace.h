@@ -89,4 +89,10 @@ LoadTrace fold_physical_slots(const LoadTrace& trace, const IndexMatrix& phy2log
 // Checks shape and values (finite, >= 0); `source` names the file in messages.
 void validate_trace(const LoadTrace& trace, const std::string& source);
 
+// What a score was computed on: "fnv1a64:" and 16 hex digits of FNV-1a over the shape and, row by
+// row in increasing layer id, the layer id and the float32 bits of its summed load (the step
+// range is in the sums). The same trace, layers and steps give the same digest on every machine;
+// `check` compares it with the one a baseline recorded.
+std::string load_digest(const LoadMatrix& load, const std::vector<int>& layer_ids);
+
 }  // namespace eplb

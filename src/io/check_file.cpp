@@ -31,7 +31,8 @@ const std::vector<std::string>& case_keys() {
                                                   "max_gap",
                                                   "max_layer_gap",
                                                   "max_moved_experts",
-                                                  "max_regression"};
+                                                  "max_regression",
+                                                  "allow_other_trace"};
     return keys;
 }
 
@@ -110,6 +111,12 @@ CheckCase parse_case(const json& c, const std::string& source, const std::string
         parse_range(k.steps, (where + ": steps").c_str());
     }
     if (c.contains("baseline")) k.baseline = resolve_path(string_key(c, "baseline", where), source);
+    if (c.contains("allow_other_trace")) {
+        const json& v = c["allow_other_trace"];
+        EPLB_CHECK(v.is_boolean(),
+                   where << ": allow_other_trace is " << describe_value(v) << ", expected true or false");
+        k.allow_other_trace = v.get<bool>();
+    }
     CheckThresholds& t = k.thresholds;
     if (c.contains("min_balancedness")) t.min_balancedness = number_key(c, "min_balancedness", where);
     if (c.contains("max_gap")) t.max_gap = number_key(c, "max_gap", where);
@@ -216,6 +223,10 @@ Baseline read_baseline(const std::string& path, const PlacementImportOptions& op
                            j["metrics"].contains("balancedness") && j["metrics"]["balancedness"].is_number(),
                        path << ": an evaluation without metrics.balancedness");
             b.balancedness = j["metrics"]["balancedness"].get<double>();
+            if (j.contains("load_digest")) {
+                EPLB_CHECK(j["load_digest"].is_string(), path << ": load_digest must be a string");
+                b.load_digest = j["load_digest"].get<std::string>();
+            }
             return b;
         }
     }

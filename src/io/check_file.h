@@ -38,6 +38,7 @@ struct CheckCase {
     std::string layers, steps;  // "A:B" or ""
     int first_layer = -1;       // model layer id of the first row of a trace without ids; -1: none
     std::string baseline;       // path, "" when none
+    bool allow_other_trace = false;  // a recorded baseline may come from another load (key allow_other_trace)
     CheckThresholds thresholds;
 };
 
@@ -48,8 +49,8 @@ struct CheckFile {
 
 // {"schema": "eplb.check/v1" (optional), "name": ..., "defaults": {case keys}, "cases": [{...}]}.
 // Case keys: name, trace, config (path or object of config keys), layers, steps, baseline,
-// min_balancedness, max_gap, max_layer_gap, max_moved_experts, max_regression, and every config
-// key (policy, num_gpus, ...) overriding the config file. Each case takes the defaults' keys it does
+// allow_other_trace, min_balancedness, max_gap, max_layer_gap, max_moved_experts, max_regression, and every
+// config key (policy, num_gpus, ...) overriding the config file. Each case takes the defaults' keys it does
 // not set. Invalid input names the file, the case and the key.
 CheckFile parse_check_file(const std::string& text, const std::string& source);
 CheckFile read_check_file(const std::string& path);
@@ -61,6 +62,7 @@ struct Baseline {
     std::optional<PlacementDoc> placement;
     PlacementFormat format = PlacementFormat::kEplb;  // of the placement
     std::optional<double> balancedness;
+    std::string load_digest;  // what a recorded balancedness was scored on; "" when not recorded
 };
 
 Baseline read_baseline(const std::string& path, const PlacementImportOptions& options);

@@ -112,7 +112,7 @@ void write_log2phy(JsonWriter& w, const Placement& p) {
 
 void write_evaluation_json(std::ostream& out, const std::string& placement_path,
                            const std::string& trace_path, const Metrics& metrics,
-                           const std::vector<int>& layer_ids) {
+                           const std::vector<int>& layer_ids, const std::string& load_digest) {
     JsonWriter w(out);
     w.begin_object();
     w.key("schema");
@@ -122,6 +122,10 @@ void write_evaluation_json(std::ostream& out, const std::string& placement_path,
     w.value(placement_path);
     w.key("trace");
     w.value(trace_path);
+    if (!load_digest.empty()) {
+        w.key("load_digest");
+        w.value(load_digest);
+    }
     w.key("metrics");
     write_metrics(w, metrics, layer_ids);
     w.end_object();
@@ -129,9 +133,10 @@ void write_evaluation_json(std::ostream& out, const std::string& placement_path,
 }
 
 std::string evaluation_to_json(const std::string& placement_path, const std::string& trace_path,
-                               const Metrics& metrics, const std::vector<int>& layer_ids) {
+                               const Metrics& metrics, const std::vector<int>& layer_ids,
+                               const std::string& load_digest) {
     std::ostringstream out;
-    write_evaluation_json(out, placement_path, trace_path, metrics, layer_ids);
+    write_evaluation_json(out, placement_path, trace_path, metrics, layer_ids, load_digest);
     return out.str();
 }
 

@@ -43,11 +43,13 @@ std::string placement_to_json(const PlacementDoc& doc, const Metrics* metrics,
 PlacementDoc read_placement(const std::string& path);
 PlacementDoc parse_placement_json(const std::string& text, const std::string& source);
 
-// The `evaluate --json` document: schema eplb.evaluation/v1, the two inputs and the metrics.
+// The `evaluate --json` document: schema eplb.evaluation/v1, the two inputs, the load_digest of
+// what was scored (eplb/trace.h; omitted when empty) and the metrics.
 void write_evaluation_json(std::ostream& out, const std::string& placement_path,
                            const std::string& trace_path, const Metrics& metrics,
-                           const std::vector<int>& layer_ids);
+                           const std::vector<int>& layer_ids, const std::string& load_digest = "");
 std::string evaluation_to_json(const std::string& placement_path, const std::string& trace_path,
-                               const Metrics& metrics, const std::vector<int>& layer_ids);
+                               const Metrics& metrics, const std::vector<int>& layer_ids,
+                               const std::string& load_digest = "");
 
 }  // namespace eplb::io

@@ -358,7 +358,9 @@ std::string shuffle_report_json(const ShuffleReport& r) {
         per_layer.push_back({{"layer", layer_id(l)}, {"received", rx[l]}});
     plan_j["per_layer"] = std::move(per_layer);
     j["plan"] = std::move(plan_j);
-    j["host_check"] = {{"done", r.host_checked}, {"wrong_bytes", r.host_wrong}};
+    // wrong_bytes only where the check ran: null says "not checked", never a reassuring 0.
+    j["host_check"] = {{"done", r.host_checked},
+                       {"wrong_bytes", r.host_checked ? ojson(r.host_wrong) : ojson(nullptr)}};
     if (!r.host_note.empty()) j["host_check"]["note"] = r.host_note;
     if (r.run) {
         const ShuffleRunResult& run = *r.run;

@@ -64,6 +64,17 @@ std::string simulation_to_csv(const SimulationDoc& doc, const SimulationResult& 
     return out;
 }
 
+std::string no_rearrangement_reason(const SimulationDoc& doc, const SimulationResult& r,
+                                    const LaneResult& lane) {
+    if (lane.spec.oracle || lane.checks > 0) return "";
+    const int first_check = doc.first_step + std::max(1, lane.spec.step_interval / 4) - 1;
+    const int last = doc.first_step + r.num_steps - 1;
+    return format(
+        "no rearrangement could happen: the first check would be after step %d (step interval %d), past the "
+        "series' last step %d (%d step%s); lower --step-interval or give more steps",
+        first_check, lane.spec.step_interval, last, r.num_steps, r.num_steps == 1 ? "" : "s");
+}
+
 std::string simulation_to_json(const SimulationDoc& doc, const SimulationResult& r) {
     ojson j;
     j["schema"] = "eplb.simulation/v1";
@@ -95,6 +106,9 @@ std::string simulation_to_json(const SimulationDoc& doc, const SimulationResult&
         l["label"] = lane.spec.label;
         l["policy"] = policy_name(lane.spec.policy);
         l["oracle"] = lane.spec.oracle;
+        l["backend"] = lane.backend;
+        const std::string none = no_rearrangement_reason(doc, r, lane);
+        l["no_rearrangement"] = none.empty() ? ojson(nullptr) : ojson(none);
         if (!lane.spec.oracle) {
             l["window_size"] = lane.spec.window_size;
             l["step_interval"] = lane.spec.step_interval;
@@ -223,6 +237,10 @@ std::string render_simulation_report(const SimulationDoc& doc, const SimulationR
         table.add_row(std::move(row));
     }
     out += table.render();
+    for (const LaneResult& lane : r.lanes) {
+        const std::string none = no_rearrangement_reason(doc, r, lane);
+        if (!none.empty()) out += "note: " + lane.spec.label + ": " + none + "\n";
+    }
     out +=
         "\nbalancedness = sum of mean GPU load / sum of max GPU load over all steps and layers; mean step =\n"
         "the mean of the steps' balancedness; moved = experts each GPU must receive, summed over\n"

@@ -27,6 +27,11 @@ struct SimulationDoc {
 // the step after which a new placement took over (the oracle: every step).
 std::string simulation_to_csv(const SimulationDoc& doc, const SimulationResult& result);
 
+// Why a lane could not rearrange at all ("" when it could, or is an oracle): its first check
+// would come after the series' last step. Reports and the JSON say so instead of a silent 0.
+std::string no_rearrangement_reason(const SimulationDoc& doc, const SimulationResult& result,
+                                    const LaneResult& lane);
+
 // The whole run: inputs, config, lanes with their summary and per-step series.
 std::string simulation_to_json(const SimulationDoc& doc, const SimulationResult& result);
 

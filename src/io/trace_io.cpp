@@ -373,7 +373,8 @@ void write_trace(const LoadTrace& trace, const std::string& path) {
     const std::string ext = extension_of(path);
     if (ext == "csv") return write_file_atomic(path, trace_to_csv(trace));
     if (ext == "npy") return write_file_atomic(path, trace_to_npy(trace));
-    EPLB_CHECK(ext == "json" || path == "-",
+    // stdout (-, /dev/stdout) has no extension: JSON.
+    EPLB_CHECK(ext == "json" || is_stdout_path(path),
                path << ": unknown trace format '." << ext << "' (use .json, .csv or .npy)");
     write_file_atomic(path, [&](std::ostream& out) { write_trace_json(out, trace); });
 }

@@ -198,3 +198,23 @@ TEST_CASE("validate_trace names the step, layer and expert") {
     t.values[8 + 3] = std::numeric_limits<float>::infinity();
     CHECK_THROWS_AS(validate_trace(t, "x.json"), Error);
 }
+
+TEST_CASE("load_digest: the same load gives the same digest whatever the row order; any change another") {
+    LoadMatrix load(2, 3);
+    load << 1, 2, 3, 4, 5, 6;
+    const std::string d = load_digest(load, {3, 4});
+    CHECK(d.rfind("fnv1a64:", 0) == 0);
+    CHECK(d.size() == 8 + 16);
+    CHECK(load_digest(load, {3, 4}) == d);
+    LoadMatrix swapped(2, 3);
+    swapped << 4, 5, 6, 1, 2, 3;
+    CHECK(load_digest(swapped, {4, 3}) == d);  // rows matched by layer id
+    CHECK(load_digest(load, {3, 5}) != d);     // other layers
+    LoadMatrix other = load;
+    other(1, 2) = std::nextafter(6.0f, 7.0f);  // one float32 bit
+    CHECK(load_digest(other, {3, 4}) != d);
+    CHECK(load_digest(load.topRows(1), {3}) != d);
+    // Pinned (computed independently in Python: FNV-1a 64 over the little-endian u32 shape, ids and
+    // float32 bits): a baseline written by one build must match on another.
+    CHECK(d == "fnv1a64:9ddf267531655f32");
+}

@@ -74,7 +74,7 @@ TEST_CASE("check file: every mistake is invalid input naming the file, the case 
               .find("c.json: cases[0] (a): unknown key \"min_balancnedness\" (case keys: name, trace, "
                     "config, layers, first_layer, "
                     "steps, baseline, min_balancedness, max_gap, max_layer_gap, max_moved_experts, "
-                    "max_regression; "
+                    "max_regression, allow_other_trace; "
                     "config keys: num_groups,") == 0);
     CHECK(err(R"({"cases": [{"trace": "t", "max_gap": 1}]})") == "c.json: cases[0]: missing \"name\"");
     CHECK(

@@ -105,6 +105,45 @@ TEST_CASE("placement errors") {
     CHECK(error_of([&] { parse_placement_json(bad, "p.json"); }).find("p.json: phy2log[0][0] is 99") == 0);
 }
 
+TEST_CASE("write_file_atomic: a link stays a link, a FIFO or device is written in place") {
+    namespace fs = std::filesystem;
+    const auto dir = fs::temp_directory_path() / "eplb_outputs_unit";
+    fs::remove_all(dir);
+    fs::create_directories(dir / "sub");
+    write_file_atomic((dir / "sub" / "target.json").string(), "old");
+    fs::permissions(dir / "sub" / "target.json", fs::perms(0640));
+    fs::create_symlink("sub/target.json", dir / "link.json");
+    write_file_atomic((dir / "link.json").string(), "new");
+    CHECK(fs::is_symlink(dir / "link.json"));
+    CHECK(read_text_file((dir / "sub" / "target.json").string()) == "new");
+    CHECK(fs::status(dir / "sub" / "target.json").permissions() == fs::perms(0640));  // kept
+    write_file_atomic("/dev/null", "x");
+    CHECK(fs::is_character_file("/dev/null"));
+    // Two outputs naming one file: by path, through a link, stdout twice; /dev/null may repeat.
+    const std::string target = (dir / "sub" / "target.json").string();
+    const auto kind_of = [](const std::function<void()>& f) {
+        try {
+            f();
+        } catch (const Error& e) {
+            return static_cast<int>(e.kind());
+        }
+        return 0;
+    };
+    CHECK(kind_of([&] {
+              check_outputs({{"-o", target}, {"--export sglang", (dir / "link.json").string()}});
+          }) == 2);
+    CHECK(kind_of([&] {
+              check_outputs({{"-o", (dir / "a").string()}, {"--csv", (dir / "sub" / ".." / "a").string()}});
+          }) == 2);
+    CHECK(kind_of([&] { check_outputs({{"-o", "-"}, {"--json", "/dev/stdout"}}); }) == 2);
+    CHECK(kind_of([&] { check_outputs({{"-o", "/dev/null"}, {"--export sglang", "/dev/null"}}); }) == 0);
+    CHECK(kind_of([&] { check_outputs({{"-o", target}, {"--export sglang", (dir / "b").string()}}); }) == 0);
+    CHECK(is_stdout_path("-"));
+    CHECK(is_stdout_path("/dev/stdout"));
+    CHECK(!is_stdout_path("/dev/stderr"));
+    fs::remove_all(dir);
+}
+
 TEST_CASE("write_file_atomic leaves no partial file on failure") {
     const auto dir = std::filesystem::temp_directory_path() / "eplb_atomic_test";
     std::filesystem::create_directories(dir);
