@@ -9,7 +9,10 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <tuple>
+
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/input_options.h"
@@ -28,6 +31,7 @@ namespace eplb::cli {
 struct CheckOptions {
     InputOptions input;
     std::string file, junit, baseline;
+    bool json = false;
     double min_balancedness = 0, max_gap = 0, max_layer_gap = 0, max_regression = 0;
     int64_t max_moved_experts = 0;
     bool allow_other_trace = false;
@@ -59,14 +63,20 @@ struct CaseRun {
     double seconds = 0;
 };
 
+// One threshold tested: what was measured, against what, and the line it prints.
 struct Measure {
-    std::string text;
+    std::string name;  // balancedness, gap, worst_layer_gap, moved_experts, regression, baseline_load_digest
+    double value = 0, threshold = 0;
+    std::string value_text, threshold_text;  // instead of the numbers, for a digest
+    std::string op;                          // the comparison that passes: ">=", "<=" or "=="
     bool pass = true;
+    std::string text;
 };
 
 struct CaseResult {
     std::vector<Measure> measures;
     std::string summary;
+    std::optional<int64_t> experts_moved;  // from the baseline placement, when counted
     bool pass = true;
 };
 
@@ -91,6 +101,19 @@ std::string compare(const char* what, double value, bool pass, const char* pass_
         t = io::format("%.8f", threshold);
     }
     return std::string(what) + " " + v + " " + (pass ? pass_op : fail_op) + " " + t;
+}
+
+// The measure of `value` against `threshold`: passes with pass_op (">=" or "<="), else fail_op.
+Measure measure(const char* name, const char* what, double value, bool pass, const char* pass_op,
+                const char* fail_op, double threshold) {
+    Measure m;
+    m.name = name;
+    m.value = value;
+    m.threshold = threshold;
+    m.op = pass_op;
+    m.pass = pass;
+    m.text = compare(what, value, pass, pass_op, fail_op, threshold);
+    return m;
 }
 
 // Baseline placement rows matching the case's layers by model layer id.
@@ -123,24 +146,27 @@ CaseResult score(const CaseRun& run) {
     };
     if (t.min_balancedness) {
         const bool pass = m.balancedness >= *t.min_balancedness;
-        add({compare("balancedness", m.balancedness, pass, ">=", "<", *t.min_balancedness), pass});
+        add(measure("balancedness", "balancedness", m.balancedness, pass, ">=", "<", *t.min_balancedness));
     }
     if (t.max_gap) {
         const bool pass = m.gap <= *t.max_gap;
-        add({compare("gap", m.gap, pass, "<=", ">", *t.max_gap), pass});
+        add(measure("gap", "gap", m.gap, pass, "<=", ">", *t.max_gap));
     }
     if (t.max_layer_gap) {
         const bool pass = m.max_gap <= *t.max_layer_gap;
-        add({compare("worst layer gap", m.max_gap, pass, "<=", ">", *t.max_layer_gap), pass});
+        add(measure("worst_layer_gap", "worst layer gap", m.max_gap, pass, "<=", ">", *t.max_layer_gap));
     }
     std::string baseline_note;
     if (t.max_moved_experts) {
         const MigrationStats moved =
             count_migration(run.baseline_phy2log, run.placement.phy2log, c, run.in.expert_bytes);
         const bool pass = moved.experts_moved <= *t.max_moved_experts;
-        add({"moved experts " + std::to_string(moved.experts_moved) + (pass ? " <= " : " > ") +
-                 std::to_string(*t.max_moved_experts),
-             pass});
+        r.experts_moved = moved.experts_moved;
+        Measure moved_measure = measure("moved_experts", "", static_cast<double>(moved.experts_moved), pass,
+                                        "<=", ">", static_cast<double>(*t.max_moved_experts));
+        moved_measure.text = "moved experts " + std::to_string(moved.experts_moved) +
+                             (pass ? " <= " : " > ") + std::to_string(*t.max_moved_experts);
+        add(std::move(moved_measure));
         baseline_note += io::format(", %lld experts moved from the baseline (%.1f GB)",
                                     static_cast<long long>(moved.experts_moved), moved.bytes_moved / 1e9);
     }
@@ -153,19 +179,26 @@ CaseResult score(const CaseRun& run) {
                 << " records no load_digest (an older eplb wrote it): whether it was scored on this "
                    "case's trace, layers and steps is not checked; rewrite it with `eplb evaluate --json`\n";
         } else if (run.baseline.load_digest != digest) {
-            add({"baseline " + run.baseline_path + " was scored on another load (load_digest " +
-                     run.baseline.load_digest + ", this case " + digest + ")" +
-                     (run.allow_other_trace ? ", allowed" : "; pass --allow-other-trace to compare anyway"),
-                 run.allow_other_trace});
+            Measure same_load;
+            same_load.name = "baseline_load_digest";
+            same_load.op = "==";
+            same_load.value_text = digest;
+            same_load.threshold_text = run.baseline.load_digest;
+            same_load.pass = run.allow_other_trace;
+            same_load.text =
+                "baseline " + run.baseline_path + " was scored on another load (load_digest " +
+                run.baseline.load_digest + ", this case " + digest + ")" +
+                (run.allow_other_trace ? ", allowed" : "; pass --allow-other-trace to compare anyway");
+            add(std::move(same_load));
         }
     }
     if (t.max_regression) {
         const double base = *run.baseline.balancedness;  // recorded, or the placement scored here
         const double regression = base - m.balancedness;
         const bool pass = regression <= *t.max_regression;
-        add({compare("regression", regression, pass, "<=", ">", *t.max_regression) +
-                 io::format(" (baseline %.4f)", base),
-             pass});
+        Measure mr = measure("regression", "regression", regression, pass, "<=", ">", *t.max_regression);
+        mr.text += io::format(" (baseline %.4f)", base);
+        add(std::move(mr));
         baseline_note += io::format(", baseline balancedness %.4f", base);
     }
     r.summary =
@@ -244,6 +277,59 @@ std::vector<CaseRun> prepare_file_cases(const std::string& path, std::string* su
     EPLB_FAIL_KIND(ErrorKind::kUsage, message << " (see eplb check --help)");
 }
 
+// The --json document (schema eplb.check_result/v1): every case with its measured values, its
+// thresholds and whether it passed.
+std::string check_result_json(const std::string& file, const std::string& backend,
+                              const std::vector<CaseRun>& runs, const std::vector<CaseResult>& results) {
+    nlohmann::ordered_json j;
+    j["schema"] = "eplb.check_result/v1";
+    j["file"] = file.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(file);
+    j["backend"] = backend;
+    j["cases"] = nlohmann::ordered_json::array();
+    int failed = 0;
+    for (size_t i = 0; i < runs.size(); ++i) {
+        const CaseRun& run = runs[i];
+        const CaseResult& r = results[i];
+        const Metrics& m = run.metrics;
+        const ParallelConfig& c = run.in.config;
+        failed += r.pass ? 0 : 1;
+        nlohmann::ordered_json k;
+        k["name"] = run.name;
+        k["pass"] = r.pass;
+        k["description"] = run.description;
+        k["checks"] = nlohmann::ordered_json::array();
+        for (const Measure& measure : r.measures) {
+            const auto number_or_text = [](double number, const std::string& text) {
+                return text.empty() ? nlohmann::ordered_json(number) : nlohmann::ordered_json(text);
+            };
+            k["checks"].push_back({{"name", measure.name},
+                                   {"value", number_or_text(measure.value, measure.value_text)},
+                                   {"op", measure.op},
+                                   {"threshold", number_or_text(measure.threshold, measure.threshold_text)},
+                                   {"pass", measure.pass}});
+        }
+        k["metrics"] = {{"balancedness", m.balancedness},
+                        {"mean_layer_balancedness", m.mean_layer_balancedness},
+                        {"gap", m.gap},
+                        {"worst_layer_gap", m.max_gap},
+                        {"duplicate_pairs", m.duplicate_pairs}};
+        k["layers"] = m.layers.size();
+        k["experts"] = c.num_logical_experts;
+        k["slots"] = c.num_physical_experts;
+        k["gpus"] = c.num_gpus;
+        if (!run.baseline_path.empty()) {
+            k["baseline"] = {{"path", run.baseline_path}};
+            if (run.baseline.balancedness) k["baseline"]["balancedness"] = *run.baseline.balancedness;
+            if (r.experts_moved) k["baseline"]["experts_moved"] = *r.experts_moved;
+        }
+        k["seconds"] = run.seconds;
+        j["cases"].push_back(std::move(k));
+    }
+    j["passed"] = static_cast<int>(runs.size()) - failed;
+    j["failed"] = failed;
+    return j.dump() + "\n";
+}
+
 std::string utc_timestamp() {
     const std::time_t now = std::time(nullptr);
     std::tm tm{};
@@ -262,6 +348,9 @@ int run_check(const CheckOptions& o) {
     const bool threshold_flags = o.min_balancedness_opt->count() || o.max_gap_opt->count() ||
                                  o.max_layer_gap_opt->count() || o.max_regression_opt->count() ||
                                  o.max_moved_opt->count() || o.baseline_opt->count();
+    if (o.json && io::is_stdout_path(o.junit)) {
+        usage_error("--json and --junit - would both print on stdout: write the JUnit XML to a file");
+    }
     std::vector<CaseRun> runs;
     std::string suite_name;
     if (!o.file.empty()) {
@@ -385,8 +474,10 @@ int run_check(const CheckOptions& o) {
     // JUnit XML on stdout (--junit -) sends the report to stderr.
     std::ostream& report = io::is_stdout_path(o.junit) ? std::cerr : std::cout;
     int failed = 0;
-    report << "eplb check: " << (o.file.empty() ? runs.front().description : o.file) << " (" << runs.size()
-           << " case" << (runs.size() == 1 ? "" : "s") << ", " << backend << " backend)\n";
+    // The table goes to the report stream, unless --json puts the document on stdout.
+    std::ostringstream table;
+    table << "eplb check: " << (o.file.empty() ? runs.front().description : o.file) << " (" << runs.size()
+          << " case" << (runs.size() == 1 ? "" : "s") << ", " << backend << " backend)\n";
     io::JunitSuite suite;
     suite.name = suite_name;
     suite.timestamp = utc_timestamp();
@@ -398,8 +489,8 @@ int run_check(const CheckOptions& o) {
             checks += (checks.empty() ? "" : ", ") + m.text;
             if (!m.pass) failures += (failures.empty() ? "" : ", ") + m.text;
         }
-        report << (r.pass ? "PASS  " : "FAIL  ") << runs[i].name
-               << std::string(name_width - runs[i].name.size(), ' ') << "  " << checks << "\n";
+        table << (r.pass ? "PASS  " : "FAIL  ") << runs[i].name
+              << std::string(name_width - runs[i].name.size(), ' ') << "  " << checks << "\n";
         io::JunitCase jc;
         jc.name = runs[i].name;
         jc.classname = "eplb.check." + suite_name;
@@ -410,12 +501,18 @@ int run_check(const CheckOptions& o) {
         jc.system_out = r.summary;
         suite.cases.push_back(std::move(jc));
     }
-    report << runs.size() << " case" << (runs.size() == 1 ? "" : "s") << ": " << runs.size() - failed
-           << " passed, " << failed << " failed\n";
+    table << runs.size() << " case" << (runs.size() == 1 ? "" : "s") << ": " << runs.size() - failed
+          << " passed, " << failed << " failed\n";
     suite.seconds = seconds_since(t_start);
+    if (o.json) {
+        io::write_file_atomic("-", check_result_json(o.file, backend, runs, results));
+    } else {
+        report << table.str();
+    }
     if (!o.junit.empty()) {
         io::write_file_atomic(o.junit, io::junit_xml(suite));
-        if (!io::is_stdout_path(o.junit)) report << "JUnit XML written to " << o.junit << "\n";
+        if (!io::is_stdout_path(o.junit))
+            (o.json ? std::cerr : report) << "JUnit XML written to " << o.junit << "\n";
     }
     return failed ? 1 : 0;
 }
@@ -454,6 +551,9 @@ Command setup_check(CLI::App& parent) {
         ->needs(o->baseline_opt);
     app->add_option("--junit", o->junit,
                     "Write JUnit XML of the results to this file (-: stdout, the report goes to stderr)");
+    app->add_flag("--json", o->json,
+                  "Print the results as JSON (schema eplb.check_result/v1: each case's measured values, "
+                  "thresholds and pass/fail) instead of the table");
     return {app, [o] { return run_check(*o); }};
 }
 

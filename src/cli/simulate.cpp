@@ -1,10 +1,7 @@
 // `eplb simulate`: replay a load time series (a trace file, .npy streamed from disk, or generated
 // step by step) through the rebalancing loop of DESIGN.md for several policies and loop settings
 // side by side; summary table, per-step CSV, SVG plot, JSON.
-#include <unistd.h>
-
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <iostream>
 #include <memory>
@@ -13,6 +10,7 @@
 #include "cli/gen_options.h"
 #include "cli/input_options.h"
 #include "cli/option_types.h"
+#include "cli/progress.h"
 #include "eplb/error.h"
 #include "eplb/simulate.h"
 #include "io/config_io.h"
@@ -42,36 +40,6 @@ namespace {
 // Steps simulated by default when the series is generated.
 constexpr int kDefaultGeneratedSteps = 10000;
 constexpr int64_t kDefaultExpertBytes = 44040192;  // DeepSeek-V3 FP8 expert (w13 + w2)
-
-// A bar on stderr, only on a terminal and only once a run has taken a second.
-class ProgressBar {
-  public:
-    ProgressBar() : enabled_(isatty(STDERR_FILENO) == 1), start_(std::chrono::steady_clock::now()) {}
-    ~ProgressBar() { clear(); }
-    void update(int done, int total) {
-        if (!enabled_) return;
-        const double elapsed =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-        if (elapsed < 1.0 || done >= total) return;
-        constexpr int kWidth = 30;
-        const int filled = static_cast<int>(static_cast<double>(done) / total * kWidth);
-        const double left = elapsed * (total - done) / std::max(1, done);
-        std::cerr << "\r[" << std::string(filled, '#') << std::string(kWidth - filled, '.') << "] "
-                  << io::format("%3d%%  step %d of %d  %.1f s, about %.0f s left ", 100 * done / total, done,
-                                total, elapsed, std::ceil(left))
-                  << std::flush;
-        shown_ = true;
-    }
-    void clear() {
-        if (!shown_) return;
-        std::cerr << "\r" << std::string(80, ' ') << "\r" << std::flush;
-        shown_ = false;
-    }
-
-  private:
-    bool enabled_, shown_ = false;
-    std::chrono::steady_clock::time_point start_;
-};
 
 // Keeps the generator's rows whose layer id lies in `range` (as select_layers does for traces).
 void select_generated_layers(GenTraceOptions& g, Range range) {

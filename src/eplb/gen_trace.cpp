@@ -508,11 +508,15 @@ void TraceGenerator::load_steps(int first, int count, float* out) {
     }
 }
 
-LoadTrace generate_trace(const GenTraceOptions& options) {
-    TraceGenerator gen(options);
+void check_generated_size(const TraceGenerator& gen) {
     EPLB_CHECK(static_cast<double>(gen.num_steps()) * gen.num_layers() * gen.num_experts() <= 2e9,
                "the trace (" << gen.num_steps() << " x " << gen.num_layers() << " x " << gen.num_experts()
                              << ") would exceed 2e9 values");
+}
+
+LoadTrace generate_trace(const GenTraceOptions& options) {
+    TraceGenerator gen(options);
+    check_generated_size(gen);
     LoadTrace trace;
     trace.num_steps = gen.num_steps();
     trace.num_layers = gen.num_layers();

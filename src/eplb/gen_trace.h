@@ -62,6 +62,10 @@ class TraceGenerator final : public StepSource {
     std::unique_ptr<State> state_;
 };
 
+// Invalid input when the generator's trace would exceed 2e9 values (8 GB as float32): the bound
+// of generate_trace and of `gen-trace`, which writes step by step.
+void check_generated_size(const TraceGenerator& generator);
+
 // Validates the options and generates [steps][layers][experts] in memory.
 LoadTrace generate_trace(const GenTraceOptions& options);
 

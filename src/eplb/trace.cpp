@@ -141,11 +141,15 @@ std::string resolve_layer_ids(LoadTrace& trace, const std::optional<int>& first_
 }
 
 void require_model_layer_ids(const LoadTrace& trace, const std::string& source, const std::string& what) {
-    if (trace.has_layer_ids) return;
+    require_model_layer_ids(trace.has_layer_ids, trace.num_layers, source, what);
+}
+
+void require_model_layer_ids(bool has_layer_ids, int num_rows, const std::string& source,
+                             const std::string& what) {
+    if (has_layer_ids) return;
     EPLB_FAIL_KIND(ErrorKind::kUsage,
                    source << ": " << what << " needs model layer ids, but the trace has none (its "
-                          << trace.num_layers
-                          << " rows are numbered from 0) and no config moe_layers has as many layers: pass "
+                          << num_rows << " rows are numbered from 0) and no config moe_layers has as many layers: pass "
                              "--first-layer N, the model layer of its first row (3 for DeepSeek-V3's MoE "
                              "layers)");
 }

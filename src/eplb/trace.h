@@ -76,6 +76,9 @@ std::optional<int> infer_first_layer_id(int num_rows, const std::optional<int>& 
 
 // Usage error (exit 2) when the trace has no model layer ids: `what` needs them ("--export sglang").
 void require_model_layer_ids(const LoadTrace& trace, const std::string& source, const std::string& what);
+// The same for a trace of num_rows rows streamed step by step (its has_layer_ids given).
+void require_model_layer_ids(bool has_layer_ids, int num_rows, const std::string& source,
+                             const std::string& what);
 
 // Folds a trace whose columns are physical slots ([T][L][R], as vLLM's EplbState.expert_load_window)
 // into logical loads [T][L][E]: each slot's load is added to the expert phy2log says it holds (as

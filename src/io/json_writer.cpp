@@ -75,6 +75,11 @@ void JsonWriter::value(double v) {
     put(std::string_view(b.data(), static_cast<size_t>(end - b.data())));
 }
 
+void JsonWriter::value(std::nullptr_t) {
+    separate();
+    put("null");
+}
+
 void JsonWriter::value(bool v) {
     separate();
     put(v ? "true" : "false");

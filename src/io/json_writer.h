@@ -4,6 +4,7 @@
 #pragma once
 
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <ostream>
 #include <string>
@@ -36,6 +37,7 @@ class JsonWriter {
     }
     void value(double v);  // non-finite values are written as null, as nlohmann does
     void value(bool v);
+    void value(std::nullptr_t);      // null
     void value(std::string_view v);  // escaped like nlohmann; invalid UTF-8 becomes U+FFFD
     void value(const char* v) { value(std::string_view(v)); }
     void value(const std::string& v) { value(std::string_view(v)); }

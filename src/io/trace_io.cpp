@@ -268,115 +268,221 @@ LoadTrace read_trace(const std::string& path) {
     return parse_trace_json(content, path);
 }
 
-void write_trace_json(std::ostream& out, const LoadTrace& t) {
+namespace {
+
+// Steps are read in chunks of about this many values: a few MB, however long the trace.
+constexpr size_t kChunkValues = size_t{1} << 22;
+
+// Calls f(step, data [L][E]) for the steps of `source` in increasing order, reading a chunk of steps
+// at a time (a generator then spreads its layers over the cores), and reports each chunk done.
+template <typename F>
+void for_each_step(StepSource& source, const StepProgress& progress, F&& f) {
+    const int total = source.num_steps();
+    const size_t step_size = static_cast<size_t>(source.num_layers()) * source.num_experts();
+    const int chunk = static_cast<int>(
+        std::clamp<size_t>(kChunkValues / std::max<size_t>(step_size, 1), 1, static_cast<size_t>(total)));
+    std::vector<float> buf(static_cast<size_t>(chunk) * step_size);
+    for (int first = 0; first < total; first += chunk) {
+        const int n = std::min(chunk, total - first);
+        source.load_steps(first, n, buf.data());
+        for (int i = 0; i < n; ++i) f(first + i, buf.data() + static_cast<size_t>(i) * step_size);
+        if (progress) progress(first + n, total);
+    }
+}
+
+// float -> double is exact: the same digits nlohmann prints for a stored float.
+void write_row(JsonWriter& w, const float* row, int n) {
+    w.begin_array();
+    for (int e = 0; e < n; ++e) w.value(static_cast<double>(row[e]));
+    w.end_array();
+}
+
+void write_eplb_json(std::ostream& out, StepSource& source, const TraceInfo& info,
+                     const StepProgress& progress) {
+    const int experts = source.num_experts();
     JsonWriter w(out);
     w.begin_object();
     w.key("schema");
     w.value("eplb.trace/v1");
-    if (!t.model.empty()) {
+    if (!info.model.empty()) {
         w.key("model");
-        w.value(t.model);
+        w.value(info.model);
     }
-    if (t.has_layer_ids) {  // without them the rows are only numbered: say nothing
+    if (info.has_layer_ids) {  // without them the rows are only numbered: say nothing
         w.key("layers");
-        w.array(t.layer_ids);
+        w.array(info.layer_ids);
     }
     w.key("load");
     w.begin_array();
-    for (int s = 0; s < t.num_steps; ++s) {
+    for_each_step(source, progress, [&](int, const float* step) {
         w.begin_array();
-        for (int l = 0; l < t.num_layers; ++l) {
-            const float* row = t.step_data(s) + static_cast<size_t>(l) * t.num_experts;
-            w.begin_array();
-            // float -> double is exact: the same digits nlohmann prints for a stored float.
-            for (int e = 0; e < t.num_experts; ++e) w.value(static_cast<double>(row[e]));
-            w.end_array();
-        }
+        for (int l = 0; l < source.num_layers(); ++l)
+            write_row(w, step + static_cast<size_t>(l) * experts, experts);
         w.end_array();
-    }
+    });
     w.end_array();
     w.end_object();
     w.finish();
 }
 
-std::string trace_to_json(const LoadTrace& t) {
+void write_sglang_json(std::ostream& out, StepSource& source, const TraceInfo& info,
+                       const StepProgress& progress) {
+    const std::vector<int>& ids = info.layer_ids;
+    const int rows = std::max(info.num_model_layers, ids.empty() ? 0 : ids.back() + 1);
+    EPLB_CHECK(info.num_model_layers == 0 || info.num_model_layers >= rows,
+               "num_model_layers (" << info.num_model_layers << ") is below the trace's last layer id + 1 ("
+                                    << rows << ")");
+    std::vector<int> row_of_id(static_cast<size_t>(rows), -1);
+    for (int l = 0; l < static_cast<int>(ids.size()); ++l) row_of_id[ids[l]] = l;
+    const int experts = source.num_experts();
+    const std::vector<float> zeros(static_cast<size_t>(experts), 0.0f);
+    JsonWriter w(out);
+    w.begin_object();
+    w.key("logical_count");
+    w.begin_array();
+    for_each_step(source, progress, [&](int, const float* step) {
+        w.begin_array();
+        for (int id = 0; id < rows; ++id) {
+            const int l = row_of_id[id];
+            write_row(w, l < 0 ? zeros.data() : step + static_cast<size_t>(l) * experts, experts);
+        }
+        w.end_array();
+    });
+    w.end_array();
+    w.end_object();
+    w.finish();
+}
+
+void write_vllm_json(std::ostream& out, StepSource& source, const StepProgress& progress) {
+    const int experts = source.num_experts();
+    JsonWriter w(out);
+    w.begin_object();
+    w.key("load_history");
+    w.begin_array();
+    for_each_step(source, progress, [&](int, const float* step) {
+        w.begin_object();
+        w.key("logical_expert_load");
+        w.begin_array();
+        for (int l = 0; l < source.num_layers(); ++l)
+            write_row(w, step + static_cast<size_t>(l) * experts, experts);
+        w.end_array();
+        w.end_object();
+    });
+    w.end_array();
+    w.end_object();
+    w.finish();
+}
+
+void write_csv(std::ostream& out, StepSource& source, const TraceInfo& info, const StepProgress& progress) {
+    const int experts = source.num_experts();
+    std::string text = "step,layer,expert,load\n";
+    char buf[64];
+    for_each_step(source, progress, [&](int s, const float* step) {
+        for (int l = 0; l < source.num_layers(); ++l) {
+            for (int e = 0; e < experts; ++e) {
+                const float v = step[static_cast<size_t>(l) * experts + e];
+                const int n = std::snprintf(buf, sizeof buf, "%d,%d,%d,%.9g\n", s, info.layer_ids[l], e, v);
+                text.append(buf, static_cast<size_t>(n));
+            }
+        }
+        out.write(text.data(), static_cast<std::streamsize>(text.size()));
+        text.clear();
+    });
+}
+
+void write_npy(std::ostream& out, StepSource& source, const StepProgress& progress) {
+    const std::string preamble = npy_preamble(
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(source.num_steps()) + ", " +
+        std::to_string(source.num_layers()) + ", " + std::to_string(source.num_experts()) + "), }");
+    out.write(preamble.data(), static_cast<std::streamsize>(preamble.size()));
+    const size_t step_bytes = static_cast<size_t>(source.num_layers()) * source.num_experts() * sizeof(float);
+    for_each_step(source, progress, [&](int, const float* step) {
+        out.write(reinterpret_cast<const char*>(step), static_cast<std::streamsize>(step_bytes));
+    });
+}
+
+std::string to_string(TraceFormat format, const LoadTrace& t, int num_model_layers = 0) {
+    TraceStepSource source(t);
     std::ostringstream out;
-    write_trace_json(out, t);
+    write_trace_steps(out, format, source,
+                      TraceInfo{t.layer_ids, t.model, num_model_layers, t.has_layer_ids});
     return out.str();
 }
 
+}  // namespace
+
+const char* trace_format_name(TraceFormat format) {
+    switch (format) {
+        case TraceFormat::kEplb:
+            return "eplb";
+        case TraceFormat::kSglang:
+            return "sglang";
+        case TraceFormat::kVllm:
+            return "vllm";
+        case TraceFormat::kCsv:
+            return "csv";
+        case TraceFormat::kNpy:
+            return "npy";
+    }
+    return "?";
+}
+
+void write_trace_steps(std::ostream& out, TraceFormat format, StepSource& source, const TraceInfo& info,
+                       const StepProgress& progress) {
+    EPLB_CHECK(static_cast<int>(info.layer_ids.size()) == source.num_layers(),
+               "a trace of " << source.num_layers() << " layers needs " << source.num_layers()
+                             << " layer ids, got " << info.layer_ids.size());
+    switch (format) {
+        case TraceFormat::kEplb:
+            return write_eplb_json(out, source, info, progress);
+        case TraceFormat::kSglang:
+            return write_sglang_json(out, source, info, progress);
+        case TraceFormat::kVllm:
+            return write_vllm_json(out, source, progress);
+        case TraceFormat::kCsv:
+            return write_csv(out, source, info, progress);
+        case TraceFormat::kNpy:
+            return write_npy(out, source, progress);
+    }
+}
+
+void write_trace_json(std::ostream& out, const LoadTrace& t) {
+    TraceStepSource source(t);
+    write_trace_steps(out, TraceFormat::kEplb, source, TraceInfo{t.layer_ids, t.model, 0, t.has_layer_ids});
+}
+
+std::string trace_to_json(const LoadTrace& t) { return to_string(TraceFormat::kEplb, t); }
+
 std::string trace_to_sglang_json(const LoadTrace& t, int num_model_layers) {
-    const int rows = std::max(num_model_layers, t.layer_ids.empty() ? 0 : t.layer_ids.back() + 1);
-    EPLB_CHECK(num_model_layers == 0 || num_model_layers >= rows,
-               "num_model_layers (" << num_model_layers << ") is below the trace's last layer id + 1 ("
-                                    << rows << ")");
-    std::vector<int> row_of_id(static_cast<size_t>(rows), -1);
-    for (int l = 0; l < t.num_layers; ++l) row_of_id[t.layer_ids[l]] = l;
-    const std::vector<float> zeros(static_cast<size_t>(t.num_experts), 0.0f);
-    json steps = json::array();
-    for (int s = 0; s < t.num_steps; ++s) {
-        json step = json::array();
-        for (int id = 0; id < rows; ++id) {
-            if (row_of_id[id] < 0) {
-                step.push_back(zeros);
-                continue;
-            }
-            const float* row = t.step_data(s) + static_cast<size_t>(row_of_id[id]) * t.num_experts;
-            step.push_back(std::vector<float>(row, row + t.num_experts));
-        }
-        steps.push_back(std::move(step));
-    }
-    json j;
-    j["logical_count"] = std::move(steps);
-    return j.dump() + "\n";
+    return to_string(TraceFormat::kSglang, t, num_model_layers);
 }
 
-std::string trace_to_vllm_json(const LoadTrace& t) {
-    json history = json::array();
-    for (int s = 0; s < t.num_steps; ++s) {
-        json step = json::array();
-        for (int l = 0; l < t.num_layers; ++l) {
-            const float* row = t.step_data(s) + static_cast<size_t>(l) * t.num_experts;
-            step.push_back(std::vector<float>(row, row + t.num_experts));
-        }
-        history.push_back(json{{"logical_expert_load", std::move(step)}});
-    }
-    json j;
-    j["load_history"] = std::move(history);
-    return j.dump() + "\n";
-}
+std::string trace_to_vllm_json(const LoadTrace& t) { return to_string(TraceFormat::kVllm, t); }
 
-std::string trace_to_csv(const LoadTrace& t) {
-    std::string out = "step,layer,expert,load\n";
-    char buf[64];
-    for (int s = 0; s < t.num_steps; ++s) {
-        for (int l = 0; l < t.num_layers; ++l) {
-            for (int e = 0; e < t.num_experts; ++e) {
-                const float v = t.step_data(s)[static_cast<size_t>(l) * t.num_experts + e];
-                const int n = std::snprintf(buf, sizeof buf, "%d,%d,%d,%.9g\n", s, t.layer_ids[l], e, v);
-                out.append(buf, n);
-            }
-        }
-    }
-    return out;
-}
+std::string trace_to_csv(const LoadTrace& t) { return to_string(TraceFormat::kCsv, t); }
 
-std::string trace_to_npy(const LoadTrace& t) {
-    std::string out =
-        npy_preamble("{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(t.num_steps) +
-                     ", " + std::to_string(t.num_layers) + ", " + std::to_string(t.num_experts) + "), }");
-    out.append(reinterpret_cast<const char*>(t.values.data()), t.values.size() * sizeof(float));
-    return out;
-}
+std::string trace_to_npy(const LoadTrace& t) { return to_string(TraceFormat::kNpy, t); }
 
-void write_trace(const LoadTrace& trace, const std::string& path) {
+TraceFormat trace_format_of(const std::string& path) {
     const std::string ext = extension_of(path);
-    if (ext == "csv") return write_file_atomic(path, trace_to_csv(trace));
-    if (ext == "npy") return write_file_atomic(path, trace_to_npy(trace));
+    if (ext == "csv") return TraceFormat::kCsv;
+    if (ext == "npy") return TraceFormat::kNpy;
     // stdout (-, /dev/stdout) has no extension: JSON.
     EPLB_CHECK(ext == "json" || is_stdout_path(path),
                path << ": unknown trace format '." << ext << "' (use .json, .csv or .npy)");
-    write_file_atomic(path, [&](std::ostream& out) { write_trace_json(out, trace); });
+    return TraceFormat::kEplb;
+}
+
+void write_trace(StepSource& source, const TraceInfo& info, const std::string& path, TraceFormat format,
+                 const StepProgress& progress) {
+    write_file_atomic(path,
+                      [&](std::ostream& out) { write_trace_steps(out, format, source, info, progress); });
+}
+
+void write_trace(const LoadTrace& trace, const std::string& path) {
+    const TraceFormat format = trace_format_of(path);
+    TraceStepSource source(trace);
+    write_trace(source, TraceInfo{trace.layer_ids, trace.model, 0, trace.has_layer_ids}, path, format);
 }
 
 }  // namespace eplb::io

@@ -269,31 +269,55 @@ LoadTrace read_trtllm_stats(const std::string& dir) {
     return t;
 }
 
-void write_trtllm_stats(const LoadTrace& trace, const std::string& dir, int top_k) {
-    EPLB_CHECK(top_k >= 1 && top_k <= trace.num_experts,
-               "top_k (" << top_k << ") must be in [1, " << trace.num_experts
-                         << "]: TensorRT-LLM records it as num_experts_per_token");
-    SafeTensors tensors;
-    for (int s = 0; s < trace.num_steps; ++s) {
-        for (int l = 0; l < trace.num_layers; ++l) {
-            std::vector<int64_t> counts(static_cast<size_t>(trace.num_experts));
-            for (int e = 0; e < trace.num_experts; ++e) {
-                const float v = trace.step_data(s)[static_cast<size_t>(l) * trace.num_experts + e];
-                EPLB_CHECK(v == std::floor(v) && v >= 0 && v < 9.2e18f,
-                           "step " << s << ", layer " << trace.layer_ids[l] << ", expert " << e
-                                   << " has load " << v
-                                   << ": TensorRT-LLM statistics hold integer token counts");
-                counts[e] = static_cast<int64_t>(v);
-            }
-            tensors[std::to_string(s) + "_" + std::to_string(trace.layer_ids[l])] = int64_tensor(counts);
+namespace {
+
+// Indices 0..n-1 of `numbers` ordered as their decimal strings followed by `suffix` sort: keys
+// "{iter}_{layer}" sort by iter + "_" ("10_3" before "1_3") then by layer ("1_10" before "1_3"),
+// the order of the tensors in a safetensors file, which sorts its keys.
+std::vector<int> in_key_order(const std::vector<int>& numbers, const char* suffix) {
+    std::vector<std::pair<std::string, int>> named;
+    for (int i = 0; i < static_cast<int>(numbers.size()); ++i) {
+        named.emplace_back(std::to_string(numbers[i]) + suffix, i);
+    }
+    std::sort(named.begin(), named.end());
+    std::vector<int> order;
+    for (const auto& entry : named) order.push_back(entry.second);
+    return order;
+}
+
+}  // namespace
+
+void write_trtllm_stats(StepSource& source, const std::vector<int>& layer_ids, const std::string& dir,
+                        int top_k, const std::function<void(int, int)>& progress) {
+    const int steps = source.num_steps(), layers = source.num_layers(), experts = source.num_experts();
+    EPLB_CHECK(top_k >= 1 && top_k <= experts, "top_k ("
+                                                   << top_k << ") must be in [1, " << experts
+                                                   << "]: TensorRT-LLM records it as num_experts_per_token");
+    std::vector<int> step_numbers(static_cast<size_t>(steps));
+    for (int s = 0; s < steps; ++s) step_numbers[s] = s;
+    const std::vector<int> step_order = in_key_order(step_numbers, "_"),
+                           layer_order = in_key_order(layer_ids, "");
+    // The header, as to_safetensors writes it (nlohmann's compact dump of the same ordered object),
+    // then the counts in key order: each step is read once, in the order of its keys.
+    const uint64_t tensor_bytes = static_cast<uint64_t>(experts) * sizeof(int64_t);
+    std::string header = "{";
+    uint64_t offset = 0;
+    for (int s : step_order) {
+        for (int l : layer_order) {
+            if (offset != 0) header += ',';
+            header += "\"" + std::to_string(s) + "_" + std::to_string(layer_ids[l]) +
+                      "\":{\"dtype\":\"I64\",\"shape\":[" + std::to_string(experts) + "],\"data_offsets\":[" +
+                      std::to_string(offset) + "," + std::to_string(offset + tensor_bytes) + "]}";
+            offset += tensor_bytes;
         }
     }
-    const std::string safetensors = to_safetensors(tensors);
-    const std::string meta =
-        json{{"num_experts", trace.num_experts}, {"num_experts_per_token", top_k}}.dump() + "\n";
+    header += '}';
+    header.append((8 - header.size() % 8) % 8, ' ');
+    const std::string meta = json{{"num_experts", experts}, {"num_experts_per_token", top_k}}.dump() + "\n";
 
     std::error_code ec;
     const fs::path root(dir);
+    bool created = false;
     if (fs::exists(root, ec)) {
         EPLB_CHECK(fs::is_directory(root, ec), dir << ": exists and is not a directory");
         for (const auto& entry : fs::directory_iterator(root, ec)) {
@@ -305,10 +329,46 @@ void write_trtllm_stats(const LoadTrace& trace, const std::string& dir, int top_
     } else {
         fs::create_directories(root, ec);
         EPLB_CHECK(!ec, dir << ": cannot create the directory: " << ec.message());
+        created = true;
     }
-    // Counts first, then meta_info.json: a reader needs both, and each appears whole.
-    write_file_atomic((root / "rank0.safetensors").string(), safetensors);
-    write_file_atomic((root / "meta_info.json").string(), meta);
+    try {
+        // Counts first, then meta_info.json: a reader needs both, and each appears whole.
+        write_file_atomic((root / "rank0.safetensors").string(), [&](std::ostream& out) {
+            const uint64_t len = header.size();
+            char len_bytes[8];
+            std::memcpy(len_bytes, &len, 8);
+            out.write(len_bytes, 8);
+            out.write(header.data(), static_cast<std::streamsize>(header.size()));
+            std::vector<float> step(static_cast<size_t>(layers) * experts);
+            std::vector<int64_t> counts(static_cast<size_t>(experts));
+            int done = 0;
+            for (int s : step_order) {
+                source.load_step(s, step.data());
+                for (int l : layer_order) {
+                    for (int e = 0; e < experts; ++e) {
+                        const float v = step[static_cast<size_t>(l) * experts + e];
+                        EPLB_CHECK(v == std::floor(v) && v >= 0 && v < 9.2e18f,
+                                   "step " << s << ", layer " << layer_ids[l] << ", expert " << e
+                                           << " has load " << v
+                                           << ": TensorRT-LLM statistics hold integer token counts");
+                        counts[e] = static_cast<int64_t>(v);
+                    }
+                    out.write(reinterpret_cast<const char*>(counts.data()),
+                              static_cast<std::streamsize>(tensor_bytes));
+                }
+                if (progress) progress(++done, steps);
+            }
+        });
+        write_file_atomic((root / "meta_info.json").string(), meta);
+    } catch (...) {
+        if (created) fs::remove(root, ec);  // empty again: the writer removed its temp file
+        throw;
+    }
+}
+
+void write_trtllm_stats(const LoadTrace& trace, const std::string& dir, int top_k) {
+    TraceStepSource source(trace);
+    write_trtllm_stats(source, trace.layer_ids, dir, top_k);
 }
 
 }  // namespace eplb::io

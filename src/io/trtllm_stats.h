@@ -4,10 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "eplb/step_source.h"
 #include "eplb/trace.h"
 
 namespace eplb::io {
@@ -43,9 +45,15 @@ LoadTrace read_trtllm_stats(const std::string& dir);
 
 // Writes `trace` as a statistics directory (meta_info.json with num_experts and
 // num_experts_per_token = top_k, and rank0.safetensors holding all counts, iterations 0..T-1).
-// Loads must be integers. The directory is created; an existing one may only hold the files
-// written here (stale rank files would be summed in by any reader). Each file is written
-// atomically.
+// Loads must be integers. The directory is created (and removed again when writing fails); an
+// existing one may only hold the files written here (stale rank files would be summed in by any
+// reader). Each file is written atomically.
 void write_trtllm_stats(const LoadTrace& trace, const std::string& dir, int top_k);
+
+// The same from a step source, one step in memory at a time: the file holds the steps in the order
+// of their keys ("10_3" before "2_3"), so the source must serve steps in any order (files and
+// in-memory traces do, a generator does not). `progress` gets (steps done, steps in all).
+void write_trtllm_stats(StepSource& source, const std::vector<int>& layer_ids, const std::string& dir,
+                        int top_k, const std::function<void(int, int)>& progress = nullptr);
 
 }  // namespace eplb::io

@@ -1,0 +1,39 @@
+// The stderr progress bar (see progress.h).
+#include "cli/progress.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <string>
+
+#include "io/report.h"
+
+namespace eplb::cli {
+
+bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
+
+ProgressBar::ProgressBar() : enabled_(stderr_is_terminal()), start_(std::chrono::steady_clock::now()) {}
+
+void ProgressBar::update(int done, int total) {
+    if (!enabled_) return;
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    if (elapsed < 1.0 || done >= total) return;
+    constexpr int kWidth = 30;
+    const int filled = static_cast<int>(static_cast<double>(done) / total * kWidth);
+    const double left = elapsed * (total - done) / std::max(1, done);
+    std::cerr << "\r[" << std::string(filled, '#') << std::string(kWidth - filled, '.') << "] "
+              << io::format("%3d%%  step %d of %d  %.1f s, about %.0f s left ", 100 * done / total, done,
+                            total, elapsed, std::ceil(left))
+              << std::flush;
+    shown_ = true;
+}
+
+void ProgressBar::clear() {
+    if (!shown_) return;
+    std::cerr << "\r" << std::string(80, ' ') << "\r" << std::flush;
+    shown_ = false;
+}
+
+}  // namespace eplb::cli
