@@ -14,11 +14,24 @@
 
 namespace eplb::cli {
 
-void add_input_options(CLI::App& app, InputOptions& o, bool with_policy) {
-    app.add_option("--trace", o.trace_path,
-                   "Expert-load trace: JSON (SGLang logical_count, eplb load-history, eplb.trace/v1), CSV, "
-                   ".npy, an SGLang .pt dump (a file, or a directory of per-pass rank files) or a "
-                   "TensorRT-LLM expert-statistics directory (default: a synthetic DeepSeek-V3 trace)");
+void add_input_options(CLI::App& app, InputOptions& o, bool with_policy, bool multi_trace) {
+    const std::string trace_help =
+        "Expert-load trace: JSON (SGLang logical_count, eplb load-history, eplb.trace/v1), CSV, .npy, an "
+        "SGLang "
+        ".pt dump (a file, or a directory of per-pass rank files) or a TensorRT-LLM expert-statistics "
+        "directory (default: a synthetic DeepSeek-V3 trace)";
+    if (multi_trace) {
+        app.add_option("--trace", o.trace_paths,
+                       trace_help +
+                           "; repeat for several workloads (robust plans for the worst of them, the "
+                           "other policies for their sum)")
+            ->allow_extra_args(false);
+        app.add_option("--workloads-from-steps", o.workloads_from_steps,
+                       "Cut the (one) trace's selected steps into K consecutive chunks, one workload each")
+            ->check(in_range(1, kMaxConfigCount));
+    } else {
+        app.add_option("--trace", o.trace_path, trace_help);
+    }
     app.add_option("--config", o.config_path,
                    "Parallel config JSON (keys named like the flags; flags override it)");
     const double max_count = kMaxConfigCount;
@@ -199,7 +212,29 @@ ParallelConfig resolve_parallel_config(const InputOptions& o, const io::ConfigFi
 
 ResolvedInput resolve_input(const InputOptions& o) { return resolve_input(o, io::ConfigFile{}); }
 
-ResolvedInput resolve_input(const InputOptions& o, const io::ConfigFile& overrides) {
+std::string trace_shape(const LoadTrace& t) {
+    std::string ids;
+    for (size_t i = 0; i < t.layer_ids.size(); ++i) {
+        if (i > 0 && t.layer_ids[i] == t.layer_ids[i - 1] + 1 &&
+            (i + 1 == t.layer_ids.size() || t.layer_ids[i + 1] != t.layer_ids[i] + 1)) {
+            ids += ".." + std::to_string(t.layer_ids[i]);
+        } else if (i == 0 || t.layer_ids[i] != t.layer_ids[i - 1] + 1) {
+            ids += (ids.empty() ? "" : ",") + std::to_string(t.layer_ids[i]);
+        }
+    }
+    return std::to_string(t.num_layers) + " layers x " + std::to_string(t.num_experts) +
+           " experts (model layers " + ids + ")";
+}
+
+ResolvedInput resolve_input(const InputOptions& o_in, const io::ConfigFile& overrides) {
+    InputOptions o = o_in;
+    if (o.trace_path.empty() && !o.trace_paths.empty()) o.trace_path = o.trace_paths.front();
+    if (o.workloads_from_steps != 0 && o.trace_paths.size() > 1) {
+        EPLB_FAIL_KIND(ErrorKind::kUsage,
+                       "--workloads-from-steps cuts one trace into workloads; it cannot be "
+                       "combined with "
+                           << o.trace_paths.size() << " --trace files");
+    }
     ResolvedInput in;
     io::ConfigFile file;
     if (!o.config_path.empty()) {
@@ -210,6 +245,8 @@ ResolvedInput resolve_input(const InputOptions& o, const io::ConfigFile& overrid
     in.model = file.model;
     const bool embedded = o.trace_path.empty() && o.config_path.empty();
     LoadTrace trace;
+    std::string first_shape;     // of the first --trace as read, when there are several
+    std::vector<int> trace_ids;  // its layer ids after the layer-id rule
     if (!o.trace_path.empty()) {
         trace = io::read_trace(o.trace_path);
         in.trace_source = o.trace_path;
@@ -219,6 +256,8 @@ ResolvedInput resolve_input(const InputOptions& o, const io::ConfigFile& overrid
             trace = fold_by_placement(trace, o.physical_map, file);
             in.trace_source += " (physical slots folded by " + o.physical_map + ")";
         }
+        if (o.trace_paths.size() > 1) first_shape = trace_shape(trace);
+        trace_ids = trace.layer_ids;
         check_config_experts(o.config_path, file, in.trace_source, trace.num_experts);
     } else {
         if (o.first_layer >= 0 || !o.physical_map.empty()) {
@@ -261,6 +300,58 @@ ResolvedInput resolve_input(const InputOptions& o, const io::ConfigFile& overrid
         if (steps.end == -1) steps.end = trace.num_steps;
     }
     about_trace([&] { in.load = trace.sum_steps(steps.first, steps.end); });
+    if (o.workloads_from_steps > 0) {
+        const int k = o.workloads_from_steps, n = steps.end - steps.first;
+        EPLB_CHECK(k <= n, in.trace_source << ": --workloads-from-steps " << k << " needs at least " << k
+                                           << " steps but the selection has " << n);
+        for (int i = 0; i < k; ++i) {
+            const int first = steps.first + static_cast<int>(static_cast<int64_t>(n) * i / k);
+            const int end = steps.first + static_cast<int>(static_cast<int64_t>(n) * (i + 1) / k);
+            about_trace([&] { in.workloads.push_back(trace.sum_steps(first, end)); });
+            in.workload_names.push_back(in.trace_source + " steps " + std::to_string(first) + ":" +
+                                        std::to_string(end));
+        }
+    }
+    for (size_t i = 1; i < o.trace_paths.size(); ++i) {
+        // Each further workload: same shape and layer ids as the first, the same layer and step
+        // selection; the load the sum-planning policies see is the sum of all.
+        const std::string& path = o.trace_paths[i];
+        LoadTrace other = io::read_trace(path);
+        give_layer_ids(other, o.first_layer, file.moe_layers, path);  // the same rule as the first
+        if (!o.physical_map.empty()) other = fold_by_placement(other, o.physical_map, file);
+        EPLB_CHECK(other.num_experts == trace.num_experts && other.layer_ids == trace_ids,
+                   path << " has " << trace_shape(other) << " but " << o.trace_paths[0] << " has "
+                        << first_shape << ": every --trace must have the same layers and experts");
+        if (in.workloads.empty()) {
+            in.workloads.push_back(in.load);
+            in.workload_names.push_back(in.trace_source);
+        }
+        prefix_errors(path + ": ", [&] {
+            if (!o.layers.empty()) {
+                other = select_layers(other, parse_range(o.layers, "--layers"));
+            } else if (file.moe_layers) {
+                const std::string what = "moe_layers of " + o.config_path;
+                other = select_layers(other, *file.moe_layers, what.c_str());
+            }
+            Range s{0, other.num_steps};
+            if (!o.steps.empty()) {
+                s = parse_range(o.steps, "--steps");
+                if (s.end == -1) s.end = other.num_steps;
+            }
+            in.workloads.push_back(other.sum_steps(s.first, s.end));
+        });
+        in.workload_names.push_back(path);
+        double worst = 0;
+        for (Eigen::Index l = 0; l < in.load.rows(); ++l) {
+            double total = 0;
+            for (Eigen::Index x = 0; x < in.load.cols(); ++x) {
+                in.load(l, x) += in.workloads.back()(l, x);
+                total += in.load(l, x);
+            }
+            worst = std::max(worst, total);
+        }
+        EPLB_CHECK(worst <= kMaxLoad, path << ": the sum of the --trace loads exceeds float32 range");
+    }
     in.config = resolve_parallel_config(o, file, trace.num_experts, embedded, in.trace_source);
     in.policy = o.policy;
     if (file.policy && !(o.policy_opt && o.policy_opt->count())) {
@@ -276,8 +367,10 @@ ResolvedInput resolve_input(const InputOptions& o, const io::ConfigFile& overrid
             "GPUs "
             "with 32 redundant experts, synthetic trace (gen-trace seed 1)";
     } else {
-        in.title =
-            "trace " + in.trace_source + (in.config_source.empty() ? "" : ", config " + in.config_source);
+        std::string traces = in.trace_source;
+        for (size_t i = 1; i < o.trace_paths.size(); ++i) traces += ", " + o.trace_paths[i];
+        in.title = (o.trace_paths.size() > 1 ? "traces " : "trace ") + traces +
+                   (in.config_source.empty() ? "" : ", config " + in.config_source);
     }
     return in;
 }

@@ -25,6 +25,10 @@ namespace eplb::cli {
 
 struct InputOptions {
     std::string trace_path, config_path;
+    // Subcommands that take several workloads (plan): every --trace, and --workloads-from-steps K
+    // (0: off). One --trace behaves exactly as trace_path.
+    std::vector<std::string> trace_paths;
+    int workloads_from_steps = 0;
     int num_groups = 0, num_nodes = 0, num_gpus = 0, num_redundant_experts = 0, num_physical_experts = 0;
     std::string layers, steps;
     int first_layer = -1;      // --first-layer N (-1: not given)
@@ -38,8 +42,10 @@ struct InputOptions {
 };
 
 // --trace, --config, --num-groups, --num-nodes, --num-gpus, --num-redundant-experts |
-// --num-physical-experts, --layers, --first-layer, --steps; with_policy adds --policy and --backend.
-void add_input_options(CLI::App& app, InputOptions& options, bool with_policy);
+// --num-physical-experts, --layers, --first-layer, --physical-map, --steps; with_policy adds --policy
+// and --backend. multi_trace makes --trace repeatable (each one workload) and adds
+// --workloads-from-steps.
+void add_input_options(CLI::App& app, InputOptions& options, bool with_policy, bool multi_trace = false);
 
 // --first-layer N: the model layer id of the first row of a trace without layer ids.
 CLI::Option* add_first_layer_option(CLI::App& app, int& first_layer);
@@ -62,7 +68,11 @@ LoadTrace fold_by_placement(const LoadTrace& trace, const std::string& map_path,
 
 struct ResolvedInput {
     LoadTrace trace;  // the selected layers, all steps
-    LoadMatrix load;  // [L][E] summed over the selected steps
+    LoadMatrix load;  // [L][E] summed over the selected steps (several workloads: over all of them)
+    // Several workloads (--trace repeated, or --workloads-from-steps): each [L][E] and its name;
+    // one workload: empty.
+    std::vector<LoadMatrix> workloads;
+    std::vector<std::string> workload_names;
     ParallelConfig config;
     Policy policy = Policy::kDeepseek;
     std::string title;  // first line of a report: what was read or generated
@@ -88,6 +98,10 @@ ParallelConfig resolve_parallel_config(const InputOptions& options, const io::Co
 
 // The generator options of the embedded default trace (DeepSeek-V3 shapes, MoE layers 3..60).
 GenTraceOptions embedded_trace_options();
+
+// "58 layers x 256 experts (model layers 3..60)": how messages about mismatched --trace workloads
+// describe each.
+std::string trace_shape(const LoadTrace& trace);
 
 // The config of placement files in the engines' formats (SGLang, TensorRT-LLM, vLLM), which record
 // only each slot's expert: --num-gpus, --num-nodes, --num-groups.

@@ -15,6 +15,7 @@
 #include "eplb/metrics.h"
 #include "eplb/migration.h"
 #include "eplb/migration_aware.h"
+#include "eplb/robust.h"
 #include "io/engine_export.h"
 #include "io/file_util.h"
 #include "io/placement_io.h"
@@ -122,7 +123,8 @@ int run_plan(const PlanOptions& o) {
     }
     // A placement planned on the generated default trace looks deployable but balances nothing real.
     EPLB_CHECK_KIND(ErrorKind::kUsage,
-                    !o.input.trace_path.empty() || o.synthetic || (o.output.empty() && o.exports.empty()),
+                    !o.input.trace_path.empty() || !o.input.trace_paths.empty() || o.synthetic ||
+                        (o.output.empty() && o.exports.empty()),
                     "no --trace: refusing to write a placement ("
                         << (o.output.empty() ? "--export" : "-o")
                         << ") planned on a synthetic trace; pass --trace FILE (the loads to balance), or "
@@ -140,15 +142,31 @@ int run_plan(const PlanOptions& o) {
                                     std::string("--export ") + io::placement_format_name(format));
         }
     }
-    const auto planner = make_cli_planner(o.input);
+    const bool several = !in.workloads.empty();
     io::PlacementDoc doc;
     doc.config = in.config;
     doc.policy = policy_name(in.policy);
     doc.layer_ids = in.trace.layer_ids;
     doc.has_layer_ids = in.trace.has_layer_ids;
-    doc.placement = planner->plan(in.load, in.config, in.policy);
-    doc.backend = planner->plan_backend(in.config, in.policy);
+    // What the report and migration score: the sum the engines plan on, or for robust the blend in
+    // which every (normalised) workload weighs the same.
+    LoadMatrix scored = in.load;
+    if (in.policy == Policy::kRobust) {
+        // Only the CPU has a robust planner: it runs there whatever --backend says.
+        if (o.input.backend == Backend::kCuda)
+            std::cerr << "note: the CUDA backend has no robust planner; planning on the CPU\n";
+        const std::vector<LoadMatrix> workloads = several ? in.workloads : std::vector<LoadMatrix>{in.load};
+        doc.placement = plan_robust(workloads, in.config);
+        if (several) scored = robust_blend(workloads);
+        doc.backend = "cpu";
+    } else {
+        const auto planner = make_cli_planner(o.input);
+        doc.placement = planner->plan(in.load, in.config, in.policy);
+        doc.backend = planner->plan_backend(in.config, in.policy);
+    }
     doc.trace_source = in.trace_source;
+    for (size_t i = 1; i < in.workload_names.size() && o.input.workloads_from_steps == 0; ++i)
+        doc.trace_source += ", " + in.workload_names[i];
     doc.config_source = in.config_source;
     doc.model = in.model;
     doc.expert_bytes = in.expert_bytes;
@@ -158,13 +176,13 @@ int run_plan(const PlanOptions& o) {
         MigrationOptions mo;
         mo.max_moves = o.max_moves;
         mo.move_cost = o.move_cost;
-        EPLB_CHECK(!mo.trade() || in.policy == Policy::kBalanced,
-                   "--max-moves and --move-cost need --policy balanced: a "
+        EPLB_CHECK(!mo.trade() || in.policy != Policy::kDeepseek,
+                   "--max-moves and --move-cost need --policy balanced or robust: a "
                        << policy_name(in.policy)
                        << " plan is only relabelled against "
                           "--previous, so its balance stays "
                           "identical");
-        const MigrationAwarePlan mp = plan_migration_aware(in.load, doc.placement, prev, in.config, mo);
+        const MigrationAwarePlan mp = plan_migration_aware(scored, doc.placement, prev, in.config, mo);
         if (!mp.budget_met) {
             std::cerr << "warning: --max-moves " << o.max_moves
                       << " cannot be met: the cheapest choice of every layer is taken\n";
@@ -175,10 +193,10 @@ int run_plan(const PlanOptions& o) {
         migration = count_migration(prev, doc.placement.phy2log, in.config, in.expert_bytes);
     }
     if (in.config.hierarchical() && in.config.num_nodes > 1) {
-        doc.node_bounds = node_lower_bounds(doc.placement.phy2log, in.load, in.config);
+        doc.node_bounds = node_lower_bounds(doc.placement.phy2log, scored, in.config);
     }
     const MigrationStats* moved = migration ? &*migration : nullptr;
-    const Metrics metrics = evaluate(doc.placement.phy2log, in.load, in.config);
+    const Metrics metrics = evaluate(doc.placement.phy2log, scored, in.config);
     // Render every export before writing any file, so that a bad export option leaves no file
     // behind. The placement JSON is streamed: for a large model (1000 layers x 4096 experts is
     // ~300 MB) it never exists as one string or DOM.
@@ -198,7 +216,30 @@ int run_plan(const PlanOptions& o) {
             document_on_stdout = document_on_stdout || io::is_stdout_path(e.second);
         std::ostream& report = document_on_stdout ? std::cerr : std::cout;
         const auto name = [](const std::string& path) { return path == "-" ? std::string("stdout") : path; };
-        report << io::render_placement_report("eplb plan: " + in.title, doc, metrics, moved);
+        std::string title = "eplb plan: " + in.title;
+        if (several) {
+            title += "\n" + std::to_string(in.workloads.size()) + " workloads" +
+                     (in.policy == Policy::kRobust
+                          ? ", each normalised to equal total per layer: robust plans for the worst of them; "
+                            "the balance below is on their normalised blend"
+                          : ": planned on their sum, as the engines do; the balance below is on the sum");
+        }
+        report << io::render_placement_report(title, doc, metrics, moved);
+        if (several) {
+            // Each workload's own balance under the plan: the worst is what robust optimises.
+            report << "\nper workload (balancedness):\n";
+            double worst = 2;
+            size_t worst_i = 0;
+            for (size_t i = 0; i < in.workloads.size(); ++i) {
+                const double b = evaluate(doc.placement.phy2log, in.workloads[i], in.config).balancedness;
+                report << io::format("  %.4f  %s\n", b, in.workload_names[i].c_str());
+                if (b < worst) {
+                    worst = b;
+                    worst_i = i;
+                }
+            }
+            report << io::format("  %.4f  worst (%s)\n", worst, in.workload_names[worst_i].c_str());
+        }
         if (!o.output.empty()) report << "\nplacement written to " << name(o.output) << "\n";
         for (size_t i = 0; i < formats.size(); ++i) {
             report << (o.output.empty() && i == 0 ? "\n" : "") << io::placement_format_name(formats[i])
@@ -211,7 +252,7 @@ int run_plan(const PlanOptions& o) {
 Command setup_plan(CLI::App& parent) {
     auto o = std::make_shared<PlanOptions>();
     CLI::App* app = parent.add_subcommand("plan", "Compute a placement for a trace and report its balance");
-    add_input_options(*app, o->input, true);
+    add_input_options(*app, o->input, true, true);
     app->add_option(
         "-o,--output", o->output,
         "Write the placement JSON (eplb.placement/v1) to this file (-: stdout, the report goes to "
@@ -235,17 +276,17 @@ Command setup_plan(CLI::App& parent) {
                                             "Placement in force (eplb, SGLang, TensorRT-LLM or vLLM file): "
                                             "relabel GPUs and slots to keep experts where they "
                                             "are, and report the experts and bytes moved");
-    app->add_option(
-           "--max-moves", o->max_moves,
-           "With --previous and --policy balanced: at most this many experts moved (summed over layers), "
-           "giving up the least balance per move saved; -1: no bound")
+    app->add_option("--max-moves", o->max_moves,
+                    "With --previous and --policy balanced or robust: at most this many experts moved "
+                    "(summed over layers), "
+                    "giving up the least balance per move saved; -1: no bound")
         ->capture_default_str()
         ->check(at_least(-1))
         ->needs(previous);
-    app->add_option(
-           "--move-cost", o->move_cost,
-           "With --previous and --policy balanced: price of one moved expert in units of the layer's gap "
-           "(e.g. 0.0001: a move must lower the layer's max GPU load by 0.01% of its bound)")
+    app->add_option("--move-cost", o->move_cost,
+                    "With --previous and --policy balanced or robust: price of one moved expert in units of "
+                    "the layer's gap "
+                    "(e.g. 0.0001: a move must lower the layer's max GPU load by 0.01% of its bound)")
         ->capture_default_str()
         ->check(at_least(0))
         ->needs(previous);

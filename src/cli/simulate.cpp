@@ -30,6 +30,7 @@ struct SimulateOptions {
     std::vector<int> window_sizes, step_intervals;
     std::vector<std::string> thresholds, relabel;
     bool oracle = false;
+    int robust_chunks = 4;
     std::string csv, svg;
     bool json = false;
     CLI::Option *window_opt = nullptr, *interval_opt = nullptr, *policy_opt = nullptr;
@@ -252,6 +253,7 @@ int run_simulate(const SimulateOptions& o) {
     sim.lanes = make_lanes(unique_in_order(policies), unique_in_order(windows), unique_in_order(intervals),
                            unique_in_order(parse_thresholds(o.thresholds)), o.oracle,
                            unique_in_order(parse_relabel(o.relabel)));
+    for (LaneSpec& lane : sim.lanes) lane.robust_chunks = o.robust_chunks;
 
     std::vector<io::NamedOutput> outputs;
     if (!o.csv.empty()) outputs.push_back({"--csv", o.csv});
@@ -325,6 +327,11 @@ Command setup_simulate(CLI::App& parent) {
         ->type_name("off|on[,...]")
         ->default_str("off")
         ->check(one_of(names_of<bool>(kSwitchNames)));
+    app->add_option("--robust-chunks", o->robust_chunks,
+                    "--policy robust: cut the window into K consecutive chunks and plan each rearrangement "
+                    "for the worst of them instead of their sum (1..window size; robust runs on the CPU)")
+        ->capture_default_str()
+        ->check(in_range(1, kMaxConfigCount));
     app->add_flag("--oracle", o->oracle,
                   "Add the ceiling: each step scored with the placement planned on its own load");
     app->add_option("--csv", o->csv,

@@ -25,7 +25,6 @@ class BalancedPlanner {
           n_(c.hierarchical() ? c.num_nodes : 1) {
         node_groups_.resize(g_);
         group_load_.resize(g_);
-        bound_.resize(n_);
     }
 
     void plan_row(const float* load, int* phy2log, int* phyrank, int* logcnt) {
@@ -106,7 +105,7 @@ class BalancedPlanner {
     }
 
     void assign_groups(const float* load) {
-        const int groups_per_node = g_ / n_, group_size = e_ / g_;
+        const int group_size = e_ / g_;
         if (n_ == 1) {
             std::iota(node_groups_.begin(), node_groups_.end(), 0);
             return;
@@ -126,58 +125,14 @@ class BalancedPlanner {
             group_top_[2 * g] = top1;
             group_top_[2 * g + 1] = top2;
         }
-        // Greedy: heaviest group first to the lightest node with room (ties: lowest index).
-        std::vector<int> order(g_), fill(n_, 0);
-        std::vector<double> node_load(n_, 0.0);
-        std::iota(order.begin(), order.end(), 0);
-        std::stable_sort(order.begin(), order.end(),
-                         [&](int a, int b) { return group_load_[a] > group_load_[b]; });
-        for (int g : order) {
-            int best = -1;
-            for (int node = 0; node < n_; ++node) {
-                if (fill[node] < groups_per_node && (best < 0 || node_load[node] < node_load[best]))
-                    best = node;
-            }
-            node_groups_[best * groups_per_node + fill[best]++] = g;
-            node_load[best] += group_load_[g];
-        }
-        for (int node = 0; node < n_; ++node)
-            bound_[node] = node_bound(&node_groups_[node * groups_per_node]);
-        // Swap groups between the node of highest bound and another while that lowers the pair's max.
-        const double tol = 1e-12 * std::accumulate(group_load_.begin(), group_load_.end(), 0.0);
-        for (int step = 0; step < 16 * g_; ++step) {
-            const int a = static_cast<int>(std::max_element(bound_.begin(), bound_.end()) - bound_.begin());
-            double best = bound_[a] - tol, best_a = 0, best_b = 0;
-            int best_i = -1, best_j = -1;
-            for (int b = 0; b < n_; ++b) {
-                if (b == a) continue;
-                for (int i = a * groups_per_node; i < (a + 1) * groups_per_node; ++i) {
-                    for (int j = b * groups_per_node; j < (b + 1) * groups_per_node; ++j) {
-                        std::swap(node_groups_[i], node_groups_[j]);
-                        const double ba = node_bound(&node_groups_[a * groups_per_node]);
-                        const double bb = ba < best ? node_bound(&node_groups_[b * groups_per_node]) : ba;
-                        std::swap(node_groups_[i], node_groups_[j]);
-                        if (std::max(ba, bb) < best) {
-                            best = std::max(ba, bb);
-                            best_a = ba;
-                            best_b = bb;
-                            best_i = i;
-                            best_j = j;
-                        }
-                    }
-                }
-            }
-            if (best_i < 0) break;
-            std::swap(node_groups_[best_i], node_groups_[best_j]);
-            bound_[a] = best_a;
-            bound_[best_j / groups_per_node] = best_b;
-        }
+        assign_groups_to_nodes(
+            group_load_, 1, n_, [this](const int* groups) { return node_bound(groups); }, node_groups_);
     }
 
     int e_, r_, p_, g_, n_;
     std::vector<int> node_groups_;  // [N][G/N] groups of each node
     const float* row_ = nullptr;    // the row being planned
-    std::vector<double> group_load_, bound_, bound_weight_, weight_;
+    std::vector<double> group_load_, bound_weight_, weight_;
     std::vector<double> group_top_;  // [G][2] the two heaviest experts of each group
     std::vector<int> experts_;
     std::vector<std::pair<uint64_t, double>> bound_cache_;  // group set bitmask -> node bound, this row
@@ -185,6 +140,68 @@ class BalancedPlanner {
 };
 
 }  // namespace
+
+void assign_groups_to_nodes(const std::vector<double>& group_load, int num_workloads, int num_nodes,
+                            const std::function<double(const int*)>& node_bound,
+                            std::vector<int>& node_groups) {
+    const int g_count = static_cast<int>(group_load.size()) / num_workloads, w_count = num_workloads;
+    const int groups_per_node = g_count / num_nodes;
+    node_groups.assign(g_count, 0);
+    auto worst = [&](const double* v) { return *std::max_element(v, v + w_count); };
+    // Greedy: heaviest group (its worst workload) first to the node with room whose worst workload
+    // is lightest (ties: lowest index). One workload: heaviest group first to the lightest node.
+    std::vector<int> order(g_count), fill(num_nodes, 0);
+    std::vector<double> group_worst(g_count), node_load(static_cast<size_t>(num_nodes) * w_count, 0.0);
+    for (int g = 0; g < g_count; ++g) group_worst[g] = worst(&group_load[static_cast<size_t>(g) * w_count]);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int a, int b) { return group_worst[a] > group_worst[b]; });
+    for (int g : order) {
+        int best = -1;
+        for (int node = 0; node < num_nodes; ++node) {
+            if (fill[node] < groups_per_node &&
+                (best < 0 || worst(&node_load[static_cast<size_t>(node) * w_count]) <
+                                 worst(&node_load[static_cast<size_t>(best) * w_count])))
+                best = node;
+        }
+        node_groups[best * groups_per_node + fill[best]++] = g;
+        for (int w = 0; w < w_count; ++w)
+            node_load[static_cast<size_t>(best) * w_count + w] +=
+                group_load[static_cast<size_t>(g) * w_count + w];
+    }
+    std::vector<double> bound(num_nodes);
+    for (int node = 0; node < num_nodes; ++node)
+        bound[node] = node_bound(&node_groups[node * groups_per_node]);
+    // Swap groups between the node of highest bound and another while that lowers the pair's max.
+    const double tol = 1e-12 * std::accumulate(group_load.begin(), group_load.end(), 0.0) / w_count;
+    for (int step = 0; step < 16 * g_count; ++step) {
+        const int a = static_cast<int>(std::max_element(bound.begin(), bound.end()) - bound.begin());
+        double best = bound[a] - tol, best_a = 0, best_b = 0;
+        int best_i = -1, best_j = -1;
+        for (int b = 0; b < num_nodes; ++b) {
+            if (b == a) continue;
+            for (int i = a * groups_per_node; i < (a + 1) * groups_per_node; ++i) {
+                for (int j = b * groups_per_node; j < (b + 1) * groups_per_node; ++j) {
+                    std::swap(node_groups[i], node_groups[j]);
+                    const double ba = node_bound(&node_groups[a * groups_per_node]);
+                    const double bb = ba < best ? node_bound(&node_groups[b * groups_per_node]) : ba;
+                    std::swap(node_groups[i], node_groups[j]);
+                    if (std::max(ba, bb) < best) {
+                        best = std::max(ba, bb);
+                        best_a = ba;
+                        best_b = bb;
+                        best_i = i;
+                        best_j = j;
+                    }
+                }
+            }
+        }
+        if (best_i < 0) break;
+        std::swap(node_groups[best_i], node_groups[best_j]);
+        bound[a] = best_a;
+        bound[best_j / groups_per_node] = best_b;
+    }
+}
 
 std::vector<double> node_lower_bounds(const IndexMatrix& phy2log, const LoadMatrix& load,
                                       const ParallelConfig& config) {

@@ -2,6 +2,7 @@
 // DESIGN.md's lower bound, with at most one replica of an expert per GPU wherever that is possible.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "eplb/config.h"
@@ -22,6 +23,16 @@ namespace eplb {
 // others while that bound drops; each node is then planned as above on its own GPUs.
 // Deterministic; replica ranks are numbered in slot order. Layers with no load get any valid plan.
 Placement plan_balanced(const LoadMatrix& load, const ParallelConfig& config);
+
+// The hierarchical step of `balanced` and `robust`: G groups onto N nodes, G/N each, for
+// group_load [G][W] (W workloads, row-major). Greedy: heaviest group (its worst workload) first to
+// the node with room whose worst workload is lightest (ties: lowest index); then swaps of groups
+// between the node of highest node_bound and the others while that lowers the pair's max.
+// node_bound(groups) bounds the max GPU load of a node holding the G/N groups at `groups`.
+// Writes node_groups [N][G/N].
+void assign_groups_to_nodes(const std::vector<double>& group_load, int num_workloads, int num_nodes,
+                            const std::function<double(const int*)>& node_bound,
+                            std::vector<int>& node_groups);
 
 // Per layer ([L]), for a placement that keeps each expert's replicas on one node (a hierarchical
 // plan): the lowest max GPU load that any placement with the same experts on each node can reach,

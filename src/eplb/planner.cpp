@@ -6,6 +6,7 @@
 
 #include "eplb/balanced.h"
 #include "eplb/error.h"
+#include "eplb/robust.h"
 
 namespace eplb {
 
@@ -42,6 +43,8 @@ class CpuPlanner final : public Planner {
                 return plan_deepseek(load, config);
             case Policy::kBalanced:
                 return plan_balanced(load, config);
+            case Policy::kRobust:
+                return plan_robust({load}, config);
         }
         EPLB_FAIL("unknown policy");
     }

@@ -15,12 +15,14 @@ namespace eplb {
 enum class Policy {
     kDeepseek,  // DeepSeek's EPLB, canonical semantics of DESIGN.md (bit-exact)
     kBalanced,  // near-optimal counts and packing, no duplicate replicas where possible (balanced.h)
+    kRobust,    // for the worst of several workloads (robust.h); one workload: balanced
 };
 
 // The names users type (--policy, "policy" in config and check files); one line per policy.
 inline constexpr NamedValue<Policy> kPolicyNames[] = {
     {"deepseek", Policy::kDeepseek},
     {"balanced", Policy::kBalanced},
+    {"robust", Policy::kRobust},
 };
 
 inline const char* policy_name(Policy policy) { return name_in<Policy>(kPolicyNames, policy); }

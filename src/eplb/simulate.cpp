@@ -18,6 +18,7 @@
 #include "eplb/metrics.h"
 #include "eplb/migration.h"
 #include "eplb/relabel.h"
+#include "eplb/robust.h"
 
 namespace eplb {
 
@@ -167,13 +168,17 @@ struct Snapshot {
 };
 
 struct Request {
-    int step = 0;        // index in the chunk
-    int snapshot = 0;    // index into the chunk's snapshots
-    int batch_row = -1;  // first row of its plan in the policy's batch (interval lanes)
+    int step = 0;                    // index in the chunk
+    int snapshot = 0;                // index into the chunk's snapshots
+    int batch_row = -1;              // first row of its plan in the policy's batch (interval lanes)
+    std::vector<LoadMatrix> chunks;  // robust lanes: the window's chunks, oldest first
 };
 
 struct LaneState {
-    int window = 0;   // index into the windows
+    int window = 0;  // index into the windows
+    // Robust lanes: the windows of the chunk boundaries, round(j·W/K) for j = 1..K (the last is
+    // `window`); chunk j is window j+1 minus window j, i.e. the steps between the boundaries.
+    std::vector<int> chunk_windows;
     int counter = 0;  // the rearrangement counter
     IndexMatrix phy2log;
     StepScorer scorer;
@@ -198,6 +203,10 @@ void check_lanes(const std::vector<LaneSpec>& lanes) {
                    "step_interval (" << lane.step_interval << ") must be at least 1");
         EPLB_CHECK(std::isfinite(lane.threshold) && lane.threshold >= 0 && lane.threshold <= 1,
                    "threshold (" << lane.threshold << ") must be in (0, 1], or 0 for none");
+        EPLB_CHECK(lane.policy != Policy::kRobust ||
+                       (lane.robust_chunks >= 1 && lane.robust_chunks <= lane.window_size),
+                   "robust_chunks (" << lane.robust_chunks << ") must be 1..window_size (" << lane.window_size
+                                     << ")");
     }
 }
 
@@ -274,14 +283,25 @@ SimulationResult simulate(StepSource& source, const SimulationOptions& options, 
         st.scorer = StepScorer(start_map.data(), start_cnt.data(), num_layers, c);
         if (spec.oracle) continue;
         st.counter = spec.step_interval - spec.step_interval / 4;
-        auto it = std::find_if(windows.begin(), windows.end(),
-                               [&](const Window& w) { return w.size == spec.window_size; });
-        if (it == windows.end()) {
-            windows.push_back({spec.window_size, std::vector<double>(step_size, 0.0)});
-            it = windows.end() - 1;
+        auto window_of = [&](int size) {
+            auto it =
+                std::find_if(windows.begin(), windows.end(), [&](const Window& w) { return w.size == size; });
+            if (it == windows.end()) {
+                windows.push_back({size, std::vector<double>(step_size, 0.0)});
+                it = windows.end() - 1;
+            }
+            if (size < num_steps) ring_len = std::max(ring_len, size);
+            return static_cast<int>(it - windows.begin());
+        };
+        if (spec.policy == Policy::kRobust) {
+            const int k_chunks = spec.robust_chunks;
+            for (int j = 1; j <= k_chunks; ++j) {
+                const int size =
+                    static_cast<int>((static_cast<int64_t>(spec.window_size) * j + k_chunks / 2) / k_chunks);
+                st.chunk_windows.push_back(window_of(std::max(1, size)));
+            }
         }
-        st.window = static_cast<int>(it - windows.begin());
-        if (spec.window_size < num_steps) ring_len = std::max(ring_len, spec.window_size);
+        st.window = window_of(spec.window_size);
     }
     std::vector<float> ring(static_cast<size_t>(ring_len) * step_size, 0.0f);
     // One backend for all lanes, or where each policy's plans ran.
@@ -392,7 +412,21 @@ SimulationResult simulate(StepSource& source, const SimulationOptions& options, 
                     layer_totals(snap.load.data(), num_layers, e, snap.layer_totals.data());
                     snapshots.push_back(std::move(snap));
                 }
-                st.requests.push_back({i, it->second, -1});
+                st.requests.push_back({i, it->second, -1, {}});
+                if (spec.policy == Policy::kRobust) {
+                    // The window's chunks, oldest first: the difference of consecutive boundaries.
+                    std::vector<LoadMatrix>& chunks = st.requests.back().chunks;
+                    const int k_chunks = static_cast<int>(st.chunk_windows.size());
+                    for (int j = k_chunks - 1; j >= 0; --j) {
+                        const double* outer = windows[st.chunk_windows[j]].sum.data();
+                        const double* inner = j > 0 ? windows[st.chunk_windows[j - 1]].sum.data() : nullptr;
+                        LoadMatrix m(num_layers, e);
+                        for (size_t x = 0; x < step_size; ++x)
+                            m.data()[x] =
+                                static_cast<float>(std::max(0.0, outer[x] - (inner ? inner[x] : 0.0)));
+                        chunks.push_back(std::move(m));
+                    }
+                }
             }
         }
 
@@ -406,7 +440,7 @@ SimulationResult simulate(StepSource& source, const SimulationOptions& options, 
                 if (b.oracle_lane < 0) b.oracle_lane = k;
                 continue;
             }
-            if (spec.threshold > 0) continue;
+            if (spec.threshold > 0 || spec.policy == Policy::kRobust) continue;  // planned one by one
             Batch& b = batches[spec.policy];
             for (Request& req : lanes[k].requests) {
                 req.batch_row = static_cast<int>(b.parts.size()) * num_layers;
@@ -506,7 +540,16 @@ SimulationResult simulate(StepSource& source, const SimulationOptions& options, 
                         continue;
                     }
                     const auto t0 = Clock::now();
-                    const Placement p = planner.plan(snap.load, c, spec.policy);
+                    const Placement p = spec.policy == Policy::kRobust
+                                            ? plan_robust(req.chunks, c)
+                                            : planner.plan(snap.load, c, spec.policy);
+                    res.plan_seconds += seconds_since(t0);
+                    ++res.plans;
+                    apply(p, 0, t);
+                } else if (spec.policy == Policy::kRobust) {
+                    // The CPU plans robust lanes whatever the backend: no device has a robust planner.
+                    const auto t0 = Clock::now();
+                    const Placement p = plan_robust(req.chunks, c);
                     res.plan_seconds += seconds_since(t0);
                     ++res.plans;
                     apply(p, 0, t);

@@ -32,6 +32,9 @@ struct LaneSpec {
     // Each new placement renumbered against the one in force (relabel_to_previous: GPUs, then
     // slots): the same balance at every step, fewer experts moved.
     bool relabel = false;
+    // Policy::kRobust: the window is cut into this many consecutive chunks (sizes round(j·W/K)
+    // steps apart) and each rearrangement plans for the worst of them instead of their sum.
+    int robust_chunks = 4;
     std::string label;  // how reports name the lane
 };
 

@@ -92,7 +92,7 @@ TEST_CASE("check: invalid check files and inputs exit 3 and write no JUnit file"
                         R"(", "num_gpus": 32, "policy": "magic", "min_balancedness": 0.9}]})");
     r = run_eplb("check " + bad + " --junit " + junit);
     CHECK(r.exit_code == 3);
-    CHECK(r.err.find("case \"a\": policy: 'magic' is not one of deepseek, balanced") != std::string::npos);
+    CHECK(r.err.find("case \"a\": policy: 'magic' is not one of deepseek, balanced, robust") != std::string::npos);
     write_text(bad, R"({"cases": [{"name": "a", "trace": ")" + bundled_trace() +
                         R"(", "num_gpus": 7, "min_balancedness": 0.9}]})");
     r = run_eplb("check " + bad + " --junit " + junit);
