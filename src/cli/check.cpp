@@ -228,6 +228,13 @@ void load_baseline(CaseRun& run) {
     import.num_gpus = c.num_gpus;
     run.baseline = io::read_baseline(run.baseline_path, import);
     if (run.baseline.placement) {
+        // SGLang's and TensorRT-LLM's rows are model layers: row numbers would match the wrong ones.
+        if (run.baseline.format == io::PlacementFormat::kSglang ||
+            run.baseline.format == io::PlacementFormat::kTrtllm) {
+            require_model_layer_ids(
+                run.in.trace, run.in.trace_source,
+                std::string("a ") + io::placement_format_name(run.baseline.format) + " baseline placement");
+        }
         run.baseline_phy2log = baseline_rows(*run.baseline.placement, run);
     } else {
         EPLB_CHECK(!run.thresholds.max_moved_experts, "max_moved_experts needs a baseline placement, but "
@@ -251,6 +258,7 @@ std::vector<CaseRun> prepare_file_cases(const std::string& path, std::string* su
             o.trace_path = k.trace;
             o.config_path = k.config;
             o.layers = k.layers;
+            o.first_layer = k.first_layer;
             o.steps = k.steps;
             io::ConfigFile overrides = k.overrides;
             if (overrides.policy) overrides.policy = policy_name(parse_policy(*overrides.policy, "policy"));
@@ -346,11 +354,11 @@ int run_check(const CheckOptions& o) {
     std::vector<CaseRun> runs;
     std::string suite_name;
     if (!o.file.empty()) {
-        const bool input_flags = !in.trace_path.empty() || !in.config_path.empty() || !in.layers.empty() ||
-                                 !in.steps.empty() || in.num_groups_opt->count() ||
-                                 in.num_nodes_opt->count() || in.num_gpus_opt->count() ||
-                                 in.num_redundant_opt->count() || in.num_physical_opt->count() ||
-                                 in.policy_opt->count() || o.allow_other_trace;
+        const bool input_flags =
+            !in.trace_path.empty() || !in.config_path.empty() || !in.layers.empty() || !in.steps.empty() ||
+            in.first_layer >= 0 || !in.physical_map.empty() || in.num_groups_opt->count() ||
+            in.num_nodes_opt->count() || in.num_gpus_opt->count() || in.num_redundant_opt->count() ||
+            in.num_physical_opt->count() || in.policy_opt->count() || o.allow_other_trace;
         if (input_flags || threshold_flags) {
             usage_error(
                 "a check FILE brings its own inputs and thresholds: give either FILE or the "

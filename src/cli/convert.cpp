@@ -1,5 +1,5 @@
 // `eplb convert`: rewrite a trace or a placement in another format. Traces: eplb JSON, SGLang
-// logical_count, vLLM load_history, CSV, .npy, TensorRT-LLM statistics directories. Placements:
+// logical_count, the eplb load-history JSON, CSV, .npy, TensorRT-LLM statistics directories. Placements:
 // eplb JSON and the engine formats of engine_export.h.
 #include <algorithm>
 #include <iostream>
@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "cli/commands.h"
+#include "cli/input_options.h"
 #include "cli/option_types.h"
 #include "cli/progress.h"
 #include "eplb/error.h"
@@ -25,6 +26,7 @@ struct ConvertOptions {
     std::string from, to, format, layers, steps;
     bool json = false;
     int top_k = 0, num_model_layers = 0;
+    int first_layer = -1;  // --first-layer: ids of a trace without them
     int num_logical_experts = 0, num_groups = 0, num_nodes = 0, num_gpus = 0;
     CLI::Option *top_k_opt = nullptr, *num_gpus_opt = nullptr, *num_nodes_opt = nullptr,
                 *num_groups_opt = nullptr, *num_logical_opt = nullptr;
@@ -158,23 +160,39 @@ int convert_trace(const ConvertOptions& o) {
     info.num_model_layers = o.num_model_layers;
     int first_step = steps.first;
     const std::string ext = io::extension_of(o.from);
+    // A .pt names its layers: with --first-layer it is read whole, for the layer-id rule to refuse.
     std::unique_ptr<io::SglangStepReader> pt =
-        ext == "pt" || ext == "pth" ? io::SglangStepReader::open(o.from, layers.value_or(Range{}), steps)
-                                    : nullptr;
+        (ext == "pt" || ext == "pth") && o.first_layer < 0
+            ? io::SglangStepReader::open(o.from, layers.value_or(Range{}), steps)
+            : nullptr;
     if (ext == "npy" && is_regular_file(o.from)) {
-        auto reader = std::make_unique<io::NpyStepReader>(o.from, layers.value_or(Range{}), steps);
+        // No layer ids in a .npy: --first-layer gives them (the header first, for the row count).
+        const int rows = io::NpyStepReader(o.from).file_layers();
+        const std::optional<int> first =
+            infer_first_layer_id(rows, o.first_layer >= 0 ? std::optional<int>(o.first_layer) : std::nullopt,
+                                 std::nullopt, o.from, nullptr);
+        auto reader = std::make_unique<io::NpyStepReader>(o.from, layers.value_or(Range{}), steps, "--layers",
+                                                          first.value_or(0));
         info.layer_ids = reader->layer_ids();
+        info.has_layer_ids = first.has_value();
         source = std::move(reader);
     } else if (pt) {
         info.layer_ids = pt->layer_ids();
         source = std::move(pt);
     } else {
         trace = io::read_trace(o.from);
+        give_layer_ids(trace, o.first_layer, std::nullopt, o.from);
         if (layers) trace = select_layers(trace, *layers);
         info.layer_ids = trace.layer_ids;
+        info.has_layer_ids = trace.has_layer_ids;
         info.model = trace.model;
         source =
             about(o.from, [&] { return std::make_unique<TraceStepSource>(trace, steps.first, steps.end); });
+    }
+    // SGLang's rows and TensorRT-LLM's keys are model layers.
+    if (f == "sglang" || f == "trtllm") {
+        require_model_layer_ids(info.has_layer_ids, static_cast<int>(info.layer_ids.size()), o.from,
+                                "a " + f + " trace");
     }
     {
         ProgressBar bar;
@@ -237,6 +255,7 @@ Command setup_convert(CLI::App& parent) {
         ->check(one_of(kTraceFormatNames));
     app->add_option("--layers", o->layers,
                     "Keep model layers A:B, [A, B) (e.g. drop SGLang's dense rows: 3:61)");
+    add_first_layer_option(*app, o->first_layer);
     app->add_option("--steps", o->steps, "Traces: keep steps A:B, [A, B) (default: all)");
     app->add_flag("--json", o->json,
                   "Print what was written as JSON (schema eplb.convert_result/v1: path, format, shape, "

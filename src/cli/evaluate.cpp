@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include "cli/option_types.h"
 #include "eplb/error.h"
 #include "eplb/metrics.h"
+#include "io/engine_export.h"
 #include "io/placement_io.h"
 #include "io/report.h"
 #include "io/trace_io.h"
@@ -19,6 +21,7 @@ namespace eplb::cli {
 
 struct EvaluateOptions {
     std::string placement_path, trace_path, layers, steps;
+    int first_layer = -1;
     std::vector<std::string> trace_paths;  // --trace, repeatable: one workload each
     EnginePlacementOptions engine;
     bool json = false;
@@ -65,10 +68,13 @@ Scored score_on_trace(const EvaluateOptions& o, const io::PlacementDoc& doc, con
     for (size_t i = 0; i < rows.size(); ++i) {
         const int id = doc.layer_ids[rows[i]];
         const auto it = std::find(trace.layer_ids.begin(), trace.layer_ids.end(), id);
-        EPLB_CHECK(it != trace.layer_ids.end(), o.trace_path << " has no layer " << id
-                                                             << " (the placement's layer "
-                                                             << "ids run " << doc.layer_ids.front() << ".."
-                                                             << doc.layer_ids.back() << ")");
+        EPLB_CHECK(it != trace.layer_ids.end(),
+                   o.trace_path << " has no layer " << id << " (the placement's layer "
+                                << "ids run " << doc.layer_ids.front() << ".." << doc.layer_ids.back() << ")"
+                                << (trace.has_layer_ids ? ""
+                                                        : "; the trace has no layer ids, so "
+                                                          "its rows are numbered from 0: pass "
+                                                          "--first-layer N"));
         load.row(i) = all.row(it - trace.layer_ids.begin());
         phy2log.row(i) = doc.placement.phy2log.row(rows[i]);
         ids.push_back(id);
@@ -134,8 +140,23 @@ int run_evaluate(const EvaluateOptions& o_in) {
     EvaluateOptions o = o_in;
     std::vector<LoadTrace> traces;
     for (const std::string& path : o.trace_paths) traces.push_back(io::read_trace(path));
+    io::PlacementFormat format = io::PlacementFormat::kEplb;
     const io::PlacementDoc doc =
-        read_placement_flag(o.placement_path, "--placement", o.engine, traces.front().num_experts);
+        read_placement_flag(o.placement_path, "--placement", o.engine, traces.front().num_experts, &format);
+    // The layer-id rule, with the placement's layers as the deployment's MoE layers when they are
+    // contiguous (a placement planned on moe_layers).
+    std::optional<Range> placed;
+    if (doc.layer_ids.back() - doc.layer_ids.front() + 1 == static_cast<int>(doc.layer_ids.size()))
+        placed = Range{doc.layer_ids.front(), doc.layer_ids.back() + 1};
+    for (size_t i = 0; i < traces.size(); ++i) {
+        give_layer_ids(traces[i], o.first_layer, placed, o.trace_paths[i], "the placement's layers");
+        // SGLang's and TensorRT-LLM's rows are model layers: row numbers would match the wrong ones.
+        if (format == io::PlacementFormat::kSglang || format == io::PlacementFormat::kTrtllm) {
+            require_model_layer_ids(
+                traces[i], o.trace_paths[i],
+                std::string("scoring a ") + io::placement_format_name(format) + " placement");
+        }
+    }
     if (traces.size() > 1) return report_workloads(o, doc, traces);
     o.trace_path = o.trace_paths.front();
     const Scored s = score_on_trace(o, doc, traces.front());
@@ -169,6 +190,7 @@ Command setup_evaluate(CLI::App& parent) {
     app->add_option("--layers", o->layers,
                     "Model layers A:B to score, [A, B) (default: all of the placement's)")
         ->check(range_syntax());
+    add_first_layer_option(*app, o->first_layer);
     app->add_option("--steps", o->steps, "Steps A:B of a time series to sum (default: all)")
         ->check(range_syntax());
     add_engine_placement_options(*app, o->engine);

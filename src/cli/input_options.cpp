@@ -16,7 +16,7 @@ namespace eplb::cli {
 
 void add_input_options(CLI::App& app, InputOptions& o, bool with_policy, bool multi_trace) {
     const std::string trace_help =
-        "Expert-load trace: JSON (SGLang logical_count, vLLM load_history, eplb.trace/v1), CSV, .npy, an "
+        "Expert-load trace: JSON (SGLang logical_count, eplb load-history, eplb.trace/v1), CSV, .npy, an "
         "SGLang "
         ".pt dump (a file, or a directory of per-pass rank files) or a TensorRT-LLM expert-statistics "
         "directory (default: a synthetic DeepSeek-V3 trace)";
@@ -51,6 +51,10 @@ void add_input_options(CLI::App& app, InputOptions& o, bool with_policy, bool mu
     app.add_option("--layers", o.layers,
                    "Model layers A:B to use, [A, B) (default: the config's moe_layers, else all)")
         ->check(range_syntax());
+    add_first_layer_option(app, o.first_layer);
+    app.add_option("--physical-map", o.physical_map,
+                   "The trace's columns are physical slots ([T][L][R], e.g. vLLM's expert_load_window): fold "
+                   "each slot's load into the expert this placement (any format of --previous) puts there");
     app.add_option("--steps", o.steps, "Steps A:B of a time series to sum, [A, B) (default: all)")
         ->check(range_syntax());
     if (with_policy) {
@@ -58,6 +62,29 @@ void add_input_options(CLI::App& app, InputOptions& o, bool with_policy, bool mu
                            ->default_str(policy_name(Policy::kDeepseek));
         add_backend_option(app, o);
     }
+}
+
+CLI::Option* add_first_layer_option(CLI::App& app, int& first_layer) {
+    return app
+        .add_option("--first-layer", first_layer,
+                    "Model layer id of the first row of a trace without layer ids (.npy, load-history "
+                    "JSON); default: the config's moe_layers when the row count matches, else none")
+        ->check(in_range(0, 1 << 30));
+}
+
+void give_layer_ids(LoadTrace& trace, int first_layer, const std::optional<Range>& moe_layers,
+                    const std::string& source, const std::string& moe_what) {
+    const std::optional<int> first = first_layer >= 0 ? std::optional<int>(first_layer) : std::nullopt;
+    const std::string note = resolve_layer_ids(trace, first, moe_layers, source, moe_what);
+    if (!note.empty()) std::cerr << note << "\n";
+}
+
+LoadTrace fold_by_placement(const LoadTrace& trace, const std::string& map_path, const io::ConfigFile& file) {
+    io::PlacementImportOptions import;
+    if (file.num_logical_experts) import.num_logical_experts = *file.num_logical_experts;
+    const io::PlacementDoc map = io::read_any_placement(map_path, import);
+    return fold_physical_slots(trace, map.placement.phy2log, map.layer_ids, map.config.num_logical_experts,
+                               map_path);
 }
 
 void add_backend_option(CLI::App& app, InputOptions& o) {
@@ -88,7 +115,8 @@ void add_engine_placement_options(CLI::App& app, EnginePlacementOptions& o) {
 }
 
 io::PlacementDoc read_placement_flag(const std::string& path, const char* flag,
-                                     const EnginePlacementOptions& o, int num_logical_experts) {
+                                     const EnginePlacementOptions& o, int num_logical_experts,
+                                     io::PlacementFormat* format_out) {
     io::PlacementImportOptions import;
     import.num_logical_experts = num_logical_experts;
     import.num_groups = o.num_groups;
@@ -100,6 +128,7 @@ io::PlacementDoc read_placement_flag(const std::string& path, const char* flag,
                flag << " " << path << " is a " << io::placement_format_name(format)
                     << " placement, which does not record the GPU count: pass --num-gpus (and --num-nodes, "
                        "--num-groups)");
+    if (format_out) *format_out = format;
     return doc;
 }
 
@@ -217,15 +246,24 @@ ResolvedInput resolve_input(const InputOptions& o_in, const io::ConfigFile& over
     const bool embedded = o.trace_path.empty() && o.config_path.empty();
     LoadTrace trace;
     std::string first_shape;     // of the first --trace as read, when there are several
-    std::vector<int> first_ids;  // its layer ids as read
+    std::vector<int> trace_ids;  // its layer ids after the layer-id rule
     if (!o.trace_path.empty()) {
         trace = io::read_trace(o.trace_path);
         in.trace_source = o.trace_path;
-        if (o.trace_paths.size() > 1) first_shape = trace_shape(trace);
-        first_ids = trace.layer_ids;
         if (!trace.model.empty() && in.model.empty()) in.model = trace.model;
+        give_layer_ids(trace, o.first_layer, file.moe_layers, o.trace_path);
+        if (!o.physical_map.empty()) {  // after the ids: a map of model layers is matched by them
+            trace = fold_by_placement(trace, o.physical_map, file);
+            in.trace_source += " (physical slots folded by " + o.physical_map + ")";
+        }
+        if (o.trace_paths.size() > 1) first_shape = trace_shape(trace);
+        trace_ids = trace.layer_ids;
         check_config_experts(o.config_path, file, in.trace_source, trace.num_experts);
     } else {
+        if (o.first_layer >= 0 || !o.physical_map.empty()) {
+            EPLB_FAIL_KIND(ErrorKind::kUsage, (o.first_layer >= 0 ? "--first-layer" : "--physical-map")
+                                                  << " applies to a --trace; there is none");
+        }
         GenTraceOptions g = embedded_trace_options();
         if (file.num_logical_experts) g.num_experts = *file.num_logical_experts;
         if (file.top_k) g.top_k = *file.top_k;
@@ -245,8 +283,16 @@ ResolvedInput resolve_input(const InputOptions& o_in, const io::ConfigFile& over
         const Range r = parse_range(o.layers, "--layers");
         about_trace([&] { trace = select_layers(trace, r); });
     } else if (file.moe_layers) {
+        // The MTP layers that follow the MoE layers (model layers end, end+1, ...) join when the trace
+        // has them (a TensorRT-LLM statistics directory of a run with MTP).
+        Range moe = *file.moe_layers;
+        for (int k = 0; k < file.num_nextn_predict_layers.value_or(0); ++k) {
+            if (std::find(trace.layer_ids.begin(), trace.layer_ids.end(), moe.end) == trace.layer_ids.end())
+                break;
+            ++moe.end;
+        }
         const std::string what = "moe_layers of " + o.config_path;
-        about_trace([&] { trace = select_layers(trace, *file.moe_layers, what.c_str()); });
+        about_trace([&] { trace = select_layers(trace, moe, what.c_str()); });
     }
     Range steps{0, trace.num_steps};
     if (!o.steps.empty()) {
@@ -271,7 +317,9 @@ ResolvedInput resolve_input(const InputOptions& o_in, const io::ConfigFile& over
         // selection; the load the sum-planning policies see is the sum of all.
         const std::string& path = o.trace_paths[i];
         LoadTrace other = io::read_trace(path);
-        EPLB_CHECK(other.num_experts == trace.num_experts && other.layer_ids == first_ids,
+        give_layer_ids(other, o.first_layer, file.moe_layers, path);  // the same rule as the first
+        if (!o.physical_map.empty()) other = fold_by_placement(other, o.physical_map, file);
+        EPLB_CHECK(other.num_experts == trace.num_experts && other.layer_ids == trace_ids,
                    path << " has " << trace_shape(other) << " but " << o.trace_paths[0] << " has "
                         << first_shape << ": every --trace must have the same layers and experts");
         if (in.workloads.empty()) {
@@ -310,6 +358,8 @@ ResolvedInput resolve_input(const InputOptions& o_in, const io::ConfigFile& over
         in.policy = parse_policy(*file.policy, o.config_path + ": policy");
     }
     if (file.expert_bytes) in.expert_bytes = *file.expert_bytes;
+    in.moe_layers = file.moe_layers;
+    in.num_nextn_predict_layers = file.num_nextn_predict_layers.value_or(0);
     in.trace = std::move(trace);
     if (embedded) {
         in.title =

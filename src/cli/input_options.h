@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -17,6 +18,7 @@
 namespace eplb::io {
 struct ConfigFile;
 struct PlacementDoc;
+enum class PlacementFormat;
 }  // namespace eplb::io
 
 namespace eplb::cli {
@@ -29,6 +31,8 @@ struct InputOptions {
     int workloads_from_steps = 0;
     int num_groups = 0, num_nodes = 0, num_gpus = 0, num_redundant_experts = 0, num_physical_experts = 0;
     std::string layers, steps;
+    int first_layer = -1;      // --first-layer N (-1: not given)
+    std::string physical_map;  // --physical-map PLACEMENT: the trace's columns are its slots
     Policy policy = Policy::kDeepseek;
     Backend backend = Backend::kAuto;
     // Which of the numeric flags were given (CLI11 2.1 has no std::optional options).
@@ -38,9 +42,18 @@ struct InputOptions {
 };
 
 // --trace, --config, --num-groups, --num-nodes, --num-gpus, --num-redundant-experts |
-// --num-physical-experts, --layers, --steps; with_policy adds --policy and --backend.
-// multi_trace makes --trace repeatable (each one workload) and adds --workloads-from-steps.
+// --num-physical-experts, --layers, --first-layer, --physical-map, --steps; with_policy adds --policy
+// and --backend. multi_trace makes --trace repeatable (each one workload) and adds
+// --workloads-from-steps.
 void add_input_options(CLI::App& app, InputOptions& options, bool with_policy, bool multi_trace = false);
+
+// --first-layer N: the model layer id of the first row of a trace without layer ids.
+CLI::Option* add_first_layer_option(CLI::App& app, int& first_layer);
+
+// The layer-id rule of every subcommand (resolve_layer_ids in eplb/trace.h): --first-layer
+// (first_layer >= 0), else the deployment's MoE layers; its note goes to stderr.
+void give_layer_ids(LoadTrace& trace, int first_layer, const std::optional<Range>& moe_layers,
+                    const std::string& source, const std::string& moe_what = "moe_layers");
 
 // --backend auto|cpu|cuda alone (for subcommands with their own --policy); sets options.backend_opt.
 void add_backend_option(CLI::App& app, InputOptions& options);
@@ -48,6 +61,10 @@ void add_backend_option(CLI::App& app, InputOptions& options);
 // The planner --backend asks for. The notice of `auto` falling back to the CPU is printed (once, on
 // stderr) only when --backend was given: a machine without a GPU would print it on every command.
 std::unique_ptr<Planner> make_cli_planner(const InputOptions& options);
+
+// --physical-map: the trace's physical-slot columns folded into the logical experts the placement at
+// `map_path` (any format) puts in them; the config file gives E when it says.
+LoadTrace fold_by_placement(const LoadTrace& trace, const std::string& map_path, const io::ConfigFile& file);
 
 struct ResolvedInput {
     LoadTrace trace;  // the selected layers, all steps
@@ -60,7 +77,9 @@ struct ResolvedInput {
     Policy policy = Policy::kDeepseek;
     std::string title;  // first line of a report: what was read or generated
     std::string trace_source, config_source, model;
-    int64_t expert_bytes = 44040192;  // DeepSeek-V3 FP8 expert (w13 + w2)
+    int64_t expert_bytes = 44040192;   // DeepSeek-V3 FP8 expert (w13 + w2)
+    std::optional<Range> moe_layers;   // the config's
+    int num_nextn_predict_layers = 0;  // the config's MTP layers (model layers moe_layers.end, ...)
 };
 
 // Reads (or, without --trace, generates) the trace, applies the config file and the flags,
@@ -96,7 +115,8 @@ void add_engine_placement_options(CLI::App& app, EnginePlacementOptions& options
 // format needs --num-gpus (its per-GPU loads would be wrong otherwise); num_logical_experts 0: the
 // largest expert id + 1.
 io::PlacementDoc read_placement_flag(const std::string& path, const char* flag,
-                                     const EnginePlacementOptions& options, int num_logical_experts);
+                                     const EnginePlacementOptions& options, int num_logical_experts,
+                                     io::PlacementFormat* format = nullptr);
 
 // Invalid input unless the config file's num_logical_experts (if any) is the trace's expert count:
 // checked first, so that a trace of another model is named as such rather than as a layer range.

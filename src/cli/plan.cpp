@@ -2,6 +2,7 @@
 // with --previous, relabel it against the placement in force (and optionally trade balance for
 // fewer moved experts) and report the migration.
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -45,7 +46,14 @@ IndexMatrix previous_rows(const std::string& path, const ResolvedInput& in) {
     import.num_groups = c.num_groups;
     import.num_nodes = c.num_nodes;
     import.num_gpus = c.num_gpus;
-    const io::PlacementDoc prev = io::read_any_placement(path, import);
+    io::PlacementFormat format = io::PlacementFormat::kEplb;
+    const io::PlacementDoc prev = io::read_any_placement(path, import, &format);
+    // SGLang's and TensorRT-LLM's rows are model layers: row numbers would match the wrong ones.
+    if (format == io::PlacementFormat::kSglang || format == io::PlacementFormat::kTrtllm) {
+        require_model_layer_ids(
+            in.trace, in.trace_source,
+            std::string("--previous ") + io::placement_format_name(format) + " placement");
+    }
     const ParallelConfig& a = prev.config;
     EPLB_CHECK(a.num_logical_experts == c.num_logical_experts &&
                    a.num_physical_experts == c.num_physical_experts && a.num_gpus == c.num_gpus,
@@ -65,11 +73,54 @@ IndexMatrix previous_rows(const std::string& path, const ResolvedInput& in) {
     return rows;
 }
 
+// The placement as one engine's export gets it. TensorRT-LLM with MTP: the MTP layers that follow
+// moe_layers are added (with_mtp_layers); SGLang's map has the model's layers only, without them.
+io::PlacementDoc export_view(const io::PlacementDoc& doc, io::PlacementFormat format,
+                             const ResolvedInput& in) {
+    const int mtp = in.num_nextn_predict_layers;
+    if (mtp == 0) return doc;
+    const int first_mtp = in.moe_layers ? in.moe_layers->end : doc.layer_ids.back() + 1;
+    if (format == io::PlacementFormat::kTrtllm) {
+        std::vector<int> added;
+        io::PlacementDoc out = io::with_mtp_layers(doc, first_mtp, mtp, &added);
+        for (int id : added) {
+            std::cerr
+                << "note: trtllm export: MTP layer " << id
+                << " (num_nextn_predict_layers) has no load in the trace: it gets TensorRT-LLM's default "
+                   "map (rank q's slot k holds expert (q*E/P + k) mod E)\n";
+        }
+        return out;
+    }
+    if (format == io::PlacementFormat::kSglang && doc.layer_ids.back() >= first_mtp &&
+        doc.layer_ids.front() < first_mtp) {
+        return io::select_placement_layers(doc, Range{0, first_mtp});
+    }
+    return doc;
+}
+
 }  // namespace
 
 int run_plan(const PlanOptions& o) {
     std::vector<io::PlacementFormat> formats;
-    for (const auto& [format, file] : o.exports) formats.push_back(io::parse_placement_format(format));
+    for (const auto& [format, file] : o.exports) {
+        formats.push_back(io::parse_placement_format(format));
+        // A file SGLang would read by name must be named .json; stdout and devices (/dev/stdout may
+        // be a redirected file) are not read back by name.
+        std::error_code ec;
+        const auto st = std::filesystem::status(file, ec);
+        const bool special = file == "-" || file.rfind("/dev/", 0) == 0 ||
+                             (std::filesystem::exists(st) && !std::filesystem::is_regular_file(st));
+        if (formats.back() == io::PlacementFormat::kSglang && !special &&
+            !io::sglang_reads_as_json_file(file)) {
+            EPLB_FAIL_KIND(ErrorKind::kUsage,
+                           "--export sglang "
+                               << file
+                               << ": SGLang reads --init-expert-location from a file only when "
+                                  "its name ends in .json (any other name is parsed as inline "
+                                  "JSON and fails): name it "
+                               << file << ".json");
+        }
+    }
     // A placement planned on the generated default trace looks deployable but balances nothing real.
     EPLB_CHECK_KIND(ErrorKind::kUsage,
                     !o.input.trace_path.empty() || !o.input.trace_paths.empty() || o.synthetic ||
@@ -85,11 +136,18 @@ int run_plan(const PlanOptions& o) {
     if (o.json) outputs.push_back({"--json", "-"});
     io::check_outputs(outputs);
     const ResolvedInput in = resolve_input(o.input);
+    for (const io::PlacementFormat format : formats) {
+        if (format == io::PlacementFormat::kSglang || format == io::PlacementFormat::kTrtllm) {
+            require_model_layer_ids(in.trace, in.trace_source,
+                                    std::string("--export ") + io::placement_format_name(format));
+        }
+    }
     const bool several = !in.workloads.empty();
     io::PlacementDoc doc;
     doc.config = in.config;
     doc.policy = policy_name(in.policy);
     doc.layer_ids = in.trace.layer_ids;
+    doc.has_layer_ids = in.trace.has_layer_ids;
     // What the report and migration score: the sum the engines plan on, or for robust the blend in
     // which every (normalised) workload weighs the same.
     LoadMatrix scored = in.load;
@@ -144,7 +202,7 @@ int run_plan(const PlanOptions& o) {
     // ~300 MB) it never exists as one string or DOM.
     std::vector<std::string> exported;
     for (const io::PlacementFormat format : formats) {
-        exported.push_back(io::export_placement(doc, format, o.num_model_layers));
+        exported.push_back(io::export_placement(export_view(doc, format, in), format, o.num_model_layers));
     }
     const auto write_json = [&](std::ostream& out) { io::write_placement_json(out, doc, &metrics, moved); };
     if (!o.output.empty()) io::write_file_atomic(o.output, write_json);
@@ -200,8 +258,10 @@ Command setup_plan(CLI::App& parent) {
         "Write the placement JSON (eplb.placement/v1) to this file (-: stdout, the report goes to "
         "stderr)");
     app->add_option("--export", o->exports,
-                    "Also write the placement for an engine: sglang (--init-expert-location JSON), trtllm "
-                    "(moe_load_balancer YAML), vllm (EplbState tensors as JSON) or eplb; repeatable")
+                    "Also write the placement for an engine: sglang (--init-expert-location JSON, a name "
+                    "ending in .json), trtllm (moe_load_balancer YAML, MTP layers added per the config's "
+                    "num_nextn_predict_layers), vllm (EplbState tensors as JSON) or eplb; sglang and trtllm "
+                    "need model layer ids (see --first-layer); repeatable")
         ->allow_extra_args(false)
         ->type_name("FORMAT FILE")
         ->check(one_of(names_of<io::PlacementFormat>(io::kPlacementFormatNames)).application_index(0));

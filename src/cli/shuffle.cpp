@@ -22,6 +22,7 @@ namespace eplb::cli {
 struct ShuffleOptions {
     std::string old_path, new_path, probe_path, trace_old, trace_new, config_path;
     std::string layers;
+    int first_layer = -1;
     EnginePlacementOptions engine;
     Policy policy = Policy::kDeepseek;
     CLI::Option* policy_opt = nullptr;
@@ -105,6 +106,7 @@ Placement plan_trace(const ShuffleOptions& o, const std::string& trace, Resolved
     in.trace_path = trace;
     in.config_path = o.config_path;
     in.layers = o.layers;
+    in.first_layer = o.first_layer;
     in.policy = o.policy;
     in.policy_opt = o.policy_opt;
     *resolved = resolve_input(in);
@@ -306,6 +308,7 @@ Command setup_shuffle(CLI::App& parent) {
                         ->default_str(policy_name(Policy::kDeepseek));
     app->add_option("--layers", o->layers, "Model layers A:B to shuffle, [A, B) (default: all)")
         ->check(range_syntax());
+    add_first_layer_option(*app, o->first_layer)->needs(trace_old);
     o->expert_bytes_opt =
         app->add_option(
                "--expert-bytes", o->expert_bytes,

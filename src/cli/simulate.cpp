@@ -144,15 +144,25 @@ int run_simulate(const SimulateOptions& o) {
     if (!generated) {
         doc.trace_source = o.input.trace_path;
         const std::string ext = io::extension_of(o.input.trace_path);
-        const bool is_pt = ext == "pt" || ext == "pth";
-        if (ext == "npy") {
+        // A series whose slots must be folded is read whole; so is a .pt with --first-layer (which
+        // the reader refuses: SGLang's rows are model layers).
+        const bool whole = !o.input.physical_map.empty() || o.input.first_layer >= 0;
+        const bool is_pt = (ext == "pt" || ext == "pth") && !whole;
+        if (ext == "npy" && o.input.physical_map.empty()) {
             // The expert count first: a trace of another model is named as such, not as a layer range.
             if (file.num_logical_experts) {
                 check_config_experts(o.input.config_path, file, o.input.trace_path,
                                      io::NpyStepReader(o.input.trace_path).num_experts());
             }
+            // The layer-id rule needs the row count: the header first, then the selected rows.
+            const int rows = io::NpyStepReader(o.input.trace_path).file_layers();
+            std::string note;
+            const std::optional<int> first = infer_first_layer_id(
+                rows, o.input.first_layer >= 0 ? std::optional<int>(o.input.first_layer) : std::nullopt,
+                file.moe_layers, o.input.trace_path, &note);
+            if (!note.empty()) std::cerr << note << "\n";
             auto reader = std::make_unique<io::NpyStepReader>(o.input.trace_path, layers.value_or(Range{}),
-                                                              steps, layers_what);
+                                                              steps, layers_what, first.value_or(0));
             doc.layer_ids = reader->layer_ids();
             doc.title = "trace " + o.input.trace_path + " (read step by step)";
             owned = std::move(reader);
@@ -167,6 +177,8 @@ int run_simulate(const SimulateOptions& o) {
             source = owned.get();
         } else {
             trace = io::read_trace(o.input.trace_path);
+            give_layer_ids(trace, o.input.first_layer, file.moe_layers, o.input.trace_path);
+            if (!o.input.physical_map.empty()) trace = fold_by_placement(trace, o.input.physical_map, file);
             check_config_experts(o.input.config_path, file, o.input.trace_path, trace.num_experts);
             if (layers) {
                 try {
@@ -177,11 +189,19 @@ int run_simulate(const SimulateOptions& o) {
             }
             if (!trace.model.empty() && doc.model.empty()) doc.model = trace.model;
             doc.layer_ids = trace.layer_ids;
-            doc.title = "trace " + o.input.trace_path;
+            doc.title =
+                "trace " + o.input.trace_path +
+                (o.input.physical_map.empty() ? ""
+                                              : " (physical slots folded by " + o.input.physical_map + ")");
             owned = std::make_unique<TraceStepSource>(trace, steps.first, steps.end);
             source = owned.get();
         }
     } else {
+        if (o.input.first_layer >= 0 || !o.input.physical_map.empty()) {
+            EPLB_FAIL_KIND(ErrorKind::kUsage, (o.input.first_layer >= 0 ? "--first-layer" : "--physical-map")
+                                                  << " applies to a --trace; a generated series has none "
+                                                     "(its layers: --gen-first-layer)");
+        }
         GenTraceOptions g = resolve_gen_options(o.gen);
         if (g.workloads.empty()) {
             // The config's shapes unless the generator flags say otherwise (as `plan` does).
@@ -324,7 +344,7 @@ Command setup_simulate(CLI::App& parent) {
     add_gen_options(*app, o->gen, "gen-", "Generated series (without --trace)");
     CLI::Option* trace_opt = app->get_option("--trace");
     trace_opt->description(
-        "Load time series [T][L][E]: JSON (SGLang logical_count, vLLM load_history, eplb.trace/v1), CSV, "
+        "Load time series [T][L][E]: JSON (SGLang logical_count, eplb load-history, eplb.trace/v1), CSV, "
         ".npy (read step by step) or a TensorRT-LLM expert-statistics directory (default: generated step by "
         "step, see --gen-*)");
     app->get_option("--steps")->description("Steps A:B of the series to replay, [A, B) (default: all)");

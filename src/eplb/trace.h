@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,11 @@ struct LoadTrace {
     int num_experts = 0;
     std::vector<float> values;   // [T][L][E], row-major
     std::vector<int> layer_ids;  // model layer id of each of the L rows (0..L-1 unless a file says)
-    std::string model;           // free text, may be empty
+    // Whether layer_ids came from the file (or a rule of resolve_layer_ids). False for formats that
+    // carry none (.npy, the load-history JSON, eplb.trace/v1 without "layers"): their rows are
+    // numbered 0..L-1, which are not model layers, so nothing keyed by model layer may be written.
+    bool has_layer_ids = true;
+    std::string model;  // free text, may be empty
 
     const float* step_data(int t) const {
         return values.data() + static_cast<size_t>(t) * num_layers * num_experts;
@@ -50,6 +55,39 @@ Range parse_range(const std::string& text, const char* what);
 // Keeps the rows whose model layer id lies in `layers`; throws if the range selects nothing or
 // reaches past the trace (naming the ids the trace has, and the range as `what`: the flag or key).
 LoadTrace select_layers(const LoadTrace& trace, Range layers, const char* what = "--layers");
+
+// The one rule that gives model layer ids to the rows of a trace without them (has_layer_ids
+// false), for every subcommand:
+//   1. first_layer (--first-layer N): ids N..N+L-1 (refused for a trace that has ids);
+//   2. else, with the deployment's MoE layers [first, end) (a config's moe_layers): L == end - first
+//      rows take ids first..end-1; L == end rows (a row per model layer, dense ones included, as
+//      SGLang writes them) take ids 0..end-1;
+//   3. else the rows stay numbered 0..L-1 and has_layer_ids stays false.
+// Returns a one-line note saying which ids rule 2 gave (empty otherwise); `source` names the trace,
+// `moe_what` where the MoE layers came from.
+std::string resolve_layer_ids(LoadTrace& trace, const std::optional<int>& first_layer,
+                              const std::optional<Range>& moe_layers, const std::string& source,
+                              const std::string& moe_what = "moe_layers");
+
+// The first model layer id rule 1 or 2 gives L id-less rows (nullopt: none applies); `note` as above.
+std::optional<int> infer_first_layer_id(int num_rows, const std::optional<int>& first_layer,
+                                        const std::optional<Range>& moe_layers, const std::string& source,
+                                        std::string* note, const std::string& moe_what = "moe_layers");
+
+// Usage error (exit 2) when the trace has no model layer ids: `what` needs them ("--export sglang").
+void require_model_layer_ids(const LoadTrace& trace, const std::string& source, const std::string& what);
+// The same for a trace of num_rows rows streamed step by step (its has_layer_ids given).
+void require_model_layer_ids(bool has_layer_ids, int num_rows, const std::string& source,
+                             const std::string& what);
+
+// Folds a trace whose columns are physical slots ([T][L][R], as vLLM's EplbState.expert_load_window)
+// into logical loads [T][L][E]: each slot's load is added to the expert phy2log says it holds (as
+// vLLM's rearrange() does with scatter_add_). Rows are matched by position when the map has as many
+// rows as the trace (vLLM's map counts MoE layers from 0), else by model layer id (map_layer_ids).
+// Invalid input naming `map_source` when the shapes do not fit.
+LoadTrace fold_physical_slots(const LoadTrace& trace, const IndexMatrix& phy2log,
+                              const std::vector<int>& map_layer_ids, int num_experts,
+                              const std::string& map_source);
 
 // Checks shape and values (finite, >= 0); `source` names the file in messages.
 void validate_trace(const LoadTrace& trace, const std::string& source);

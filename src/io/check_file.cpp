@@ -24,6 +24,7 @@ const std::vector<std::string>& case_keys() {
                                                   "trace",
                                                   "config",
                                                   "layers",
+                                                  "first_layer",
                                                   "steps",
                                                   "baseline",
                                                   "min_balancedness",
@@ -98,6 +99,12 @@ CheckCase parse_case(const json& c, const std::string& source, const std::string
     if (c.contains("layers")) {
         k.layers = string_key(c, "layers", where);
         parse_range(k.layers, (where + ": layers").c_str());
+    }
+    if (c.contains("first_layer")) {
+        const json& v = c["first_layer"];
+        EPLB_CHECK(v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() < (1 << 30),
+                   where << ": first_layer is " << describe_value(v) << ", expected a model layer id >= 0");
+        k.first_layer = v.get<int>();
     }
     if (c.contains("steps")) {
         k.steps = string_key(c, "steps", where);
@@ -223,7 +230,7 @@ Baseline read_baseline(const std::string& path, const PlacementImportOptions& op
             return b;
         }
     }
-    b.placement = read_any_placement(path, options);
+    b.placement = read_any_placement(path, options, &b.format);
     return b;
 }
 

@@ -36,6 +36,7 @@ struct CheckCase {
     std::string config;         // path of a config file, "" when none
     ConfigFile overrides;       // config keys set by the case itself (or an inline "config" object)
     std::string layers, steps;  // "A:B" or ""
+    int first_layer = -1;       // model layer id of the first row of a trace without ids; -1: none
     std::string baseline;       // path, "" when none
     bool allow_other_trace = false;  // a recorded baseline may come from another load (key allow_other_trace)
     CheckThresholds thresholds;
@@ -59,6 +60,7 @@ CheckFile read_check_file(const std::string& path);
 // (an `evaluate --json` document, eplb.evaluation/v1).
 struct Baseline {
     std::optional<PlacementDoc> placement;
+    PlacementFormat format = PlacementFormat::kEplb;  // of the placement
     std::optional<double> balancedness;
     std::string load_digest;  // what a recorded balancedness was scored on; "" when not recorded
 };

@@ -54,6 +54,8 @@ ConfigFile parse_config_json(const std::string& text, const std::string& source)
             small(c.step_interval, 1);
         } else if (key == "top_k") {
             small(c.top_k, 1);
+        } else if (key == "num_nextn_predict_layers") {
+            c.num_nextn_predict_layers = static_cast<int>(integer_key(j, key, source, 0, 64));
         } else if (key == "expert_bytes") {
             c.expert_bytes = integer_key(j, key, source, 1, int64_t{1} << 40);
         } else if (key == "moe_layers") {
@@ -93,6 +95,7 @@ const std::vector<std::string>& config_keys() {
                                                   "window_size",
                                                   "step_interval",
                                                   "top_k",
+                                                  "num_nextn_predict_layers",
                                                   "policy",
                                                   "model",
                                                   "description"};
@@ -117,6 +120,7 @@ void apply_config_overrides(ConfigFile& base, const ConfigFile& o) {
     set(base.window_size, o.window_size);
     set(base.step_interval, o.step_interval);
     set(base.top_k, o.top_k);
+    set(base.num_nextn_predict_layers, o.num_nextn_predict_layers);
     set(base.policy, o.policy);
     if (!o.model.empty()) base.model = o.model;
     if (!o.description.empty()) base.description = o.description;

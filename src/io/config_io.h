@@ -19,6 +19,9 @@ struct ConfigFile {
     std::optional<int64_t> expert_bytes;
     std::optional<int> window_size, step_interval;
     std::optional<int> top_k;  // experts per token, for synthetic traces
+    // MTP (multi-token prediction) layers after the MoE layers: model layers moe_layers.end, ...
+    // (DeepSeek-V3: 1, layer 61), which TensorRT-LLM's load balancer looks up too.
+    std::optional<int> num_nextn_predict_layers;
     std::optional<std::string> policy;
     std::string model, description;
 };

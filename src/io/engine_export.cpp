@@ -215,6 +215,57 @@ std::string placement_to_vllm_json(const PlacementDoc& d) {
     return out + "}\n";
 }
 
+PlacementDoc with_mtp_layers(const PlacementDoc& doc, int first_id, int count, std::vector<int>* added) {
+    std::vector<int> missing;
+    for (int id = first_id; id < first_id + count; ++id) {
+        if (std::find(doc.layer_ids.begin(), doc.layer_ids.end(), id) == doc.layer_ids.end())
+            missing.push_back(id);
+    }
+    if (added) *added = missing;
+    if (missing.empty()) return doc;
+    const Placement& p = doc.placement;
+    const int r = p.num_slots(), e = p.num_experts();
+    // Rows in increasing layer id: the MTP ids follow the MoE layers.
+    std::vector<std::pair<int, int>> order;  // (layer id, row in doc or -1 for a default row)
+    for (int l = 0; l < p.num_layers(); ++l) order.emplace_back(doc.layer_ids[l], l);
+    for (int id : missing) order.emplace_back(id, -1);
+    std::sort(order.begin(), order.end());
+    const auto n = static_cast<Eigen::Index>(order.size());
+    PlacementDoc out = doc;
+    out.placement = Placement{IndexMatrix(n, r), IndexMatrix(n, r), IndexMatrix::Zero(n, e)};
+    out.layer_ids.clear();
+    for (Eigen::Index i = 0; i < n; ++i) {
+        const auto [id, row] = order[static_cast<size_t>(i)];
+        out.layer_ids.push_back(id);
+        if (row >= 0) {
+            out.placement.phy2log.row(i) = p.phy2log.row(row);
+            out.placement.phyrank.row(i) = p.phyrank.row(row);
+            out.placement.logcnt.row(i) = p.logcnt.row(row);
+            continue;
+        }
+        // WideEPMoE's own default: rank q's local slot k holds expert (q·E/P + k) mod E.
+        const int p_gpus = doc.config.num_gpus, per_gpu = r / p_gpus;
+        IndexMatrix row_map(1, r);
+        for (int s = 0; s < r; ++s) {
+            const int64_t q = s / per_gpu, k = s % per_gpu;
+            row_map(0, s) = static_cast<int32_t>((q * e / p_gpus + k) % e);
+        }
+        const Placement d = placement_from_phy2log(row_map, e);
+        out.placement.phy2log.row(i) = d.phy2log.row(0);
+        out.placement.phyrank.row(i) = d.phyrank.row(0);
+        out.placement.logcnt.row(i) = d.logcnt.row(0);
+    }
+    out.layer_sources.clear();  // per-row provenance of --previous does not cover the added rows
+    out.node_bounds.clear();
+    return out;
+}
+
+bool sglang_reads_as_json_file(const std::string& path) {
+    const std::string suffix = ".json";
+    return path.size() >= suffix.size() &&
+           path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 std::string export_placement(const PlacementDoc& doc, PlacementFormat format, int num_model_layers) {
     switch (format) {
         case PlacementFormat::kSglang:

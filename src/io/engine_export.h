@@ -52,6 +52,18 @@ std::string placement_to_trtllm_yaml(const PlacementDoc& doc);
 // logical_replica_count [L][E], plus "layers" (the model layer id of each row, for the reader).
 std::string placement_to_vllm_json(const PlacementDoc& doc);
 
+// TensorRT-LLM's MTP layers: with multi-token prediction its MoE load balancer also looks up the
+// MTP module's layer_idx (num_hidden_layers + k: 61 for DeepSeek-V3), so its YAML must name those
+// layers. Model layers first_id..first_id+count-1 that `doc` lacks are added with the map
+// TensorRT-LLM's WideEPMoE uses when it is given none (rank q's local slot k holds expert
+// (q·E/P + k) mod E): no load of theirs was recorded to plan on. Layers the plan has (a trace with
+// their rows) keep their plan. Returns the ids added in `added`.
+PlacementDoc with_mtp_layers(const PlacementDoc& doc, int first_id, int count, std::vector<int>* added);
+
+// Whether SGLang reads `path` as a file: it parses --init-expert-location by the name's ending
+// (".json": a JSON file, ".pt": torch.load, anything else: the text itself as inline JSON).
+bool sglang_reads_as_json_file(const std::string& path);
+
 // One of the above (kEplb: placement_to_json without metrics).
 std::string export_placement(const PlacementDoc& doc, PlacementFormat format, int num_model_layers = 0);
 

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -163,8 +164,8 @@ void pread_exact(int fd, char* dst, size_t n, off_t offset, const std::string& p
 }  // namespace
 
 NpyStepReader::NpyStepReader(const std::string& path, Range layers, Range steps,
-                             const std::string& layers_what)
-    : path_(path) {
+                             const std::string& layers_what, int first_layer_id)
+    : path_(path), first_id_(first_layer_id) {
     struct stat st {};
     EPLB_CHECK(::stat(path.c_str(), &st) == 0, path << ": no such file");
     EPLB_CHECK(!S_ISDIR(st.st_mode), path << ": is a directory, expected a file");
@@ -189,14 +190,15 @@ NpyStepReader::NpyStepReader(const std::string& path, Range layers, Range steps,
                                 ? static_cast<uint64_t>(st.st_size) - header_.data_offset
                                 : 0)
                         << " bytes, the header promises " << expected);
-        // Layer ids of a .npy trace are its row indices.
-        const int end_layer = layers.end == -1 ? file_layers_ : layers.end;
-        EPLB_CHECK(layers.first < file_layers_ && end_layer <= file_layers_ && layers.first < end_layer,
+        // Row r has layer id first_id_ + r; the selection keeps the ids in [first, end).
+        const int64_t first_row = std::max<int64_t>(int64_t{layers.first} - first_id_, 0);
+        const int64_t end_row = layers.end == -1 ? file_layers_ : int64_t{layers.end} - first_id_;
+        EPLB_CHECK(first_row < file_layers_ && end_row <= file_layers_ && first_row < end_row,
                    path << ": " << layers_what << " " << layers.first << ":"
                         << (layers.end == -1 ? std::string() : std::to_string(layers.end))
-                        << " is outside the trace's layers 0:" << file_layers_);
-        first_row_ = layers.first;
-        num_rows_ = end_layer - layers.first;
+                        << " is outside the trace's layers " << first_id_ << ":" << first_id_ + file_layers_);
+        first_row_ = static_cast<int>(first_row);
+        num_rows_ = static_cast<int>(end_row - first_row);
         first_step_ = steps.first;
         end_step_ = steps.end == -1 ? file_steps_ : steps.end;
         EPLB_CHECK(first_step_ >= 0 && first_step_ < end_step_ && end_step_ <= file_steps_,
@@ -215,7 +217,7 @@ NpyStepReader::~NpyStepReader() {
 
 std::vector<int> NpyStepReader::layer_ids() const {
     std::vector<int> ids(num_rows_);
-    for (int i = 0; i < num_rows_; ++i) ids[i] = first_row_ + i;
+    for (int i = 0; i < num_rows_; ++i) ids[i] = first_id_ + first_row_ + i;
     return ids;
 }
 
@@ -230,9 +232,9 @@ void NpyStepReader::load_step(int t, float* out) {
     const int64_t count = static_cast<int64_t>(num_rows_) * file_experts_;
     const int64_t bad = npy_to_float(bytes_.data(), header_.type, count, out);
     if (bad >= 0) {
-        EPLB_FAIL(path_ << ": load at step " << step << ", layer " << first_row_ + bad / file_experts_
-                        << ", expert " << bad % file_experts_ << " is " << out[bad]
-                        << ": loads must be finite and >= 0");
+        EPLB_FAIL(path_ << ": load at step " << step << ", layer "
+                        << first_id_ + first_row_ + bad / file_experts_ << ", expert " << bad % file_experts_
+                        << " is " << out[bad] << ": loads must be finite and >= 0");
     }
 }
 

@@ -35,14 +35,15 @@ std::string npy_preamble(const std::string& dict);
 // is not finite and >= 0, or -1 when all are.
 int64_t npy_to_float(const char* data, NpyType type, int64_t count, float* out);
 
-// Steps of a .npy file, read on demand. Layer ids are the row indices (0..L-1), as for every .npy
-// trace; `layers` keeps the rows whose id lies in [first, end), `steps` the steps [first, end)
-// (end -1: to the end; a 2-D array is one step). Errors name the file, and for bad values the
-// step, layer and expert; a layer range outside the file is named `layers_what` (the flag or key).
+// Steps of a .npy file, read on demand. A .npy has no layer ids: row r gets id first_layer_id + r
+// (given by the layer-id rule of eplb/trace.h, else 0); `layers` keeps the rows whose id lies in
+// [first, end), `steps` the steps [first, end) (end -1: to the end; a 2-D array is one step).
+// Errors name the file, and for bad values the step, layer and expert; a layer range outside the
+// file is named `layers_what` (the flag or key).
 class NpyStepReader final : public StepSource {
   public:
     NpyStepReader(const std::string& path, Range layers = {}, Range steps = {},
-                  const std::string& layers_what = "--layers");
+                  const std::string& layers_what = "--layers", int first_layer_id = 0);
     ~NpyStepReader() override;
     NpyStepReader(const NpyStepReader&) = delete;
     NpyStepReader& operator=(const NpyStepReader&) = delete;
@@ -62,7 +63,7 @@ class NpyStepReader final : public StepSource {
     int fd_ = -1;
     NpyHeader header_;
     int file_steps_ = 1, file_layers_ = 0, file_experts_ = 0;
-    int first_row_ = 0, num_rows_ = 0, first_step_ = 0, end_step_ = 0;
+    int first_id_ = 0, first_row_ = 0, num_rows_ = 0, first_step_ = 0, end_step_ = 0;
     std::vector<char> bytes_;  // one step's selected rows, as stored
 };
 

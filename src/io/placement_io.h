@@ -17,6 +17,7 @@ struct PlacementDoc {
     ParallelConfig config;
     std::string policy = "deepseek";
     std::vector<int> layer_ids;  // model layer id of each row
+    bool has_layer_ids = true;   // false: layer_ids are the row numbers of a trace without ids
     Placement placement;
     // Provenance, written for the reader's benefit (empty: omitted).
     std::string backend, trace_source, config_source, model;

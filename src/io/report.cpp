@@ -87,7 +87,8 @@ std::string render_placement_report(const std::string& title, const PlacementDoc
     }
     const int first = doc.layer_ids.empty() ? 0 : doc.layer_ids.front();
     const int last = doc.layer_ids.empty() ? 0 : doc.layer_ids.back();
-    out += format("layers    %zu (model layers %d..%d)%s%s\n", m.layers.size(), first, last,
+    out += format("layers    %zu (%s %d..%d)%s%s\n", m.layers.size(),
+                  doc.has_layer_ids ? "model layers" : "rows without layer ids", first, last,
                   doc.backend.empty() ? "" : ", backend ", doc.backend.c_str());
     out += "\n";
     out += format("balancedness  %.4f  (sum of mean GPU load / sum of max GPU load over layers)\n",

@@ -77,7 +77,9 @@ LoadTrace from_flat(const std::vector<int>& shape, std::vector<float> values) {
         t.num_experts = shape[2];
     }
     t.values = std::move(values);
+    // Row numbers, not model layers: the callers whose format names its layers say so.
     for (int l = 0; l < t.num_layers; ++l) t.layer_ids.push_back(l);
+    t.has_layer_ids = false;
     return t;
 }
 
@@ -120,10 +122,12 @@ LoadTrace parse_trace_json(const std::string& text, const std::string& source) {
                     l == 0 || t.layer_ids[l] > t.layer_ids[l - 1],
                     source << ": layers must be increasing (layers[" << l << "] = " << t.layer_ids[l] << ")");
             }
+            t.has_layer_ids = true;
         }
         if (j.contains("model") && j["model"].is_string()) t.model = j["model"].get<std::string>();
     } else if (j.contains("logical_count")) {
         t = read_loads_array(j["logical_count"], source, "logical_count", true);
+        t.has_layer_ids = true;  // SGLang writes a row per model layer, dense layers included
     } else if (j.contains("load_history")) {
         const json& h = j["load_history"];
         EPLB_CHECK(h.is_array() && !h.empty(), source << ": load_history must be a non-empty array of steps");
@@ -304,8 +308,10 @@ void write_eplb_json(std::ostream& out, StepSource& source, const TraceInfo& inf
         w.key("model");
         w.value(info.model);
     }
-    w.key("layers");
-    w.array(info.layer_ids);
+    if (info.has_layer_ids) {  // without them the rows are only numbered: say nothing
+        w.key("layers");
+        w.array(info.layer_ids);
+    }
     w.key("load");
     w.begin_array();
     for_each_step(source, progress, [&](int, const float* step) {
@@ -398,7 +404,8 @@ void write_npy(std::ostream& out, StepSource& source, const StepProgress& progre
 std::string to_string(TraceFormat format, const LoadTrace& t, int num_model_layers = 0) {
     TraceStepSource source(t);
     std::ostringstream out;
-    write_trace_steps(out, format, source, TraceInfo{t.layer_ids, t.model, num_model_layers});
+    write_trace_steps(out, format, source,
+                      TraceInfo{t.layer_ids, t.model, num_model_layers, t.has_layer_ids});
     return out.str();
 }
 
@@ -441,7 +448,7 @@ void write_trace_steps(std::ostream& out, TraceFormat format, StepSource& source
 
 void write_trace_json(std::ostream& out, const LoadTrace& t) {
     TraceStepSource source(t);
-    write_trace_steps(out, TraceFormat::kEplb, source, TraceInfo{t.layer_ids, t.model, 0});
+    write_trace_steps(out, TraceFormat::kEplb, source, TraceInfo{t.layer_ids, t.model, 0, t.has_layer_ids});
 }
 
 std::string trace_to_json(const LoadTrace& t) { return to_string(TraceFormat::kEplb, t); }
@@ -475,7 +482,7 @@ void write_trace(StepSource& source, const TraceInfo& info, const std::string& p
 void write_trace(const LoadTrace& trace, const std::string& path) {
     const TraceFormat format = trace_format_of(path);
     TraceStepSource source(trace);
-    write_trace(source, TraceInfo{trace.layer_ids, trace.model, 0}, path, format);
+    write_trace(source, TraceInfo{trace.layer_ids, trace.model, 0, trace.has_layer_ids}, path, format);
 }
 
 }  // namespace eplb::io

@@ -1,5 +1,6 @@
 // Trace readers and writers for every format of DESIGN.md "Files": SGLang `logical_count`
-// ([L][E] or [T][L][E]), vLLM `load_history`, the native `eplb.trace/v1` JSON, CSV
+// ([L][E] or [T][L][E]), the eplb load-history JSON (`load_history`: vLLM writes no load file, this
+// is the shape of what one collects from its EplbState), the native `eplb.trace/v1` JSON, CSV
 // `step,layer,expert,load`, `.npy` arrays [L][E] or [T][L][E], TensorRT-LLM expert-statistics
 // directories (trtllm_stats.h) and SGLang's .pt dumps (sglang_pt.h).
 #pragma once
@@ -37,6 +38,7 @@ struct TraceInfo {
     std::vector<int> layer_ids;  // model layer id of each row of a step, increasing
     std::string model;           // recorded by eplb JSON only
     int num_model_layers = 0;    // SGLang only: see trace_to_sglang_json
+    bool has_layer_ids = true;   // false: layer_ids are row numbers (eplb JSON then writes no "layers")
 };
 
 // Called as steps are written: (steps done, steps in all).
@@ -64,8 +66,8 @@ std::string trace_to_npy(const LoadTrace& trace);
 // SGLang's expert-distribution recorder writes them.
 std::string trace_to_sglang_json(const LoadTrace& trace, int num_model_layers = 0);
 
-// vLLM-style {"load_history": [{"logical_expert_load": [L][E]}, ...]}, one entry per step (rows
-// are the trace's layers in order; vLLM indexes MoE layers, not model layers).
+// The eplb load-history JSON {"load_history": [{"logical_expert_load": [L][E]}, ...]}, one entry per step
+// (rows are the trace's layers in order; vLLM indexes MoE layers, not model layers).
 std::string trace_to_vllm_json(const LoadTrace& trace);
 
 // Writes by the extension of `path` (json, csv, npy), atomically.

@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -173,6 +175,208 @@ TEST_CASE("plan --export: SGLang, TensorRT-LLM and vLLM files next to the placem
     CHECK_FALSE(fs::exists(dir + "/never-p.json"));
 }
 
+namespace {
+
+// The layer ids of a TensorRT-LLM YAML's initial_global_assignments, in file order, and the row of `id`.
+std::vector<int> yaml_layers(const std::string& yaml) {
+    std::vector<int> ids;
+    std::istringstream in(yaml);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("  ", 0) == 0 && line.find(": [") != std::string::npos) ids.push_back(std::stoi(line));
+    }
+    return ids;
+}
+json yaml_row(const std::string& yaml, int id) {
+    const std::string key = "\n  " + std::to_string(id) + ": ";
+    const size_t at = yaml.find(key);
+    REQUIRE(at != std::string::npos);
+    return json::parse(yaml.substr(at + key.size(), yaml.find('\n', at + 1) - at - key.size()));
+}
+
+}  // namespace
+
+TEST_CASE(
+    "plan --export from a trace without layer ids (.npy, load-history JSON) lands on model layers 3..60") {
+    const std::string dir = temp_dir() + "/layer-ids";
+    fs::create_directories(dir);
+    // The same 58 MoE layers with ids (eplb JSON) and without (.npy, load-history JSON, as one would
+    // collect from vLLM's EplbState, which counts MoE layers from 0).
+    REQUIRE(run_eplb("gen-trace --num-layers 58 --first-layer 3 --num-experts 256 --num-steps 2 -o " + dir +
+                     "/ids.json")
+                .exit_code == 0);
+    REQUIRE(run_eplb("convert --from " + dir + "/ids.json --to " + dir + "/rows.npy").exit_code == 0);
+    REQUIRE(
+        run_eplb("convert --from " + dir + "/ids.json --to " + dir + "/rows.json --format vllm").exit_code ==
+        0);
+    const std::string ep32 = " --backend cpu --config " + config("deepseek-v3-ep32.json");
+    REQUIRE(run_eplb("plan" + ep32 + " --trace " + dir + "/ids.json -o " + dir + "/ref.json").exit_code == 0);
+    const json ref = json::parse(slurp(dir + "/ref.json"));
+    REQUIRE(ref["phy2log"].size() == 58);
+    for (const std::string trace : {"rows.npy", "rows.json"}) {
+        INFO(trace);
+        const std::string s = dir + "/" + trace + ".sglang.json", t = dir + "/" + trace + ".yaml";
+        const CliResult r = run_eplb("plan" + ep32 + " --trace " + dir + "/" + trace + " --export sglang " +
+                                     s + " --export trtllm " + t);
+        REQUIRE(r.exit_code == 0);
+        CHECK(r.err.find("note: " + dir + "/" + trace +
+                         " has no layer ids: its 58 rows are taken as the MoE layers "
+                         "3..60 of moe_layers") != std::string::npos);
+        CHECK(r.out.find("layers    58 (model layers 3..60)") != std::string::npos);
+        // SGLang: one row per model layer; dense rows 0..2 trivial, MoE layer k's plan in row k.
+        const json map = json::parse(slurp(s))["physical_to_logical_map"];
+        REQUIRE(map.size() == 61);
+        CHECK(map[2][287] == 287 % 256);
+        CHECK(map[3] == ref["phy2log"][0]);
+        CHECK(map[60] == ref["phy2log"][57]);
+        // TensorRT-LLM: keys 3..60, then the MTP layer 61 (num_nextn_predict_layers 1 in the config).
+        const std::string yaml = slurp(t);
+        std::vector<int> expected;
+        for (int id = 3; id <= 61; ++id) expected.push_back(id);
+        CHECK(yaml_layers(yaml) == expected);
+        CHECK(yaml_row(yaml, 3) == ref["phy2log"][0]);
+        CHECK(yaml_row(yaml, 60) == ref["phy2log"][57]);
+    }
+    // --first-layer gives the ids without a config; --layers then selects model layers.
+    const CliResult f = run_eplb("plan --backend cpu --trace " + dir +
+                                 "/rows.npy --num-gpus 32 --num-groups 8 "
+                                 "--num-nodes 4 --num-redundant-experts 32 --first-layer 3 --layers 10:20 "
+                                 "--export trtllm " +
+                                 dir + "/f.yaml");
+    REQUIRE(f.exit_code == 0);
+    CHECK(f.err.empty());
+    std::vector<int> ten_to_twenty;
+    for (int id = 10; id < 20; ++id) ten_to_twenty.push_back(id);
+    CHECK(yaml_layers(slurp(dir + "/f.yaml")) == ten_to_twenty);
+    CHECK(yaml_row(slurp(dir + "/f.yaml"), 10) == ref["phy2log"][7]);
+    // Nothing gives ids: the plan is fine, the exports that need model layers are refused (exit 2,
+    // naming the flag), and nothing is written.
+    const std::string shape = " --num-gpus 32 --num-groups 8 --num-nodes 4 --num-redundant-experts 32";
+    const CliResult plain = run_eplb("plan --backend cpu --trace " + dir + "/rows.json" + shape);
+    CHECK(plain.exit_code == 0);
+    CHECK(plain.out.find("layers    58 (rows without layer ids 0..57)") != std::string::npos);
+    for (const std::string format : {"sglang", "trtllm"}) {
+        const std::string out = dir + "/refused." + (format == "sglang" ? "json" : "yaml");
+        const CliResult no = run_eplb("plan --backend cpu --trace " + dir + "/rows.json" + shape + " -o " +
+                                      dir + "/refused-p.json --export " + format + " " + out);
+        CHECK(no.exit_code == 2);
+        CHECK(no.err.find(dir + "/rows.json: --export " + format +
+                          " needs model layer ids, but the trace has none") != std::string::npos);
+        CHECK(no.err.find("pass --first-layer N") != std::string::npos);
+        CHECK_FALSE(fs::exists(out));
+        CHECK_FALSE(fs::exists(dir + "/refused-p.json"));
+    }
+    // A trace with ids keeps them: --first-layer on it is a usage error.
+    CHECK(
+        run_eplb("plan --backend cpu --trace " + dir + "/ids.json" + shape + " --first-layer 0").exit_code ==
+        2);
+    // evaluate follows the same rule: the placement's layers 3..60 number the 58 rows.
+    const CliResult ev =
+        run_eplb("evaluate --placement " + dir + "/ref.json --trace " + dir + "/rows.npy --json");
+    REQUIRE(ev.exit_code == 0);
+    const CliResult ev_ref =
+        run_eplb("evaluate --placement " + dir + "/ref.json --trace " + dir + "/ids.json --json");
+    CHECK(json::parse(ev.out)["metrics"] == json::parse(ev_ref.out)["metrics"]);
+}
+
+TEST_CASE("--physical-map folds a physical-slot trace (vLLM's expert_load_window) into logical loads") {
+    const std::string dir = temp_dir() + "/physical";
+    fs::create_directories(dir);
+    REQUIRE(run_eplb("gen-trace --num-layers 58 --first-layer 3 --num-experts 256 --num-steps 3 -o " + dir +
+                     "/logical.json")
+                .exit_code == 0);
+    // The placement in force (vLLM's EplbState tensors) and, per slot, the share of its expert's load
+    // that replica took: what vLLM records in expert_load_window [W][L][R] (MoE layers from 0).
+    const std::string ep32 = " --backend cpu --config " + config("deepseek-v3-ep32.json");
+    REQUIRE(run_eplb("plan" + ep32 + " --trace " + dir + "/logical.json -o " + dir +
+                     "/ref.json --export vllm " + dir + "/in-force.json")
+                .exit_code == 0);
+    const json logical = json::parse(slurp(dir + "/logical.json"))["load"];
+    const json map = json::parse(slurp(dir + "/in-force.json"))["physical_to_logical_map"];
+    const json count = json::parse(slurp(dir + "/in-force.json"))["logical_replica_count"];
+    json window = json::array();
+    for (const json& step : logical) {
+        json rows = json::array();
+        for (size_t l = 0; l < step.size(); ++l) {
+            json slots = json::array();
+            std::vector<int> seen(256, 0);
+            for (const json& expert : map[l]) {
+                const int e = expert.get<int>(), n = count[l][e].get<int>();
+                const int64_t load = step[l][e].get<int64_t>(), share = load / n;
+                slots.push_back(seen[e]++ == 0 ? load - share * (n - 1) : share);  // integers summing to load
+            }
+            rows.push_back(slots);
+        }
+        window.push_back(json{{"logical_expert_load", rows}});
+    }
+    write_text(dir + "/window.json", json{{"load_history", window}}.dump());
+    const CliResult r =
+        run_eplb("plan" + ep32 + " --trace " + dir + "/window.json --physical-map " + dir +
+                 "/in-force.json -o " + dir + "/folded.json --export trtllm " + dir + "/t.yaml");
+    REQUIRE(r.exit_code == 0);
+    const json ref = json::parse(slurp(dir + "/ref.json")), folded = json::parse(slurp(dir + "/folded.json"));
+    CHECK(folded["phy2log"] == ref["phy2log"]);  // the same logical loads, so the same plan
+    CHECK(folded["layers"] == ref["layers"]);    // 58 id-less rows: moe_layers 3..60
+    CHECK(yaml_row(slurp(dir + "/t.yaml"), 60) == ref["phy2log"][57]);
+    // simulate folds the same way (the series read whole instead of streamed).
+    const std::string sim = " --backend cpu --config " + config("deepseek-v3-ep32.json") +
+                            " --window-size 2 --step-interval 2 --json --trace ";
+    const CliResult a =
+        run_eplb("simulate" + sim + dir + "/window.json --physical-map " + dir + "/in-force.json");
+    const CliResult b = run_eplb("simulate" + sim + dir + "/logical.json");
+    REQUIRE(a.exit_code == 0);
+    REQUIRE(b.exit_code == 0);
+    const json lane_a = json::parse(a.out)["lanes"][0], lane_b = json::parse(b.out)["lanes"][0];
+    CHECK(lane_a["balancedness"] == lane_b["balancedness"]);  // per step
+    CHECK(lane_a["experts_moved_at"] == lane_b["experts_moved_at"]);
+    CHECK(json::parse(a.out)["layers"] == json::parse(b.out)["layers"]);
+    // Without the map the 288 columns are not the config's 256 experts.
+    CHECK(run_eplb("plan" + ep32 + " --trace " + dir + "/window.json").exit_code == 3);
+}
+
+TEST_CASE("deploy traps: SGLang export names must end in .json; TensorRT-LLM exports name the MTP layer") {
+    const std::string dir = temp_dir() + "/traps";
+    fs::create_directories(dir);
+    // SGLang parses --init-expert-location by the name's ending: another name would be read as JSON text.
+    const CliResult r = run_eplb("plan --backend cpu --trace " + bundled_trace() + " --config " +
+                                 config("deepseek-v3-ep32.json") + " -o " + dir + "/p.json --export sglang " +
+                                 dir + "/map.txt");
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("--export sglang " + dir +
+                     "/map.txt: SGLang reads --init-expert-location from a file only "
+                     "when its name ends in .json") != std::string::npos);
+    CHECK_FALSE(fs::exists(dir + "/map.txt"));
+    CHECK_FALSE(fs::exists(dir + "/p.json"));
+    // MTP layer 61 without load in the trace: TensorRT-LLM's own default map (rank q's slot k holds
+    // expert (q*E/P + k) mod E), with a note.
+    const CliResult m = run_eplb("plan --backend cpu --trace " + bundled_trace() + " --config " +
+                                 config("deepseek-v3-ep32.json") + " --export trtllm " + dir + "/m.yaml");
+    REQUIRE(m.exit_code == 0);
+    CHECK(
+        m.err.find("note: trtllm export: MTP layer 61 (num_nextn_predict_layers) has no load in the trace") !=
+        std::string::npos);
+    const std::string yaml = slurp(dir + "/m.yaml");
+    CHECK(yaml_layers(yaml).back() == 61);
+    CHECK(yaml_layers(yaml).size() == 59);
+    const json mtp = yaml_row(yaml, 61);
+    REQUIRE(mtp.size() == 288);
+    for (int s = 0; s < 288; ++s) CHECK(mtp[s] == (s / 9 * 256 / 32 + s % 9) % 256);
+    // A trace with a row for layer 61 (a TensorRT-LLM statistics directory of a run with MTP): it is
+    // planned with the MoE layers and exported under 61; SGLang's map keeps the model's 61 rows.
+    REQUIRE(run_eplb("gen-trace --num-layers 59 --first-layer 3 --num-experts 256 -o " + dir + "/mtp.json")
+                .exit_code == 0);
+    const CliResult w = run_eplb("plan --backend cpu --trace " + dir + "/mtp.json --config " +
+                                 config("deepseek-v3-ep32.json") + " -o " + dir + "/w.json --export trtllm " +
+                                 dir + "/w.yaml --export sglang " + dir + "/w-sglang.json");
+    REQUIRE(w.exit_code == 0);
+    CHECK(w.err.find("MTP layer") == std::string::npos);
+    const json p = json::parse(slurp(dir + "/w.json"));
+    REQUIRE(p["layers"].size() == 59);
+    CHECK(p["layers"][58] == 61);
+    CHECK(yaml_row(slurp(dir + "/w.yaml"), 61) == p["phy2log"][58]);
+    CHECK(json::parse(slurp(dir + "/w-sglang.json"))["physical_to_logical_map"].size() == 61);
+}
+
 TEST_CASE("convert: traces round-trip through every format, TensorRT-LLM statistics included") {
     const std::string dir = temp_dir() + "/conv";
     fs::create_directories(dir);
@@ -201,7 +405,7 @@ TEST_CASE("convert: traces round-trip through every format, TensorRT-LLM statist
     REQUIRE(c["logical_count"][0].size() == 5);
     CHECK(c["logical_count"][0][0] == json(std::vector<float>(16, 0.0f)));
     CHECK(c["logical_count"][1][2] == original["load"][1][0]);
-    // .npy and vLLM's load_history number the rows 0..L-1; --layers drops SGLang's dense rows.
+    // .npy and the load-history JSON have no layer ids (rows 0..L-1); --layers drops SGLang's dense rows.
     REQUIRE(run_eplb("convert --from " + dir + "/c.json --to " + dir + "/d.npy --layers 2:5").exit_code == 0);
     REQUIRE(run_eplb("convert --from " + dir + "/d.npy --to " + dir + "/e.json --format vllm").exit_code ==
             0);
@@ -209,7 +413,10 @@ TEST_CASE("convert: traces round-trip through every format, TensorRT-LLM statist
     REQUIRE(run_eplb("convert --from " + dir + "/e.json --to " + dir + "/f.json").exit_code == 0);
     const json f = json::parse(slurp(dir + "/f.json"));
     CHECK(f["load"] == original["load"]);
-    CHECK(f["layers"] == json::parse("[0, 1, 2]"));
+    CHECK_FALSE(f.contains("layers"));  // still none: the native format says so by leaving them out
+    REQUIRE(run_eplb("convert --from " + dir + "/e.json --to " + dir + "/g.json --first-layer 2").exit_code ==
+            0);
+    CHECK(json::parse(slurp(dir + "/g.json"))["layers"] == original["layers"]);
     // The statistics directory is a trace everywhere: plan gives the same placement as from JSON.
     const CliResult from_json = run_eplb("plan --backend cpu --json --trace " + start +
                                          " --num-gpus 4 "

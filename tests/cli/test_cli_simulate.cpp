@@ -80,6 +80,35 @@ TEST_CASE("a .npy series streamed, outputs written; the same series from JSON gi
     CHECK(jp["layers"] == json::parse("[1, 2]"));
 }
 
+TEST_CASE(
+    "simulate follows the layer-id rule: a .npy of the MoE layers alone is moe_layers, streamed or not") {
+    const std::string npy = temp_dir() + "/moe-only.npy", hist = temp_dir() + "/moe-only.json",
+                      cfg = temp_dir() + "/moe-3-7.json";
+    REQUIRE(
+        run_eplb("gen-trace --num-layers 4 --first-layer 3 --num-experts 16 --top-k 2 --num-steps 20 -o " +
+                 npy)
+            .exit_code == 0);
+    REQUIRE(run_eplb("convert --from " + npy + " --to " + hist + " --format vllm").exit_code == 0);
+    write_text(cfg, R"({"num_gpus": 4, "num_redundant_experts": 4, "moe_layers": [3, 7]})");
+    const std::string flags = " --backend cpu --config " + cfg + " --window-size 5 --step-interval 5";
+    for (const std::string& trace : {npy, hist}) {
+        INFO(trace);
+        const CliResult r = run_eplb("simulate --json --trace " + trace + flags);
+        REQUIRE(r.exit_code == 0);
+        CHECK(json::parse(r.out)["layers"] == json::parse("[3, 4, 5, 6]"));
+        CHECK(
+            r.err.find("note: " + trace + " has no layer ids: its 4 rows are taken as the MoE layers 3..6") !=
+            std::string::npos);
+        // --layers then names model layers; --first-layer numbers the rows explicitly.
+        CHECK(json::parse(
+                  run_eplb("simulate --json --trace " + trace + flags + " --layers 4:6").out)["layers"] ==
+              json::parse("[4, 5]"));
+        CHECK(
+            json::parse(run_eplb("simulate --json --trace " + trace + flags + " --first-layer 1 --layers 1:3")
+                            .out)["layers"] == json::parse("[1, 2]"));
+    }
+}
+
 TEST_CASE("a sweep prints one table; thresholds and policies as lists") {
     const CliResult r =
         run_eplb(std::string("simulate --backend cpu ") + kSmallConfig +

@@ -25,7 +25,7 @@ TEST_CASE("check file: defaults, relative paths, config keys per case, threshold
           {"name": "a"},
           {"name": "b", "config": {"num_gpus": 8, "num_redundant_experts": 8}, "policy": "deepseek",
            "num_gpus": 16, "layers": "3:61", "steps": "0:10", "max_gap": 0.1, "max_layer_gap": 0.3},
-          {"name": "c", "trace": "/abs/t.npy", "baseline": "base.yaml", "max_regression": 0.01,
+          {"name": "c", "trace": "/abs/t.npy", "first_layer": 3, "baseline": "base.yaml", "max_regression": 0.01,
            "max_moved_experts": 100, "min_balancedness": 0.5}
         ]})",
                                          "ci/checks/nightly.json");
@@ -48,6 +48,8 @@ TEST_CASE("check file: defaults, relative paths, config keys per case, threshold
     CHECK(b.thresholds.min_balancedness == 0.9);  // from the defaults
     const CheckCase& c = f.cases[2];
     CHECK(c.trace == "/abs/t.npy");
+    CHECK(c.first_layer == 3);  // the model layer of the .npy's first row
+    CHECK(a.first_layer == -1);
     CHECK(c.baseline == "ci/checks/base.yaml");
     CHECK(c.thresholds.max_regression == 0.01);
     CHECK(c.thresholds.max_moved_experts == 100);
@@ -64,11 +66,13 @@ TEST_CASE("check file: every mistake is invalid input naming the file, the case 
     CHECK(err(R"({"cases": []})") == "c.json: \"cases\" must be a non-empty array of cases");
     CHECK(err(R"({"schema": "eplb.check/v2", "cases": []})") ==
           "c.json: schema is \"eplb.check/v2\", expected \"eplb.check/v1\"");
+    CHECK(err(R"({"cases": [{"name": "a", "trace": "t", "first_layer": -3, "max_gap": 1}]})") ==
+          "c.json: cases[0] (a): first_layer is -3, expected a model layer id >= 0");
     CHECK(err(R"({"case": []})") ==
           "c.json: unknown key \"case\" (known: schema, name, description, defaults, cases)");
     CHECK(err(R"({"cases": [{"name": "a", "trace": "t", "min_balancnedness": 0.9}]})")
               .find("c.json: cases[0] (a): unknown key \"min_balancnedness\" (case keys: name, trace, "
-                    "config, layers, "
+                    "config, layers, first_layer, "
                     "steps, baseline, min_balancedness, max_gap, max_layer_gap, max_moved_experts, "
                     "max_regression, allow_other_trace; "
                     "config keys: num_groups,") == 0);

@@ -38,6 +38,10 @@ TEST_CASE("config keys, types and ranges") {
     CHECK(c.moe_layers->first == 3);
     CHECK(c.moe_layers->end == 61);
     CHECK(*c.expert_bytes == 44040192);
+    CHECK_FALSE(c.num_nextn_predict_layers);
+    CHECK(*parse_config_json(R"({"num_nextn_predict_layers": 1})", "c.json").num_nextn_predict_layers == 1);
+    CHECK(error_of([] { parse_config_json(R"({"num_nextn_predict_layers": -1})", "c.json"); }) ==
+          "c.json: num_nextn_predict_layers is -1, expected 0..64");
     CHECK(error_of([] {
               parse_config_json(R"({"num_gpu": 8})", "c.json");
           }).rfind("c.json: unknown key \"num_gpu\"", 0) == 0);
@@ -65,6 +69,9 @@ TEST_CASE("every bundled config parses and validates against its shapes") {
         ParallelConfig p{*c.num_logical_experts, *c.num_logical_experts + c.num_redundant_experts.value_or(0),
                          c.num_groups.value_or(1), c.num_nodes.value_or(1), c.num_gpus.value_or(1)};
         CHECK_NOTHROW(p.validate());
+        // DeepSeek-V3 has one MTP layer after its MoE layers 3..60 (num_nextn_predict_layers in its
+        // config.json); TensorRT-LLM's load balancer looks it up as layer 61.
+        if (c.model == "DeepSeek-V3") CHECK(c.num_nextn_predict_layers.value_or(0) == 1);
         ++count;
     }
     CHECK(count >= 6);

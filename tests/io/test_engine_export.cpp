@@ -85,6 +85,35 @@ TEST_CASE("TensorRT-LLM: the moe_load_balancer YAML keys, layer indices and slot
     CHECK(back.config.num_physical_experts == 16);
 }
 
+TEST_CASE("TensorRT-LLM MTP layers: added with WideEPMoE's default map unless the plan has them") {
+    const PlacementDoc d = readme_doc();  // layers 3, 4 on 8 GPUs x 2 slots, 12 experts
+    std::vector<int> added;
+    const PlacementDoc m = with_mtp_layers(d, 5, 1, &added);
+    CHECK(added == std::vector<int>{5});
+    REQUIRE(m.layer_ids == std::vector<int>{3, 4, 5});
+    CHECK(m.placement.phy2log.row(0) == d.placement.phy2log.row(0));
+    // Rank q's local slot k holds expert (q * 12 / 8 + k) mod 12: ranks start at 0, 1, 3, 4, 6, 7, 9, 10.
+    CHECK(row_of(m.placement.phy2log, 2) ==
+          std::vector<int>{0, 1, 1, 2, 3, 4, 4, 5, 6, 7, 7, 8, 9, 10, 10, 11});
+    ParallelConfig c = d.config;
+    CHECK_NOTHROW(validate_placement(m.placement, c));  // every expert held, counts and ranks consistent
+    CHECK(placement_to_trtllm_yaml(m).find("\n  5: [0,1,1,2,3,4,4,5,6,7,7,8,9,10,10,11]\n") !=
+          std::string::npos);
+    // A layer the plan has keeps its plan.
+    const PlacementDoc same = with_mtp_layers(d, 4, 1, &added);
+    CHECK(added.empty());
+    CHECK(same.layer_ids == d.layer_ids);
+    CHECK(same.placement.phy2log == d.placement.phy2log);
+}
+
+TEST_CASE("SGLang reads --init-expert-location as a file only by a .json name") {
+    CHECK(sglang_reads_as_json_file("/tmp/plan.json"));
+    CHECK_FALSE(sglang_reads_as_json_file("/tmp/plan.JSON"));  // Python's endswith is case-sensitive
+    CHECK_FALSE(sglang_reads_as_json_file("/tmp/plan.txt"));
+    CHECK_FALSE(sglang_reads_as_json_file("/tmp/plan"));
+    CHECK(sglang_reads_as_json_file("dir/.json"));  // endswith, nothing more
+}
+
 TEST_CASE("TensorRT-LLM YAML as PyYAML writes it: block lists, wrapped flow lists, comments") {
     const std::string block =
         "initial_global_assignments:\n"

@@ -15,7 +15,7 @@
 #include "io/trace_io.h"
 #include "tests/test_util.h"
 
-    using namespace eplb;
+using namespace eplb;
 using namespace eplb::io;
 using eplb::test::error_of;
 
@@ -26,23 +26,32 @@ TEST_CASE("SGLang logical_count [L][E] and [T][L][E]") {
     CHECK(a.num_experts == 3);
     CHECK(a.values == std::vector<float>{1, 2.5f, 0, 4, 5, 6});
     CHECK(a.layer_ids == std::vector<int>{0, 1});
+    CHECK(a.has_layer_ids);  // SGLang writes a row per model layer
     LoadTrace b = parse_trace_json(R"({"logical_count": [[[1, 2]], [[3, 4]], [[5, 6]]]})", "b.json");
     CHECK(b.num_steps == 3);
     CHECK(b.num_layers == 1);
     CHECK(b.sum_steps(0, 3)(0, 1) == 12.0f);
 }
 
-TEST_CASE("vLLM load_history and the native format") {
+TEST_CASE("the eplb load-history JSON and the native format") {
     LoadTrace v = parse_trace_json(
         R"({"load_history": [{"logical_expert_load": [[1, 2], [3, 4]]}, {"logical_expert_load": [[5, 6], [7, 8]]}]})",
         "v.json");
     CHECK(v.num_steps == 2);
     CHECK(v.step(1)(1, 0) == 7.0f);
+    CHECK_FALSE(v.has_layer_ids);  // MoE layers in order, numbered 0..L-1
+    CHECK(v.layer_ids == std::vector<int>{0, 1});
     LoadTrace n = parse_trace_json(
         R"({"schema": "eplb.trace/v1", "model": "m", "layers": [3, 4], "load": [[[1, 2], [3, 4]]]})",
         "n.json");
     CHECK(n.layer_ids == std::vector<int>{3, 4});
+    CHECK(n.has_layer_ids);
     CHECK(n.model == "m");
+    // Without "layers" the native format has no ids either, and its writer keeps it that way.
+    const LoadTrace bare = parse_trace_json(R"({"schema": "eplb.trace/v1", "load": [[[1, 2]]]})", "b.json");
+    CHECK_FALSE(bare.has_layer_ids);
+    CHECK(trace_to_json(bare).find("\"layers\"") == std::string::npos);
+    CHECK_FALSE(parse_trace_json(trace_to_json(bare), "b2.json").has_layer_ids);
 }
 
 TEST_CASE("round trips: JSON, CSV and .npy give back the same trace") {
@@ -67,6 +76,9 @@ TEST_CASE("round trips: JSON, CSV and .npy give back the same trace") {
     CHECK(n.values == t.values);
     CHECK(n.num_steps == 4);
     CHECK(n.num_layers == 3);
+    CHECK(j.has_layer_ids);
+    CHECK(c.has_layer_ids);
+    CHECK_FALSE(n.has_layer_ids);  // .npy holds no layer ids
 }
 
 TEST_CASE("files: write_trace by extension, read_trace back") {
