@@ -130,7 +130,8 @@ TEST_CASE("balanced_packing == reference on random rows of every size class") {
     const std::vector<std::pair<int, int>> sizes = {
         {1, 1},   {5, 5},    {4, 2},    {12, 3},  {32, 16}, {34, 17},   {64, 32}, {128, 4}, {128, 64},
         {129, 3}, {130, 65}, {288, 72}, {300, 1}, {512, 8}, {1000, 40}, {96, 96}, {2, 1},   {256, 128}};
-    for (const auto& [n, m] : sizes) {
+    for (const auto& size : sizes) {
+        const int n = size.first, m = size.second;
         for (int mode = 0; mode < kNumModes; ++mode) {
             for (const int rows : {1, 3, 4, 9}) {
                 CAPTURE(n);
@@ -151,7 +152,8 @@ TEST_CASE("replicate_experts == reference: scan and tree sizes, no and much redu
     Rng rng(42);
     const std::vector<std::pair<int, int>> sizes = {{1, 1},   {1, 7},   {4, 4},      {16, 40},   {17, 40},
                                                     {64, 64}, {64, 96}, {128, 1024}, {256, 288}, {300, 301}};
-    for (const auto& [n, r] : sizes) {
+    for (const auto& size : sizes) {
+        const int n = size.first, r = size.second;
         for (int mode = 0; mode < kNumModes; ++mode) {
             CAPTURE(n);
             CAPTURE(r);
@@ -250,7 +252,9 @@ TEST_CASE("plan_deepseek == reference on the real DeepSeek-V3 traces") {
     // Prefill (4 nodes x 8 GPUs), decode-like (9 nodes: global, 72 GPUs), 8 nodes x 8 GPUs, R == E.
     for (const ParallelConfig& c : {ParallelConfig{256, 288, 8, 4, 32}, ParallelConfig{256, 288, 8, 9, 72},
                                     ParallelConfig{256, 320, 8, 8, 64}, ParallelConfig{256, 256, 8, 4, 32}}) {
-        for (const auto& [name, load] : traces) {
+        for (const auto& trace : traces) {
+            const auto& name = trace.first;
+            const auto& load = trace.second;
             CAPTURE(name);
             CAPTURE(describe(c));
             const Placement fast = plan_deepseek(load, c);
