@@ -129,6 +129,18 @@ class RobustPacker {
         for (int i = 0; i < m_ * k_; ++i) where_[slot_[i]].push_back(i / k_);
     }
 
+    // Exchanges the replicas in slots i and j (of bins b and c) and brings the bins up to date.
+    void swap_slots(int i, int j) {
+        const int b = i / k_, c = j / k_, x = slot_[i], y = slot_[j];
+        std::swap(slot_[i], slot_[j]);
+        --has_[at(b, x)];
+        ++has_[at(b, y)];
+        --has_[at(c, y)];
+        ++has_[at(c, x)];
+        recompute_bin(b);
+        recompute_bin(c);
+    }
+
     // Experts by largest replica (perturbed by up to 30% for seed > 0), descending; each replica
     // onto the bin with room, lacking the expert, whose worst workload ends lowest (ties: lower
     // current worst, then lower index); forced duplicates only when every bin with room holds it.
@@ -224,13 +236,7 @@ class RobustPacker {
                         nw_ * ((mb - dm) * (mb - dm) - mb * mb + (mc + dm) * (mc + dm) - mc * mc);
                     delta = 0.5 * (d_mean + kSpreadWeight * (2 * delta - d_mean));
                     if (delta >= -1e-12 * f * f || worst > f) continue;
-                    std::swap(slot_[i], slot_[j]);
-                    --has_[at(b, x)];
-                    ++has_[at(b, y)];
-                    --has_[at(c, y)];
-                    ++has_[at(c, x)];
-                    recompute_bin(b);
-                    recompute_bin(c);
+                    swap_slots(i, j);
                     changed = true;
                 }
             }
@@ -269,14 +275,7 @@ class RobustPacker {
             }
         }
         if (best_i < 0) return false;
-        const int x = slot_[best_i], y = slot_[best_j], c = best_j / k_;
-        std::swap(slot_[best_i], slot_[best_j]);
-        --has_[at(b, x)];
-        ++has_[at(b, y)];
-        --has_[at(c, y)];
-        ++has_[at(c, x)];
-        recompute_bin(b);
-        recompute_bin(c);
+        swap_slots(best_i, best_j);
         build_where();
         return true;
     }
