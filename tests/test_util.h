@@ -16,6 +16,7 @@
 #include "eplb/error.h"
 #include "eplb/gen_trace.h"
 #include "eplb/types.h"
+#include "tests/shared_traces.h"
 
 namespace eplb::test {
 
@@ -74,15 +75,6 @@ inline ParallelConfig shuffle_config(int experts, int slots, int nodes, int gpus
     c.num_nodes = nodes;
     c.num_gpus = gpus;
     return c;
-}
-
-// ../shared/traces/sglang-deepseek-v3-logical-count (via EPLB_SHARED), or "" when absent.
-inline std::string shared_traces_dir() {
-    const char* shared = std::getenv("EPLB_SHARED");
-    if (!shared) return "";
-    const std::filesystem::path dir =
-        std::filesystem::path(shared) / "traces" / "sglang-deepseek-v3-logical-count";
-    return std::filesystem::is_directory(dir) ? dir.string() : "";
 }
 
 // The bytes of tests/fuzz/corpus/<harness>/<name> (via EPLB_SOURCE_ROOT): fuzz crash regressions

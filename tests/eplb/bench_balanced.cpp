@@ -19,15 +19,13 @@
 #include "eplb/relabel.h"
 #include "eplb/replica_packing.h"
 #include "io/trace_io.h"
+#include "tests/eplb/real_workloads.h"
 
 using namespace eplb;
+using test::shared_traces_dir;
+using test::Workload;
 
 namespace {
-
-struct Workload {
-    std::string name;
-    LoadMatrix load;  // [58][256]
-};
 
 // CPU milliseconds per call (process time, so that other jobs on the machine count less), over
 // enough calls to run ~0.3 s.
@@ -58,16 +56,6 @@ double node_bound(const Placement& p, const LoadMatrix& load, int l, const Paral
         worst = std::max({worst, total / gpn, t});
     }
     return worst;
-}
-
-// ../shared/traces/sglang-deepseek-v3-logical-count via EPLB_SHARED (as tests/test_util.h, which
-// brings doctest along), or "" when absent.
-std::string shared_traces_dir() {
-    const char* shared = std::getenv("EPLB_SHARED");
-    if (!shared) return "";
-    const std::filesystem::path dir =
-        std::filesystem::path(shared) / "traces" / "sglang-deepseek-v3-logical-count";
-    return std::filesystem::is_directory(dir) ? dir.string() : "";
 }
 
 const char* verdict(bool ok) { return ok ? "MET" : "MISSED"; }
@@ -169,16 +157,7 @@ int main() {
         std::printf("EPLB_SHARED traces not found: skipped\n");
         return 77;
     }
-    std::vector<std::string> files;
-    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-        if (entry.path().extension() == ".json") files.push_back(entry.path().string());
-    }
-    std::sort(files.begin(), files.end());
-    std::vector<Workload> workloads;
-    for (const std::string& f : files) {
-        const LoadTrace t = select_layers(io::read_trace(f), Range{3, 61});
-        workloads.push_back({std::filesystem::path(f).stem().string(), t.sum_steps(0, t.num_steps)});
-    }
+    const std::vector<Workload> workloads = test::read_real_workloads(dir);
     std::printf("eplb balanced-policy targets on %zu real DeepSeek-V3 traces, layers 3:61 (58 MoE layers)\n",
                 workloads.size());
     std::printf("gap = max GPU load / max(W/P, T*) - 1; ms = CPU time per 58-layer plan, one thread\n");

@@ -17,15 +17,13 @@
 #include "eplb/policy.h"
 #include "eplb/robust.h"
 #include "io/trace_io.h"
+#include "tests/eplb/real_workloads.h"
 
 using namespace eplb;
+using test::shared_traces_dir;
+using test::Workload;
 
 namespace {
-
-struct Workload {
-    std::string name;
-    LoadMatrix load;  // [58][256]
-};
 
 // CPU seconds of one call of f (process time: other jobs on the machine count less).
 template <class F>
@@ -33,14 +31,6 @@ double cpu_seconds(F&& f) {
     const std::clock_t t0 = std::clock();
     f();
     return static_cast<double>(std::clock() - t0) / CLOCKS_PER_SEC;
-}
-
-std::string shared_traces_dir() {
-    const char* shared = std::getenv("EPLB_SHARED");
-    if (!shared) return "";
-    const std::filesystem::path dir =
-        std::filesystem::path(shared) / "traces" / "sglang-deepseek-v3-logical-count";
-    return std::filesystem::is_directory(dir) ? dir.string() : "";
 }
 
 const char* verdict(bool ok) { return ok ? "MET" : "MISSED"; }
@@ -85,16 +75,7 @@ int main() {
         std::printf("EPLB_SHARED traces not found: skipped\n");
         return 77;
     }
-    std::vector<std::string> files;
-    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-        if (entry.path().extension() == ".json") files.push_back(entry.path().string());
-    }
-    std::sort(files.begin(), files.end());
-    std::vector<Workload> workloads;
-    for (const std::string& f : files) {
-        const LoadTrace t = select_layers(io::read_trace(f), Range{3, 61});
-        workloads.push_back({std::filesystem::path(f).stem().string(), t.sum_steps(0, t.num_steps)});
-    }
+    const std::vector<Workload> workloads = test::read_real_workloads(dir);
     std::printf("eplb robust-policy targets on %zu real DeepSeek-V3 traces, layers 3:61 (58 MoE layers)\n",
                 workloads.size());
     std::printf(
