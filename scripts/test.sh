@@ -29,10 +29,8 @@ status=0
 meson test -C build --print-errorlogs --num-processes "$(nproc)" || status=$?
 end_phase "tests release"
 
-# -O1 (the level ASan and libFuzzer recommend) compiles a sixth faster than -O3 under the
-# sanitizers; NDEBUG stays as in the release build.
 CC=clang CXX=clang++ eplb_build build-san -Db_sanitize=address,undefined -Db_lundef=false -Dcuda=disabled \
-    -Dfuzz=true -Doptimization=1 -Db_ndebug=true
+    -Dfuzz=true
 end_phase "configure+build sanitizer"
 # LeakSanitizer stops the process with ptrace, which some containers forbid: then run without it
 # (ASan and UBSan still run) rather than fail every test.
