@@ -241,12 +241,6 @@ std::string render_shuffle_report(const ShuffleReport& r) {
         run.device_name.c_str(), p, run.devices.size() == 1 ? "" : "s", devs.c_str(),
         run.nccl_version / 10000, (run.nccl_version / 100) % 100, run.nccl_version % 100,
         run.nccl_p2p_chunk.c_str(), transport_name(run.transport));
-    if (run.nccl_pack > 0) {
-        out += format(
-            "packing   up to %d experts per NCCL operation, gathered and scattered by device copies (%.2f "
-            "GB of blocks per GPU)\n",
-            run.nccl_pack, gb(static_cast<double>(run.pack_bytes_per_gpu)));
-    }
     if (run.ring_peak > 0) {
         out += format("peak      NCCL ring %.1f GB/s per GPU and direction (one op per GPU each way)",
                       gb(run.ring_peak));
@@ -367,8 +361,6 @@ std::string shuffle_report_json(const ShuffleReport& r) {
         ojson rj;
         rj["transport"] = transport_name(run.transport);
         rj["nccl_p2p_chunk"] = run.nccl_p2p_chunk;
-        rj["nccl_pack"] = run.nccl_pack;
-        rj["pack_bytes_per_gpu"] = run.pack_bytes_per_gpu;
         rj["device"] = run.device_name;
         rj["cuda_devices"] = run.devices;
         rj["nccl_version"] = run.nccl_version;
