@@ -61,12 +61,50 @@ void Watchdog::phase(const std::string& name) {
     deadline_ =
         Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s_));
     armed_ = true;
+    if (heartbeat_) heartbeat_->set_phase(name);
     cv_.notify_all();
 }
 
 void Watchdog::set_comms(const std::vector<ncclComm_t>& comms) {
     std::lock_guard<std::mutex> lock(mu_);
     comms_ = comms;
+}
+
+void Watchdog::watch_ranks(const std::string& id_file, int rank, int world_size) {
+    auto heartbeat = std::make_unique<HeartbeatWriter>(id_file, rank);
+    std::lock_guard<std::mutex> lock(mu_);
+    heartbeat->set_phase(phase_);
+    heartbeat_ = std::move(heartbeat);
+    id_file_ = id_file;
+    rank_ = rank;
+    world_size_ = world_size;
+}
+
+void Watchdog::all_joined() {
+    std::lock_guard<std::mutex> lock(mu_);
+    all_joined_ = true;
+}
+
+void Watchdog::finish(bool clean) {
+    HeartbeatWriter* heartbeat = nullptr;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        heartbeat = heartbeat_.get();
+    }
+    // Outside the lock: this reads and writes files. When the watchdog fired first, it has named the
+    // lost ranks and its timed_out record stays.
+    if (!heartbeat || heartbeat->finished()) return;
+    if (!clean) {
+        // An error ended the run (NCCL reporting a dead peer, say): name the ranks lost, if any.
+        const std::vector<RankVerdict> verdicts =
+            judge_world(*heartbeat, id_file_, rank_, world_size_, all_joined_);
+        if (std::any_of(verdicts.begin(), verdicts.end(),
+                        [](const RankVerdict& v) { return is_lost(v.liveness); })) {
+            std::fprintf(stderr, "error: eplb shuffle: %s\n", describe_ranks(verdicts).c_str());
+            std::fflush(stderr);
+        }
+    }
+    heartbeat->finish(clean ? RankState::kDone : RankState::kFailed);
 }
 
 void Watchdog::loop() {
@@ -79,24 +117,41 @@ void Watchdog::loop() {
         }
         const Clock::time_point deadline = deadline_;
         if (cv_.wait_until(lock, deadline, [&] { return stop_ || deadline_ != deadline; })) continue;
-        std::fprintf(stderr,
-                     "error: eplb shuffle: %s did not finish within --timeout %.0f s; aborting the NCCL "
-                     "communicators (a peer process missing, a hung link or GPU?)\n",
-                     phase_.c_str(), timeout_s_);
-        std::fflush(stderr);
-        const std::vector<ncclComm_t> comms = comms_;
-        // Abort in the background: if even that hangs, exit after 10 s anyway.
-        auto done = std::make_shared<std::atomic<bool>>(false);
-        std::thread([comms, done] {
-            for (ncclComm_t c : comms) {
-                if (c) ncclCommAbort(c);
-            }
-            *done = true;
-        }).detach();
-        lock.unlock();
-        for (int i = 0; i < 1000 && !*done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        std::_Exit(static_cast<int>(ErrorKind::kDevice));
+        fire(lock);
     }
+}
+
+// Never returns. The heartbeat files and the abort are handled in the background, for neither a
+// hung file system nor a hung NCCL may keep the process: it exits after 10 s anyway.
+void Watchdog::fire(std::unique_lock<std::mutex>& lock) {
+    std::fprintf(stderr,
+                 "error: eplb shuffle: %s did not finish within --timeout %.0f s; aborting the NCCL "
+                 "communicators (a peer process missing, a hung link or GPU?)\n",
+                 phase_.c_str(), timeout_s_);
+    std::fflush(stderr);
+    const std::vector<ncclComm_t> comms = comms_;
+    HeartbeatWriter* heartbeat = heartbeat_.get();  // lives on: ~Watchdog waits for this thread
+    const std::string id_file = id_file_;
+    const int rank = rank_, world_size = world_size_;
+    const bool joined = all_joined_;
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    std::thread([=] {
+        if (heartbeat) {
+            // The lost ranks before the abort: this rank's "timed_out" record must come before an
+            // aborted NCCL call can make the main thread leave "failed".
+            const std::string lost = describe_world(*heartbeat, id_file, rank, world_size, joined);
+            std::fprintf(stderr, "error: eplb shuffle: %s\n", lost.c_str());
+            std::fflush(stderr);
+            heartbeat->finish(RankState::kTimedOut);
+        }
+        for (ncclComm_t c : comms) {
+            if (c) ncclCommAbort(c);
+        }
+        *done = true;
+    }).detach();
+    lock.unlock();
+    for (int i = 0; i < 1000 && !*done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::_Exit(static_cast<int>(ErrorKind::kDevice));
 }
 
 ShuffleWorld::ShuffleWorld(const ShuffleRunOptions& options, int num_gpus)
@@ -130,6 +185,7 @@ ShuffleWorld::~ShuffleWorld() {
         if (g.loc) cudaStreamDestroy(g.loc);
     }
     if (barrier_buf_) cudaFree(barrier_buf_);
+    watchdog.finish(clean);
 }
 
 std::vector<int> ShuffleWorld::choose_devices() {
@@ -216,12 +272,15 @@ void ShuffleWorld::init_communicators(const std::vector<int>& devices) {
     const int p = num_gpus_;
     watchdog.phase("NCCL initialisation");
     if (multi) {
+        EPLB_CHECK(!opt_.id_file.empty(), "one process per GPU needs --id-file");
+        watchdog.watch_ranks(opt_.id_file, opt_.rank, p);
         ncclUniqueId id{};
         exchange_id(id);
         ncclComm_t comm = nullptr;
         CUDA_CHECK(cudaSetDevice(gpus[0].device));
         NCCL_CHECK(ncclCommInitRank(&comm, p, id, opt_.rank));
         comms.push_back(comm);
+        watchdog.all_joined();
         if (opt_.rank == 0) std::filesystem::remove(opt_.id_file);
         CUDA_CHECK(cudaMalloc(&barrier_buf_, sizeof(float)));
     } else {
@@ -233,7 +292,6 @@ void ShuffleWorld::init_communicators(const std::vector<int>& devices) {
 
 // Rank 0 writes NCCL's unique id to the file (atomically: write, then rename); the others poll.
 void ShuffleWorld::exchange_id(ncclUniqueId& id) {
-    EPLB_CHECK(!opt_.id_file.empty(), "one process per GPU needs --id-file");
     namespace fs = std::filesystem;
     if (opt_.rank == 0) {
         if (fs::exists(opt_.id_file))

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -14,6 +15,7 @@
 #include <cuda_runtime.h>
 #include <nccl.h>
 
+#include "cuda/rank_heartbeat.h"
 #include "eplb/shuffle_run.h"
 
 namespace eplb::cuda {
@@ -24,16 +26,23 @@ double seconds_since(Clock::time_point t0);
 std::string gib(int64_t bytes);  // "1.00 GiB"
 
 // Aborts the communicators and exits with 4 when a phase outlives the timeout: a hung peer or NCCL
-// operation must not hang the tool.
+// operation must not hang the tool. With one process per GPU it first names the ranks lost, from
+// the heartbeat files every rank keeps beside the id file.
 class Watchdog {
   public:
     explicit Watchdog(double timeout_s);
     ~Watchdog();
     void phase(const std::string& name);  // starts the clock of the named phase
     void set_comms(const std::vector<ncclComm_t>& comms);
+    // One process per GPU: writes this rank's heartbeat file from now on.
+    void watch_ranks(const std::string& id_file, int rank, int world_size);
+    void all_joined();  // NCCL's initialisation finished: a missing heartbeat file is a rank that left
+    // The run ended: removes the heartbeat file when clean, else leaves the record "failed".
+    void finish(bool clean);
 
   private:
     void loop();
+    void fire(std::unique_lock<std::mutex>& lock);
 
     double timeout_s_;
     std::mutex mu_;
@@ -44,6 +53,11 @@ class Watchdog {
     bool armed_ = false;
     bool stop_ = false;
     std::vector<ncclComm_t> comms_;
+    std::unique_ptr<HeartbeatWriter> heartbeat_;  // one process per GPU
+    std::string id_file_;
+    int rank_ = 0;
+    int world_size_ = 0;
+    bool all_joined_ = false;
 };
 
 // One GPU this process drives. Two streams: `net` runs the plan's steps, `loc` the local copies.
