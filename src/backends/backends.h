@@ -1,6 +1,6 @@
 // The backends library, above the core and cuda/: makes the planner a run asks for and describes
-// what this build carries. With plan_timing.h, the only code outside cuda/ that knows whether CUDA
-// and NCCL were built.
+// what this build carries. With plan_timing.h and shuffle_executor.h, the only code outside cuda/
+// that knows whether CUDA and NCCL were built.
 #pragma once
 
 #include <memory>
