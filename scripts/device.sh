@@ -4,6 +4,7 @@
 # usage: EPLB_SHARED=/path/to/shared scripts/device.sh all|shuffle|sweep|simulate|cuda-planner ...
 set -u
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=$repo/build-device  # every GPU run's fresh release build
 
 usage() {
     cat <<'EOF'
@@ -163,7 +164,6 @@ cmd_all() {
     local gpu ngpu layers
     gpu=$(gpu_name)
     cd "$repo"
-    local build=$repo/build-device
     step build
     device_build "$build" "$out" -Dnccl=enabled
     local eplb=$build/eplb
@@ -320,7 +320,6 @@ cmd_shuffle() {
     ngpu=$(gpu_count)
 
     cd "$repo"
-    local build=$repo/build-device
     step build
     device_build "$build" "$out" -Dnccl=enabled
     eplb=$build/eplb
@@ -375,7 +374,6 @@ cmd_sweep() {
         "--transport nccl --layers-in-flight 8"
     mkdir -p "$dest"
     cd "$repo"
-    local build=$repo/build-device
     DEVICE_TARGETS=eplb device_build "$build" "$out" -Dnccl=enabled -Dtests=false
     local eplb=$build/eplb gpu ngpu layers
     gpu=$(gpu_name)
@@ -408,25 +406,30 @@ cmd_sweep() {
     } | tee "$dest/summary.txt"
 }
 
+# build_and_test_cuda SECONDS: a fresh build in $build, then the unit and cuda suites within SECONDS
+# (test_rc: their exit status; the log's tail printed).
+build_and_test_cuda() {
+    cd "$repo"
+    step build
+    device_build "$build" "$out"
+
+    step tests
+    timeout "$1" meson test -C "$build" --suite unit --suite cuda --print-errorlogs >"$out/test.log" 2>&1
+    test_rc=$?
+    tail -25 "$out/test.log"
+}
+
 cmd_simulate() {
     out=${OUT:-$repo/device-out}
     mkdir -p "$out"
 
     step machine
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
-    local gpu test_rc bench_rc
+    local gpu bench_rc
     gpu=$(gpu_name)
     nproc
 
-    cd "$repo"
-    local build=$repo/build-device
-    step build
-    device_build "$build" "$out"
-
-    step tests
-    timeout 300 meson test -C "$build" --suite unit --suite cuda --print-errorlogs >"$out/test.log" 2>&1
-    test_rc=$?
-    tail -25 "$out/test.log"
+    build_and_test_cuda 300
 
     step benchmark
     EPLB_BENCH_DIR="$out/bench-data" timeout 420 bench/simulate.sh "$build" cpu cuda >"$out/bench.txt" 2>&1
@@ -453,19 +456,11 @@ cmd_cuda_planner() {
     step machine
     nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv | tee "$out/gpu.txt"
     echo "transparent hugepages: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)"
-    local gpu test_rc bench_rc tool
+    local gpu bench_rc tool
     gpu=$(gpu_name)
     nvcc --version | tail -1; meson --version; nproc
 
-    cd "$repo"
-    local build=$repo/build-device
-    step build
-    device_build "$build" "$out"
-
-    step tests
-    timeout 240 meson test -C "$build" --suite unit --suite cuda --print-errorlogs >"$out/test.log" 2>&1
-    test_rc=$?
-    tail -25 "$out/test.log"
+    build_and_test_cuda 240
 
     step benchmark
     timeout 120 "$build/tests/cuda/bench_cuda_planner" >"$out/bench.txt" 2>&1

@@ -32,11 +32,7 @@ struct Fixture {
     ShuffleReport report;
 
     Fixture() {
-        ParallelConfig c;
-        c.num_logical_experts = placements.num_experts;
-        c.num_physical_experts = static_cast<int>(placements.old_phy2log.cols());
-        c.num_gpus = placements.old_num_gpus;
-        c.num_nodes = placements.old_num_nodes;
+        const ParallelConfig c{3, 4, 1, 2, 2};  // 3 experts, 4 slots, 1 group, 2 nodes, 2 GPUs
         TransferPlanOptions o;
         o.expert_bytes = kExpertBytes;
         plan = build_transfer_plan(placements.old_phy2log, placements.new_phy2log, c, o);
