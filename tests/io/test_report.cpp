@@ -64,7 +64,7 @@ TEST_CASE("join and format") {
     CHECK(join({"a"}) == "a");
     CHECK(join({"a", "b", "c"}) == "a, b, c");
     CHECK(format("%d GPU%s, %.2f GB", 4, "s", 1.005) == "4 GPUs, 1.00 GB");
-    CHECK(format("%s", std::string(600, 'x').c_str()) == std::string(511, 'x'));  // a 512-byte buffer
+    CHECK(format("%s|", std::string(300, 'x').c_str()) == std::string(300, 'x') + "|");
 }
 
 TEST_CASE("load_strip: one character per GPU from the layer's min to its max") {
