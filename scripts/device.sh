@@ -261,7 +261,7 @@ if m:
     rows.append(("vllm_style_shuffle.py", "torch nccl", "-", f"{t:.1f}", "-", f"{gbs:.1f}",
                  f"{peak:.1f}", f"{100*gbs/peak:.1f}%" if peak else "-", "-", m.group(6)))
 default_peak = None
-for name in ["auto_k4", "nccl_k4", "mp_k4", "nccl_k8", "nccl_k4_p8", "nccl_k4_c0", "ce_k8"]:
+for name in ["auto_k4", "nccl_k4", "mp_k4", "nccl_k8", "nccl_k4_c0", "ce_k8"]:
     p = os.path.join(out, name + ".json")
     try:
         j = json.load(open(p))
@@ -274,7 +274,7 @@ for name in ["auto_k4", "nccl_k4", "mp_k4", "nccl_k8", "nccl_k4_p8", "nccl_k4_c0
     transport = r.get("transport", c["transport"])
     tr = transport + ("/proc" if name.startswith("mp") else "")
     if transport == "nccl":
-        tr += f" pack {r.get('nccl_pack', 0)} chunk " + r.get("nccl_p2p_chunk", "?")
+        tr += " chunk " + r.get("nccl_p2p_chunk", "?")
     if default_peak is None and transport == "ce":
         default_peak = r["ring_peak_gbps"]  # NCCL's own settings: the ce transport changes none
     rows.append((f"eplb {name}", tr, f"{c['layers_in_flight']}/{c['group_size']}", f"{r['min_ms']:.1f}",
@@ -352,7 +352,6 @@ cmd_shuffle() {
     cat "$out"/mp_k4.rank*.err | tail -5
 
     shuffle_eplb nccl_k8 --transport nccl --layers-in-flight 8
-    shuffle_eplb nccl_k4_p8 --transport nccl --layers-in-flight 4 --nccl-pack 8
     shuffle_eplb nccl_k4_c0 --transport nccl --layers-in-flight 4 --nccl-p2p-chunk 0
     shuffle_eplb ce_k8 --transport ce --layers-in-flight 8
 
