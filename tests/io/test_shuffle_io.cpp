@@ -93,6 +93,11 @@ TEST_CASE("probe placements: the maps, layer ids, nodes and expert bytes as the 
     CHECK(q.expert_bytes == 0);
     CHECK(q.num_experts == 5);
     CHECK(q.new_phy2log(0, 1) == -1);
+    // A real expert: DeepSeek-V3's FP8 expert (44,040,192 bytes, over the 2^24 bound of counts).
+    const ShufflePlacements ds = parse_probe_placements(
+        R"({"num_replicas": 2, "num_gpus": 1, "expert_bytes": 44040192, "old": [[0, 1]], "new": [[1, 0]]})",
+        "ds");
+    CHECK(ds.expert_bytes == 44040192);
 }
 
 TEST_CASE("probe placements: bad files name the file, the key and the value") {
@@ -110,7 +115,13 @@ TEST_CASE("probe placements: bad files name the file, the key and the value") {
     CHECK(error_of([] {
               parse_probe_placements(R"({"num_replicas": 2, "num_gpus": 0, "old": [[0]], "new": [[0]]})",
                                      "p.json");
-          }) == "p.json: num_gpus is 0, expected an integer >= 1");
+          }) == "p.json: num_gpus is 0, expected an integer in [1, 16777216]");
+    CHECK(
+        error_of([] {
+            parse_probe_placements(
+                R"({"num_replicas": 2, "num_gpus": 1, "expert_bytes": 0, "old": [[0, 1]], "new": [[0, 1]]})",
+                "p.json");
+        }) == "p.json: expert_bytes is 0, expected an integer in [1, 1099511627776]");
     CHECK(error_of([] {
               parse_probe_placements(
                   R"({"num_replicas": 2, "num_gpus": 1, "old": [[0, 1], [0]], "new": [[0, 1]]})", "p.json");
