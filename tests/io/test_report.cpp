@@ -65,6 +65,12 @@ TEST_CASE("join and format") {
     CHECK(join({"a", "b", "c"}) == "a, b, c");
     CHECK(format("%d GPU%s, %.2f GB", 4, "s", 1.005) == "4 GPUs, 1.00 GB");
     CHECK(format("%s|", std::string(300, 'x').c_str()) == std::string(300, 'x') + "|");
+    // Past the stack buffer (512 bytes): the whole line, not its first 511 bytes.
+    const std::string long_path = "/very/long/" + std::string(2000, 'p') + ".json";
+    CHECK(format("previous: %s (%d moves)", long_path.c_str(), 7) == "previous: " + long_path + " (7 moves)");
+    CHECK(format("%s", std::string(511, 'y').c_str()) == std::string(511, 'y'));
+    CHECK(format("%s", std::string(512, 'z').c_str()) == std::string(512, 'z'));
+    CHECK(format("%s", "") == "");
 }
 
 TEST_CASE("load_strip: one character per GPU from the layer's min to its max") {
