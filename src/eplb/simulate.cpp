@@ -1,9 +1,10 @@
 // The simulation loop (see simulate.h). Steps are processed in chunks: a first pass over a chunk
-// updates the windows and collects the rearrangements of fixed-interval lanes (their inputs do not
-// depend on any placement), which are then planned in one backend call per policy together with
-// the oracle's per-step plans; a second pass scores every step lane by lane and applies the
-// placements in step order. Threshold lanes decide from the placement in force, so they plan one
-// at a time in the second pass. The next chunk is read on a second thread meanwhile.
+// (collect_checks) updates the windows and collects the rearrangements of fixed-interval lanes (their
+// inputs do not depend on any placement), which plan_batches stacks (batch.h) into one backend call
+// per policy together with the oracle's per-step plans; a second pass (replay_lane) scores every step
+// lane by lane and applies the placements in step order. Threshold lanes decide from the placement in
+// force and robust lanes plan on the CPU, so both plan one at a time there. The next chunk is read on
+// a second thread meanwhile.
 #include "eplb/simulate.h"
 
 #include <algorithm>
@@ -12,7 +13,6 @@
 #include <future>
 #include <limits>
 #include <map>
-#include <sstream>
 
 #include "eplb/batch.h"
 #include "eplb/error.h"
@@ -30,69 +30,6 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
-
-std::string format_threshold(double t) {
-    if (t <= 0) return "off";
-    std::ostringstream s;
-    s << t;
-    return s.str();
-}
-
-}  // namespace
-
-std::vector<LaneSpec> make_lanes(const std::vector<Policy>& policies, const std::vector<int>& window_sizes,
-                                 const std::vector<int>& step_intervals,
-                                 const std::vector<double>& thresholds, bool oracle,
-                                 const std::vector<bool>& relabel) {
-    EPLB_CHECK(!policies.empty(), "no policy to simulate");
-    const std::vector<int> windows = window_sizes.empty() ? std::vector<int>{1000} : window_sizes;
-    const std::vector<int> intervals = step_intervals.empty() ? std::vector<int>{3000} : step_intervals;
-    const std::vector<double> thres = thresholds.empty() ? std::vector<double>{0.0} : thresholds;
-    const std::vector<bool> relabels = relabel.empty() ? std::vector<bool>{false} : relabel;
-    std::vector<LaneSpec> lanes;
-    for (Policy policy : policies) {
-        for (int w : windows) {
-            for (int i : intervals) {
-                for (double t : thres) {
-                    for (bool relabelled : relabels) {
-                        LaneSpec lane;
-                        lane.policy = policy;
-                        lane.window_size = w;
-                        lane.step_interval = i;
-                        lane.threshold = t;
-                        lane.relabel = relabelled;
-                        lane.label = policy_name(policy);
-                        if (windows.size() > 1) lane.label += " w=" + std::to_string(w);
-                        if (intervals.size() > 1) lane.label += " i=" + std::to_string(i);
-                        if (thres.size() > 1 || t > 0) lane.label += " t=" + format_threshold(t);
-                        if (relabelled) lane.label += " relabel";
-                        lanes.push_back(lane);
-                    }
-                }
-            }
-        }
-    }
-    if (oracle) {
-        for (Policy policy : policies) {
-            LaneSpec lane;
-            lane.policy = policy;
-            lane.oracle = true;
-            lane.label = std::string(policy_name(policy)) + " oracle";
-            lanes.push_back(lane);
-        }
-    }
-    return lanes;
-}
-
-IndexMatrix start_placement(int num_layers, const ParallelConfig& c) {
-    IndexMatrix p(num_layers, c.num_physical_experts);
-    for (int l = 0; l < num_layers; ++l) {
-        for (int s = 0; s < c.num_physical_experts; ++s) p(l, s) = s % c.num_logical_experts;
-    }
-    return p;
-}
-
-namespace {
 
 // A running sum of the last `size` steps, [L][E] in double (exact for integer loads).
 struct Window {
@@ -585,6 +522,14 @@ void Simulation::summarize() {
 }
 
 }  // namespace
+
+IndexMatrix start_placement(int num_layers, const ParallelConfig& c) {
+    IndexMatrix p(num_layers, c.num_physical_experts);
+    for (int l = 0; l < num_layers; ++l) {
+        for (int s = 0; s < c.num_physical_experts; ++s) p(l, s) = s % c.num_logical_experts;
+    }
+    return p;
+}
 
 SimulationResult simulate(StepSource& source, const SimulationOptions& options, Planner& planner,
                           const SimulationProgress& progress) {
