@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/input_options.h"
 #include "cli/option_types.h"
+#include "cli/shuffle_model.h"
 #include "eplb/error.h"
 #include "eplb/shuffle_run.h"
 #include "eplb/transfer_exec.h"
@@ -43,6 +44,7 @@ struct ShuffleOptions {
     double link_gbps = 300;
     std::string id_file;
     int rank = -1, world_size = -1, device = -1;
+    ShuffleModelOptions model;  // --model, --sweep
 };
 
 namespace {
@@ -226,6 +228,14 @@ int run_shuffle(const ShuffleOptions& o) {
     if (o.dry_run) {
         report.link_gbps = o.link_gbps;
         report.full_plan = o.json;
+        if (o.model.wanted()) {
+            const std::optional<bool> ce =
+                o.transport == ShuffleTransport::kAuto
+                    ? std::nullopt
+                    : std::optional<bool>(o.transport == ShuffleTransport::kCopyEngine);
+            return run_shuffle_model(
+                o.model, {&plan, &al.old_phy2log, &al.new_phy2log, c, ce, o.group_size, &report, o.json});
+        }
         std::cout << (o.json ? io::shuffle_report_json(report) : io::render_shuffle_report(report));
         return 0;
     }
@@ -330,7 +340,8 @@ Command setup_shuffle(CLI::App& parent) {
                 return std::string();
             },
             ""));
-    app->add_flag("--dry-run", o->dry_run, "Print the plan and its statistics; no GPU needed");
+    CLI::Option* dry_run =
+        app->add_flag("--dry-run", o->dry_run, "Print the plan and its statistics; no GPU needed");
     app->add_flag("--json", o->json,
                   "Print the report as JSON (eplb.shuffle/v1; with --dry-run every transfer)");
     app->add_option("--link-gbps", o->link_gbps, "GB/s per GPU and direction for the --dry-run bound")
@@ -375,6 +386,7 @@ Command setup_shuffle(CLI::App& parent) {
         "--device", o->device,
         "CUDA device of this process (default: LOCAL_RANK, OMPI_COMM_WORLD_LOCAL_RANK, SLURM_LOCALID, "
         "else rank modulo the visible devices)");
+    add_shuffle_model_options(*app, o->model, dry_run);
     return {app, [o] { return run_shuffle(*o); }};
 }
 
