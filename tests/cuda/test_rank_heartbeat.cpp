@@ -15,6 +15,8 @@
 
 #include <doctest/doctest.h>
 
+#include "eplb/error.h"
+
 namespace eplb::cuda {
 namespace {
 

@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include "eplb/error.h"
+
 namespace eplb {
 namespace {
 
