@@ -131,14 +131,15 @@ std::vector<RankReading> read_heartbeats(const std::string& id_file, int world_s
     for (int rank = 0; rank < world_size; ++rank) {
         RankReading& r = readings[rank];
         const std::string path = heartbeat_path(id_file, rank);
-        std::error_code ec;
-        const fs::file_time_type written = fs::last_write_time(path, ec);
-        if (ec) continue;
+        // Opened before its time is read: on NFS, opening revalidates the cached attributes.
         std::ifstream in(path);
         if (!in) continue;
         std::string text(4096, '\0');
         in.read(text.data(), static_cast<std::streamsize>(text.size()));
         text.resize(static_cast<size_t>(in.gcount()));
+        std::error_code ec;
+        const fs::file_time_type written = fs::last_write_time(path, ec);
+        if (ec) continue;
         r.present = true;
         r.text = std::move(text);
         r.age_s = std::max(0.0, std::chrono::duration<double>(now - written).count());
