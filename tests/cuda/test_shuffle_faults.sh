@@ -64,7 +64,7 @@ check_message() {
 
 # wait_survivors NAME FIRST_PID_INDEX COUNT START LOST WHAT: each of COUNT ranks must exit 4 with
 # the timeout message naming rank LOST as WHAT, within timeout + slack of START (seconds since the
-# epoch), leave its heartbeat record timed_out and hold no GPU memory afterwards.
+# epoch), leave a final heartbeat record and hold no GPU memory afterwards.
 wait_survivors() {
     local name=$1 first=$2 count=$3 start=$4 lost=$5 what=$6 i code took
     for ((i = first; i < first + count; i++)); do
@@ -96,6 +96,7 @@ wait_survivors() {
             echo "FAIL ($name): rank $r's heartbeat record is not final: $(cat "$dir/id_$name.rank$r")"
             fail=1
         fi
+        for _ in $(seq 1 25); do holds_gpu_memory "$pid" || break; sleep 0.2; done  # the driver's teardown
         if holds_gpu_memory "$pid"; then
             echo "FAIL ($name): rank $r (pid $pid) still holds GPU memory after it exited"
             fail=1
