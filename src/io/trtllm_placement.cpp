@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "eplb/error.h"
@@ -61,7 +62,7 @@ int yaml_int(const YAML::Node& n, const std::string& source, int line, const cha
 // yaml-cpp's exception as our invalid input, at its line:column. A tab in the indentation gets
 // YAML's own rule rather than yaml-cpp's symptom of it ("illegal map value").
 [[noreturn]] void fail_yaml(const YAML::Exception& e, const std::string& text, const std::string& source) {
-    if (e.mark.is_null()) EPLB_FAIL(source << ": " << e.msg);
+    if (e.mark.is_null()) EPLB_FAIL(source << ": " << printable(e.msg, 120));
     std::istringstream in(text);
     std::string line;
     for (int i = 0; i <= e.mark.line && std::getline(in, line); ++i) {
@@ -69,7 +70,38 @@ int yaml_int(const YAML::Node& n, const std::string& source, int line, const cha
     const std::string indent = line.substr(0, line.find_first_not_of(" \t"));
     EPLB_CHECK(indent.find('\t') == std::string::npos,
                source << ": line " << e.mark.line + 1 << ": tabs are not allowed for indentation in YAML");
-    EPLB_FAIL(source << ": line " << e.mark.line + 1 << ":" << e.mark.column + 1 << ": " << e.msg);
+    EPLB_FAIL(source << ": line " << e.mark.line + 1 << ":" << e.mark.column + 1 << ": " << printable(e.msg, 120));
+}
+
+// Where each document starts; nothing is built.
+class DocumentStarts : public YAML::EventHandler {
+  public:
+    std::vector<YAML::Mark> marks;
+    void OnDocumentStart(const YAML::Mark& mark) override { marks.push_back(mark); }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+};
+
+// yaml.safe_load reads one document and refuses a second. Counted here by parsing two at most:
+// yaml-cpp's LoadAll never returns on text its parser cannot advance over, such as "[]," (yaml-cpp
+// issue 1040), where YAML::Load would read the first document and ignore the rest.
+void check_one_document(const std::string& text, const std::string& source) {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    DocumentStarts starts;
+    if (parser.HandleNextDocument(starts) && parser.HandleNextDocument(starts)) {
+        const YAML::Mark& second = starts.marks.back();
+        EPLB_FAIL(source << ": line " << second.line + 1 << ":" << second.column + 1
+                         << ": a second YAML document, or text after the first (TensorRT-LLM reads one)");
+    }
 }
 
 // The keys of MoeLoadBalancerConfig, each at most once.
@@ -113,10 +145,8 @@ TrtllmKeys read_keys(const YAML::Node& root, const std::string& source) {
 
 PlacementDoc read_trtllm_yaml(const std::string& text, const std::string& source,
                               const PlacementImportOptions& o) {
-    const std::vector<YAML::Node> documents = YAML::LoadAll(text);
-    EPLB_CHECK(documents.size() <= 1, source << ": line " << line_of(documents[1], 1)
-                                             << ": a second YAML document (TensorRT-LLM reads one)");
-    const TrtllmKeys keys = read_keys(documents.empty() ? YAML::Node() : documents[0], source);
+    check_one_document(text, source);
+    const TrtllmKeys keys = read_keys(YAML::Load(text), source);
     EPLB_CHECK(keys.num_slots > 0, source << ": num_slots is missing");
     EPLB_CHECK(keys.assignments && keys.assignments->size() > 0,
                source << ": initial_global_assignments is missing or empty");

@@ -214,7 +214,12 @@ TEST_CASE("TensorRT-LLM YAML document markers and directives") {
                           "b.yaml", {}));
     // yaml.safe_load reads one document: a second is refused rather than ignored.
     CHECK(yaml_error("num_slots: 3\n---\nnum_slots: 4\n") ==
-          "b.yaml: line 3: a second YAML document (TensorRT-LLM reads one)");
+          "b.yaml: line 2:1: a second YAML document, or text after the first (TensorRT-LLM reads one)");
+    // Text after the first document, which yaml-cpp's LoadAll would loop on forever.
+    CHECK(yaml_error("[],") ==
+          "b.yaml: line 1:3: a second YAML document, or text after the first (TensorRT-LLM reads one)");
+    CHECK(yaml_error(",") ==
+          "b.yaml: line 1:1: a second YAML document, or text after the first (TensorRT-LLM reads one)");
 }
 
 TEST_CASE("TensorRT-LLM YAML syntax errors name the line and column") {
