@@ -16,7 +16,6 @@ using namespace eplb::io;
 using eplb::test::error_of;
 using eplb::test::readme_doc;
 using eplb::test::row_of;
-using nlohmann::json;
 
 TEST_CASE("every export reads back to the same placement; formats are detected from the file") {
     const PlacementDoc d = readme_doc();

@@ -15,7 +15,6 @@ using namespace eplb;
 using namespace eplb::io;
 using eplb::test::error_of;
 using eplb::test::readme_doc;
-using eplb::test::row_of;
 using nlohmann::json;
 
 TEST_CASE("SGLang: physical_to_logical_map only, one row per model layer, dense rows trivial") {

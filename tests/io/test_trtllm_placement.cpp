@@ -16,7 +16,6 @@ using namespace eplb::io;
 using eplb::test::error_of;
 using eplb::test::readme_doc;
 using eplb::test::row_of;
-using nlohmann::json;
 
 TEST_CASE("TensorRT-LLM: the moe_load_balancer YAML keys, layer indices and slot lists") {
     const PlacementDoc d = readme_doc();
@@ -110,6 +109,17 @@ void check_layers_2_and_7(const PlacementDoc& d) {
 
 std::string yaml_error(const std::string& text) {
     return error_of([&] { parse_trtllm_yaml(text, "b.yaml", {}); });
+}
+
+// Each text refused (exit 3) with exactly its message.
+struct RefusedYaml {
+    std::string text, message;
+};
+void check_refused(const std::vector<RefusedYaml>& cases) {
+    for (const RefusedYaml& c : cases) {
+        CAPTURE(c.text);
+        CHECK(yaml_error(c.text) == c.message);
+    }
 }
 
 }  // namespace
@@ -212,74 +222,79 @@ TEST_CASE("TensorRT-LLM YAML document markers and directives") {
                           "num_slots: 3\n"
                           "initial_global_assignments: {2: [0, 1, 1], 7: [1, 0, 1]}\n",
                           "b.yaml", {}));
-    // yaml.safe_load reads one document: a second is refused rather than ignored.
-    CHECK(yaml_error("num_slots: 3\n---\nnum_slots: 4\n") ==
-          "b.yaml: line 2:1: a second YAML document, or text after the first (TensorRT-LLM reads one)");
-    // Text after the first document, which yaml-cpp's LoadAll would loop on forever.
-    CHECK(yaml_error("[],") ==
-          "b.yaml: line 1:3: a second YAML document, or text after the first (TensorRT-LLM reads one)");
-    CHECK(yaml_error(",") ==
-          "b.yaml: line 1:1: a second YAML document, or text after the first (TensorRT-LLM reads one)");
+    // yaml.safe_load reads one document: a second, or text after the first (which yaml-cpp's LoadAll
+    // would loop on forever), is refused rather than ignored.
+    const std::string second = ": a second YAML document, or text after the first (TensorRT-LLM reads one)";
+    check_refused({
+        {"num_slots: 3\n---\nnum_slots: 4\n", "b.yaml: line 2:1" + second},
+        {"[],", "b.yaml: line 1:3" + second},
+        {",", "b.yaml: line 1:1" + second},
+    });
 }
 
 TEST_CASE("TensorRT-LLM YAML syntax errors name the line and column") {
-    CHECK(yaml_error("num_slots: 2\ninitial_global_assignments:\n  1: [0, 1\nlayer_updates_per_iter: 0\n") ==
-          "b.yaml: line 4:23: end of sequence flow not found");
-    CHECK(yaml_error("num_slots: 2\ninitial_global_assignments:\n  1: [0, 1]]\n") ==
-          "b.yaml: line 3:12: illegal flow end");
-    CHECK(yaml_error("num_slots: 2 initial_global_assignments: 3\n") ==
-          "b.yaml: line 1:40: illegal map value");
-    CHECK(yaml_error("num_slots: 2\ninitial_global_assignments:\n\t1: [0, 1]\n") ==
-          "b.yaml: line 3: tabs are not allowed for indentation in YAML");
+    check_refused({
+        {"num_slots: 2\ninitial_global_assignments:\n  1: [0, 1\nlayer_updates_per_iter: 0\n",
+         "b.yaml: line 4:23: end of sequence flow not found"},
+        {"num_slots: 2\ninitial_global_assignments:\n  1: [0, 1]]\n", "b.yaml: line 3:12: illegal flow end"},
+        {"num_slots: 2 initial_global_assignments: 3\n", "b.yaml: line 1:40: illegal map value"},
+        {"num_slots: 2\ninitial_global_assignments:\n\t1: [0, 1]\n",
+         "b.yaml: line 3: tabs are not allowed for indentation in YAML"},
+    });
 }
 
 TEST_CASE("TensorRT-LLM YAML of the wrong types names the key and what it holds") {
-    CHECK(yaml_error("num_slots: [3]\n") ==
-          "b.yaml: line 1: num_slots is a list of 1, expected an integer >= 1");
-    CHECK(yaml_error("num_slots:\ninitial_global_assignments:\n  1: [0]\n") ==
-          "b.yaml: line 1: num_slots is empty, expected an integer >= 1");
-    CHECK(yaml_error("num_slots: 2.5\n") == "b.yaml: line 1: num_slots '2.5' is not an integer >= 1");
-    CHECK(yaml_error("num_slots: 2\ninitial_global_assignments: [0, 1]\n") ==
-          "b.yaml: line 2: initial_global_assignments is a list of 2, expected a mapping of layer index to "
-          "experts");
-    CHECK(yaml_error("num_slots: 2\ninitial_global_assignments:\n  1: 0\n") ==
-          "b.yaml: line 3: layer 1 maps to '0', expected a list of experts");
-    CHECK(yaml_error("num_slots: 2\ninitial_global_assignments:\n  1: [0, [1]]\n") ==
-          "b.yaml: line 3: expert is a list of 1, expected an integer >= 0");
-    CHECK(yaml_error("num_slots: 2\ninitial_global_assignments:\n  x: [0, 1]\n") ==
-          "b.yaml: line 3: layer index 'x' is not an integer >= 0");
-    CHECK(yaml_error("num_slots: 2\nlayer_updates_per_iter: off\n") ==
-          "b.yaml: line 2: layer_updates_per_iter 'off' is not an integer >= 0");
-    CHECK(yaml_error("- num_slots: 2\n")
-              .find("b.yaml: line 1: expected a mapping of num_slots, "
-                    "initial_global_assignments and layer_updates_per_iter, found a "
-                    "list of 1") == 0);
-    CHECK(yaml_error("? [num_slots]\n: 2\n").find("b.yaml: line 1: unknown key a list of 1") == 0);
+    check_refused({
+        {"num_slots: [3]\n", "b.yaml: line 1: num_slots is a list of 1, expected an integer >= 1"},
+        {"num_slots:\ninitial_global_assignments:\n  1: [0]\n",
+         "b.yaml: line 1: num_slots is empty, expected an integer >= 1"},
+        {"num_slots: 2.5\n", "b.yaml: line 1: num_slots '2.5' is not an integer >= 1"},
+        {"num_slots: 2\ninitial_global_assignments: [0, 1]\n",
+         "b.yaml: line 2: initial_global_assignments is a list of 2, expected a mapping of layer index to "
+         "experts"},
+        {"num_slots: 2\ninitial_global_assignments:\n  1: 0\n",
+         "b.yaml: line 3: layer 1 maps to '0', expected a list of experts"},
+        {"num_slots: 2\ninitial_global_assignments:\n  1: [0, [1]]\n",
+         "b.yaml: line 3: expert is a list of 1, expected an integer >= 0"},
+        {"num_slots: 2\ninitial_global_assignments:\n  x: [0, 1]\n",
+         "b.yaml: line 3: layer index 'x' is not an integer >= 0"},
+        {"num_slots: 2\nlayer_updates_per_iter: off\n",
+         "b.yaml: line 2: layer_updates_per_iter 'off' is not an integer >= 0"},
+        {"- num_slots: 2\n",
+         "b.yaml: line 1: expected a mapping of num_slots, initial_global_assignments and "
+         "layer_updates_per_iter, found a list of 1"},
+        {"? [num_slots]\n: 2\n",
+         "b.yaml: line 1: unknown key a list of 1 (TensorRT-LLM's MoeLoadBalancerConfig takes num_slots, "
+         "initial_global_assignments, layer_updates_per_iter)"},
+    });
 }
 
 TEST_CASE("TensorRT-LLM YAML with a key missing or empty") {
-    CHECK(yaml_error("") == "b.yaml: num_slots is missing");
-    CHECK(yaml_error("# nothing but a comment\n") == "b.yaml: num_slots is missing");
-    CHECK(yaml_error("num_slots: 2\n") == "b.yaml: initial_global_assignments is missing or empty");
-    CHECK(yaml_error("num_slots: 2\ninitial_global_assignments:\n") ==
-          "b.yaml: initial_global_assignments is missing or empty");
-    CHECK(yaml_error("num_slots: 2\ninitial_global_assignments: {}\n") ==
-          "b.yaml: initial_global_assignments is missing or empty");
+    check_refused({
+        {"", "b.yaml: num_slots is missing"},
+        {"# nothing but a comment\n", "b.yaml: num_slots is missing"},
+        {"num_slots: 2\n", "b.yaml: initial_global_assignments is missing or empty"},
+        {"num_slots: 2\ninitial_global_assignments:\n",
+         "b.yaml: initial_global_assignments is missing or empty"},
+        {"num_slots: 2\ninitial_global_assignments: {}\n",
+         "b.yaml: initial_global_assignments is missing or empty"},
+    });
 }
 
 TEST_CASE("TensorRT-LLM YAML with negative or out-of-range values") {
-    CHECK(yaml_error("num_slots: 0\n") == "b.yaml: line 1: num_slots '0' is not an integer >= 1");
-    CHECK(yaml_error("num_slots: -3\n") == "b.yaml: line 1: num_slots '-3' is not an integer >= 1");
-    CHECK(yaml_error("num_slots: 99999999999\n") ==
-          "b.yaml: line 1: num_slots '99999999999' is not an integer >= 1");
-    CHECK(yaml_error("num_slots: 2\ninitial_global_assignments:\n  -1: [0, 1]\n") ==
-          "b.yaml: line 3: layer index '-1' is not an integer >= 0");
-    CHECK(yaml_error("num_slots: 2\ninitial_global_assignments:\n  1:\n  - 0\n  - -1\n") ==
-          "b.yaml: line 5: expert '-1' is not an integer >= 0");
-    CHECK(yaml_error("num_slots: 2\nlayer_updates_per_iter: -1\n") ==
-          "b.yaml: line 2: layer_updates_per_iter '-1' is not an integer >= 0");
-    CHECK(yaml_error("num_slots: 2\ninitial_global_assignments:\n  1: [0, 16777216]\n") ==
-          "b.yaml: line 3: expert 16777216 is too large (expert ids are below 16777216)");
+    check_refused({
+        {"num_slots: 0\n", "b.yaml: line 1: num_slots '0' is not an integer >= 1"},
+        {"num_slots: -3\n", "b.yaml: line 1: num_slots '-3' is not an integer >= 1"},
+        {"num_slots: 99999999999\n", "b.yaml: line 1: num_slots '99999999999' is not an integer >= 1"},
+        {"num_slots: 2\ninitial_global_assignments:\n  -1: [0, 1]\n",
+         "b.yaml: line 3: layer index '-1' is not an integer >= 0"},
+        {"num_slots: 2\ninitial_global_assignments:\n  1:\n  - 0\n  - -1\n",
+         "b.yaml: line 5: expert '-1' is not an integer >= 0"},
+        {"num_slots: 2\nlayer_updates_per_iter: -1\n",
+         "b.yaml: line 2: layer_updates_per_iter '-1' is not an integer >= 0"},
+        {"num_slots: 2\ninitial_global_assignments:\n  1: [0, 16777216]\n",
+         "b.yaml: line 3: expert 16777216 is too large (expert ids are below 16777216)"},
+    });
     PlacementImportOptions three;
     three.num_logical_experts = 3;
     CHECK(error_of([&] {
@@ -289,12 +304,14 @@ TEST_CASE("TensorRT-LLM YAML with negative or out-of-range values") {
 }
 
 TEST_CASE("TensorRT-LLM YAML duplicate keys are refused (PyYAML would keep the last silently)") {
-    CHECK(yaml_error("num_slots: 2\nnum_slots: 3\n") == "b.yaml: line 2: key 'num_slots' appears twice");
-    CHECK(yaml_error("num_slots: 2\ninitial_global_assignments:\n  1: [0, 1]\n  1: [1, 0]\n") ==
-          "b.yaml: line 4: layer 1 appears twice");
-    // Two spellings of one layer index are one layer, too.
-    CHECK(yaml_error("num_slots: 2\ninitial_global_assignments:\n  1: [0, 1]\n  '1': [1, 0]\n") ==
-          "b.yaml: line 4: layer 1 appears twice");
+    check_refused({
+        {"num_slots: 2\nnum_slots: 3\n", "b.yaml: line 2: key 'num_slots' appears twice"},
+        {"num_slots: 2\ninitial_global_assignments:\n  1: [0, 1]\n  1: [1, 0]\n",
+         "b.yaml: line 4: layer 1 appears twice"},
+        // Two spellings of one layer index are one layer, too.
+        {"num_slots: 2\ninitial_global_assignments:\n  1: [0, 1]\n  '1': [1, 0]\n",
+         "b.yaml: line 4: layer 1 appears twice"},
+    });
 }
 
 TEST_CASE("TensorRT-LLM YAML aliases may not blow a small file up") {

@@ -14,7 +14,6 @@ using namespace eplb;
 using namespace eplb::io;
 using eplb::test::error_of;
 using eplb::test::readme_doc;
-using eplb::test::row_of;
 using nlohmann::json;
 
 TEST_CASE("vLLM: EplbState shapes, -1 padding and vLLM's own documented example") {
