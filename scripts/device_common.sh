@@ -5,10 +5,11 @@ export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVL
 export PATH="/usr/local/cuda/bin:$PATH" PYTHONUNBUFFERED=1
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-# The GPU machine has neither libzip (the .pt reader's) nor yaml-cpp (the TensorRT-LLM YAML
-# reader's) and reaches no package registry: a run carries their Debian packages in .debs/
-# (`mkdir .debs && cd .debs && apt-get download libzip4 libzip-dev libyaml-cpp0.7 libyaml-cpp-dev`,
-# then carry [".debs"]); they are unpacked under /tmp, never over /.
+# The GPU machine (Ubuntu 24.04) has no libzip (the .pt reader's) and reaches no package registry:
+# a run carries Debian's libzip4 and libzip-dev in .debs/ (`mkdir .debs && cd .debs && apt-get
+# download libzip4 libzip-dev`, then carry [".debs"]); they are unpacked under /tmp, never over /.
+# Its image has yaml-cpp (0.8.0, the TensorRT-LLM YAML reader's); an image without it takes
+# libyaml-cpp0.7 and libyaml-cpp-dev from .debs/ the same way.
 # unpack_debs NAME GLOB: when pkg-config lacks NAME, unpacks .debs/GLOB into /tmp/eplb-NAME and
 # points pkg-config and the loader there.
 unpack_debs() {
