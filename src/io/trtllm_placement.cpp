@@ -70,7 +70,8 @@ int yaml_int(const YAML::Node& n, const std::string& source, int line, const cha
     const std::string indent = line.substr(0, line.find_first_not_of(" \t"));
     EPLB_CHECK(indent.find('\t') == std::string::npos,
                source << ": line " << e.mark.line + 1 << ": tabs are not allowed for indentation in YAML");
-    EPLB_FAIL(source << ": line " << e.mark.line + 1 << ":" << e.mark.column + 1 << ": " << printable(e.msg, 120));
+    EPLB_FAIL(source << ": line " << e.mark.line + 1 << ":" << e.mark.column + 1 << ": "
+                     << printable(e.msg, 120));
 }
 
 // Where each document starts; nothing is built.
