@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "cuda/nccl_shuffle.h"  // plain C++: the run's result type (no CUDA headers)
+#include "eplb/shuffle_run.h"
 #include "eplb/transfer_plan.h"
 #include "eplb/types.h"
 

@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <string>
 
-#include "cuda/nccl_shuffle.h"
+#include "cuda/device_shuffle.h"
 #include "eplb/error.h"
 #include "eplb/gen_trace.h"
 #include "eplb/transfer_plan.h"
@@ -22,31 +22,26 @@ namespace {
 
 int g_num_gpus = 0;  // GPUs the tests use: all visible, at most 4
 
-// Runs the plan with the given transport (NCCL: `pack` experts per packed operation, 0 none) and
-// returns the wrong bytes over all passes.
-int64_t run(const TransferPlan& plan, ShuffleTransport transport, int group_size = 8, int64_t peak_bytes = 0,
-            int pack = 0) {
+// Runs the plan with the given transport and returns the wrong bytes over all passes.
+int64_t run(const TransferPlan& plan, ShuffleTransport transport, int group_size = 8,
+            int64_t peak_bytes = 0) {
     ShuffleRunOptions opt;
     opt.transport = transport;
     opt.group_size = group_size;
-    opt.nccl_pack = pack;
     opt.repeat = 1;
     opt.timeout_s = 120;
     opt.peak_bytes = peak_bytes;
     const ShuffleRunResult res = run_shuffle_on_devices(plan, opt);
     CHECK(res.pass_seconds.size() == 1);
     if (transport != ShuffleTransport::kAuto) CHECK(res.transport == transport);
-    CHECK(res.nccl_pack == (res.transport == ShuffleTransport::kNccl ? pack : 0));
     CHECK(res.wrong.size() == static_cast<size_t>(plan.num_gpus));
     if (peak_bytes > 0) CHECK(res.ring_peak > 0);
     return res.wrong_total;
 }
 
-// Both transports on the same plan, NCCL with and without packing (copy engines only where every
-// pair has peer access).
+// Both transports on the same plan (copy engines only where every pair has peer access).
 void run_both(const TransferPlan& plan, int group_size = 8) {
     CHECK(run(plan, ShuffleTransport::kNccl, group_size) == 0);
-    CHECK(run(plan, ShuffleTransport::kNccl, group_size, 0, 3) == 0);  // packed, several chunks a step
     try {
         CHECK(run(plan, ShuffleTransport::kCopyEngine) == 0);
     } catch (const Error& e) {
@@ -122,7 +117,7 @@ TEST_CASE("elastic scale-down and scale-up through rank mappings") {
         build_transfer_plan(b.old_phy2log, b.new_phy2log, shuffle_config(e, k * p, 1, p), {4096, 2});
     CHECK(plan.stats.gpus[0].sent == 0);
     CHECK(plan.stats.gpus[0].received > 0);
-    CHECK(run(plan, ShuffleTransport::kNccl, 8, int64_t{1} << 20, 2) == 0);
+    CHECK(run(plan, ShuffleTransport::kNccl, 8, int64_t{1} << 20) == 0);
 }
 
 TEST_CASE("too few GPUs for the placement is a device error, not a hang") {

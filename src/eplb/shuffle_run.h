@@ -1,6 +1,5 @@
-// The device executor of a TransferPlan: synthetic expert weights on the GPUs, the transfers with
-// NCCL (or copy engines in one process), local copies on a second stream, every byte verified, and
-// the NCCL point-to-point ring peak measured in the same run. Plain C++ header (no CUDA headers).
+// What a run of the shuffle on GPUs is asked to do and what it measured: plain types shared by the
+// executor (cuda/device_shuffle.h), the reports (io/shuffle_io.h) and `eplb shuffle`.
 #pragma once
 
 #include <algorithm>
@@ -9,7 +8,6 @@
 #include <vector>
 
 #include "eplb/names.h"
-#include "eplb/transfer_plan.h"
 
 namespace eplb {
 
@@ -36,13 +34,6 @@ struct ShuffleRunOptions {
     // operation gets a quarter of the channels of a 1 GiB one at NCCL's default (512 KiB) on 4 GPUs.
     // -1: 65536 with the NCCL transport; 0: NCCL's default.
     int64_t nccl_p2p_chunk = -1;
-    // NCCL transport: gather up to this many of a step's experts into one contiguous block per peer,
-    // send it as one operation and scatter it on the receiver (double-buffered on two extra streams).
-    // NCCL moves large operations faster, but each expert then costs one device copy on each side:
-    // on 4 x H200 packing 8 took 68.4 ms against 64.8 ms for one operation per expert with 64 KiB
-    // chunks, so it is off by default. 0: one operation per expert, group_size operations per group.
-    // With packing, nccl_p2p_chunk = -1 means NCCL's default chunk size.
-    int nccl_pack = 0;
     int group_size = 8;            // at most this many sends and receives per GPU in one NCCL group
     int repeat = 3;                // timed passes, after one warm-up pass
     double timeout_s = 300;        // per phase (init, peak, each pass); then the communicators are
@@ -76,8 +67,6 @@ struct ShuffleRunResult {
     std::vector<int64_t> staging_bytes;  // [P] staging allocated per GPU
     int64_t nccl_groups = 0;             // NCCL groups per pass (NCCL transport)
     int64_t max_ops_per_group = 0;       // operations of one GPU in one group (sends + receives)
-    int nccl_pack = 0;                   // experts per packed operation (0: not packed)
-    int64_t pack_bytes_per_gpu = 0;      // send and receive blocks of the packed transport
 
     double min_seconds() const {
         return pass_seconds.empty() ? 0.0 : *std::min_element(pass_seconds.begin(), pass_seconds.end());
@@ -89,13 +78,5 @@ struct ShuffleRunResult {
         return t.size() % 2 ? t[t.size() / 2] : 0.5 * (t[t.size() / 2 - 1] + t[t.size() / 2]);
     }
 };
-
-// Runs the plan `1 + repeat` times on freshly filled weights and verifies every byte after each
-// pass. Throws eplb::Error of kind kDevice on CUDA/NCCL failures, too few GPUs, or too little
-// memory (the message says how much was needed and what to lower).
-ShuffleRunResult run_shuffle_on_devices(const TransferPlan& plan, const ShuffleRunOptions& options);
-
-// CUDA devices this process sees; 0 with *why set when there are none or no driver.
-int visible_cuda_devices(std::string* why);
 
 }  // namespace eplb
