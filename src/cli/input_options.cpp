@@ -5,6 +5,7 @@
 #include <functional>
 #include <iostream>
 
+#include "backends/backends.h"
 #include "cli/option_types.h"
 #include "eplb/error.h"
 #include "eplb/gen_trace.h"
