@@ -17,12 +17,15 @@ using nlohmann::json;
 
 namespace {
 
-int probe_int(const json& j, const char* key, const std::string& source, int min) {
+// Counts (GPUs, replicas, experts) stay below 2^24; expert_bytes passes its own bound.
+int64_t probe_int(const json& j, const char* key, const std::string& source, int64_t min,
+                  int64_t max = int64_t{1} << 24) {
     EPLB_CHECK(j.contains(key), source << ": missing key \"" << key << "\"");
     const json& v = j[key];
-    EPLB_CHECK(v.is_number_integer() && v.get<int64_t>() >= min && v.get<int64_t>() <= (1 << 24),
-               source << ": " << key << " is " << describe_value(v) << ", expected an integer >= " << min);
-    return v.get<int>();
+    EPLB_CHECK(v.is_number_integer() && v.get<int64_t>() >= min && v.get<int64_t>() <= max,
+               source << ": " << key << " is " << describe_value(v) << ", expected an integer in [" << min
+                      << ", " << max << "]");
+    return v.get<int64_t>();
 }
 
 IndexMatrix probe_matrix(const json& j, const char* key, const std::string& source, int cols) {
@@ -84,9 +87,10 @@ ShufflePlacements parse_probe_placements(const std::string& text, const std::str
                source << ": not a probe placements file (expected keys \"old\", \"new\", \"num_replicas\", "
                          "\"num_gpus\")");
     ShufflePlacements p;
-    const int r = probe_int(j, "num_replicas", source, 1);
-    p.old_num_gpus = p.new_num_gpus = probe_int(j, "num_gpus", source, 1);
-    p.old_num_nodes = p.new_num_nodes = j.contains("num_nodes") ? probe_int(j, "num_nodes", source, 1) : 1;
+    const int r = static_cast<int>(probe_int(j, "num_replicas", source, 1));
+    p.old_num_gpus = p.new_num_gpus = static_cast<int>(probe_int(j, "num_gpus", source, 1));
+    p.old_num_nodes = p.new_num_nodes =
+        j.contains("num_nodes") ? static_cast<int>(probe_int(j, "num_nodes", source, 1)) : 1;
     EPLB_CHECK(r % p.old_num_gpus == 0, source << ": num_replicas (" << r
                                                << ") must be a multiple of num_gpus (" << p.old_num_gpus
                                                << ")");
@@ -97,7 +101,7 @@ ShufflePlacements parse_probe_placements(const std::string& text, const std::str
         source << ": \"old\" has " << p.old_phy2log.rows() << " layers, \"new\" " << p.new_phy2log.rows());
     p.num_experts = std::max(p.old_phy2log.maxCoeff(), p.new_phy2log.maxCoeff()) + 1;
     if (j.contains("num_logical_experts")) {
-        const int e = probe_int(j, "num_logical_experts", source, 1);
+        const int e = static_cast<int>(probe_int(j, "num_logical_experts", source, 1));
         EPLB_CHECK(e >= p.num_experts, source << ": num_logical_experts is " << e
                                               << " but the maps name expert " << p.num_experts - 1);
         p.num_experts = e;
@@ -116,7 +120,9 @@ ShufflePlacements parse_probe_placements(const std::string& text, const std::str
     } else {
         for (int l = 0; l < p.old_phy2log.rows(); ++l) p.layer_ids.push_back(l);
     }
-    if (j.contains("expert_bytes")) p.expert_bytes = probe_int(j, "expert_bytes", source, 1);
+    // One expert's weights: DeepSeek-V3's FP8 expert is 44,040,192 bytes; 1 TiB bounds typos.
+    if (j.contains("expert_bytes"))
+        p.expert_bytes = probe_int(j, "expert_bytes", source, 1, int64_t{1} << 40);
     p.old_source = p.new_source = source;
     return p;
 }

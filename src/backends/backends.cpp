@@ -1,7 +1,8 @@
-// The backend factory: the only place that knows whether CUDA was built. It sits in its own
-// library, linked before the CUDA backend, which in turn is linked before the core it uses.
+// The planner factory and the build's description: which backends this binary carries, and the
+// choice between them at run time.
+#include "backends/backends.h"
+
 #include "eplb/error.h"
-#include "eplb/planner.h"
 #include "eplb_config.h"
 #if EPLB_HAVE_CUDA
 #include "cuda/cuda_planner.h"

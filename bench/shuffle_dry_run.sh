@@ -3,7 +3,7 @@
 # two 58-layer placements planned from two real traces (288 slots on 32 GPUs, 4 nodes), then
 # `eplb shuffle --dry-run` timed 5 times, side by side with BASELINE_BIN (another eplb, e.g. one
 # that skipped the check past 40,000 operations) in the same run when given.
-# usage: scripts/bench_shuffle_dry_run.sh [BUILD_DIR] [BASELINE_BIN]
+# usage: bench/shuffle_dry_run.sh [BUILD_DIR] [BASELINE_BIN]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build}"
@@ -11,7 +11,7 @@ baseline="${2:-}"
 shared="${EPLB_SHARED:-../shared}"
 traces="$shared/traces/sglang-deepseek-v3-logical-count"
 if [ ! -f "$traces/decode_in1000out1000.json" ]; then
-    echo "bench_shuffle_dry_run: $traces is absent; nothing to measure" >&2
+    echo "bench/shuffle_dry_run.sh: $traces is absent; nothing to measure" >&2
     exit 0
 fi
 dir=$(mktemp -d)

@@ -3,14 +3,14 @@
 # workloads scored (eplb evaluate) under plans of the other 11 by deepseek and balanced (on their
 # sum) and robust (for the worst of them), EP32 global and EP72 global, layers 3..60; then the
 # CPU time of one 11-workload robust plan beside balanced on the same traces, one core.
-# usage: scripts/bench_robust.sh [BUILD_DIR]
+# usage: bench/robust.sh [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build}"
 shared="${EPLB_SHARED:-../shared}"
 dir="$shared/traces/sglang-deepseek-v3-logical-count"
 if [ ! -d "$dir" ]; then
-    echo "bench_robust: $dir is absent: nothing to measure" >&2
+    echo "bench/robust.sh: $dir is absent: nothing to measure" >&2
     exit 77
 fi
 pin=""

@@ -4,7 +4,7 @@ each command, the placement file's size, at DeepSeek-V3 scale and up to 1,000 la
 experts on 1,024 GPUs. Each size runs in one process per command, so the numbers include reading
 the trace and writing the output.
 
-usage: scripts/bench_scale.py [--eplb build/eplb] [--sizes small,medium,large] [--keep DIR]
+usage: bench/scale.py [--eplb build/eplb] [--sizes deepseek-v3,medium,large] [--keep DIR]
 """
 import argparse
 import os

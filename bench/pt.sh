@@ -4,7 +4,7 @@
 # and as a .npy, read by `eplb plan` and `eplb evaluate` (all 61 rows: no layer selection, which
 # would copy the trace) and streamed by `eplb simulate`. Prints one line per case: wall seconds, CPU seconds and peak RSS
 # (/usr/bin/time), and the RSS as a multiple of the tensor's bytes.
-# usage: scripts/bench_pt.sh [BUILD_DIR]   (default: build)
+# usage: bench/pt.sh [BUILD_DIR]   (default: build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build}"

@@ -3,7 +3,7 @@
 # .npy, 1.2 GB, made once by gen-trace) to every trace format, side by side with a baseline build
 # (default: the `main` branch, built here from `git archive` with ccache). Prints per format the wall
 # time and peak RSS (/usr/bin/time -v) of each build and the peak RSS over the input's size.
-# usage: scripts/bench_convert.sh [BUILD_DIR] [BASELINE_REF]   (default: build main)
+# usage: bench/convert.sh [BUILD_DIR] [BASELINE_REF]   (default: build main)
 #   EPLB_BASELINE_BIN=path skips building the baseline; EPLB_BENCH_FORMATS="vllm npy" picks formats;
 #   EPLB_BENCH_LIMIT=600 stops a run after that many seconds (shown as "> 600 s").
 set -euo pipefail
@@ -40,8 +40,10 @@ cat "$npy" >/dev/null  # into the page cache: time the conversion, not the disk
 run() {
     local bin="$1" format="$2" out="$tmp/out" extra=()
     rm -rf "$out" "$out".*
+    # The .npy has no layer ids: the formats that name model layers are told its first (gen-trace's).
     case "$format" in
-        trtllm) out="$tmp/out"; extra=(--top-k 8) ;;
+        trtllm) out="$tmp/out"; extra=(--top-k 8 --first-layer 3) ;;
+        sglang) out="$tmp/out.json"; extra=(--first-layer 3) ;;
         npy) out="$tmp/out.npy" ;;
         csv) out="$tmp/out.csv" ;;
         *) out="$tmp/out.json" ;;

@@ -3,7 +3,7 @@
 # 4 nodes, 32 GPUs): 20,000 steps, a rearrangement every 100 steps (200 plans, window 1000), the
 # deepseek policy; the series streamed from a .npy (float32, 1.2 GB, made once by gen-trace) and
 # generated in-process. Prints one line per case: wall time of the whole command and of the loop.
-# usage: scripts/bench_simulate.sh [BUILD_DIR] [BACKEND...]   (default: build cpu)
+# usage: bench/simulate.sh [BUILD_DIR] [BACKEND...]   (default: build cpu)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build}"

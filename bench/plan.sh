@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Planning speed side by side, one core each, same trace, same run: `eplb bench` (CPU) against the
 # numpy port of DeepSeek's EPLB in ../shared/baselines. DeepSeek-V3 EP32: 58 x 256 -> 288 slots,
-# 8 groups, 4 nodes, 32 GPUs. usage: scripts/bench_plan.sh [BUILD_DIR]
+# 8 groups, 4 nodes, 32 GPUs. usage: bench/plan.sh [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build}"
 shared="${EPLB_SHARED:-../shared}"
 trace="$shared/traces/sglang-deepseek-v3-logical-count/prefill_in4096.json"
 if [ ! -f "$trace" ]; then
-    echo "bench_plan: $trace is absent; using the bundled synthetic trace (no numpy baseline)" >&2
+    echo "bench/plan.sh: $trace is absent; using the bundled synthetic trace (no numpy baseline)" >&2
     trace=traces/deepseek-v3-seed1.json
 fi
 pin=""
