@@ -182,7 +182,7 @@ std::string render_summary(const ShuffleReport& r) {
         r.group_size, r.group_size);
     out += format("staging   at most %lld buffers per GPU = %.2f GB\n",
                   static_cast<long long>(st.max_staging_buffers), gb(st.max_staging_buffers * eb));
-    if (r.link_gbps > 0 && plan.num_nodes > 1) {
+    if (r.link_gbps > 0 && r.inter_node_gbps > 0 && plan.num_nodes > 1) {
         const LinkBound links = link_bound(plan, LinkSpeeds{r.link_gbps, r.inter_node_gbps});
         out += format(
             "bound     %.2f ms at %.0f GB/s intra-node and %g GB/s inter-node per GPU and direction, NVLink "
@@ -385,7 +385,7 @@ ojson plan_json(const ShuffleReport& r) {
         plan_j["link_gbps"] = r.link_gbps;
         plan_j["bound_ms"] = 1e3 * st.bound_seconds(r.link_gbps * 1e9);
         plan_j["schedule_ms"] = 1e3 * st.schedule_seconds(r.link_gbps * 1e9);
-        if (plan.num_nodes > 1) {
+        if (r.inter_node_gbps > 0 && plan.num_nodes > 1) {
             const LinkSpeeds speeds{r.link_gbps, r.inter_node_gbps};
             plan_j["link_classes"] = link_bound_json(link_bound(plan, speeds), speeds, eb);
         }
