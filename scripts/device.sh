@@ -40,24 +40,35 @@ Placements (run anywhere):
                   two eplb placements (eplb.placement/v1, same config and layers) as one probe file,
                   the format vllm_style_shuffle.py and `eplb shuffle --probe` take.
 
-The GPU machine has no libzip (the .pt reader's) and reaches no package registry: a run carries
-Debian's libzip4 and libzip-dev in .debs/ (`mkdir .debs && cd .debs && apt-get download libzip4
-libzip-dev`, then carry [".debs"]); they are unpacked under /tmp, never over /.
+The GPU machine (Ubuntu 24.04) has no libzip (the .pt reader's) and reaches no package registry: a
+run carries Debian's libzip4 and libzip-dev in .debs/ (`mkdir .debs && cd .debs && apt-get download
+libzip4 libzip-dev`, then carry [".debs"]); they are unpacked under /tmp, never over /. Its image has
+yaml-cpp (0.8.0, the TensorRT-LLM YAML reader's); one without it takes libyaml-cpp0.7 and
+libyaml-cpp-dev from .debs/ the same way.
 EOF
 }
 
+# unpack_debs NAME GLOB: when pkg-config lacks NAME, unpacks .debs/GLOB into /tmp/eplb-NAME and
+# points pkg-config and the loader there (see usage).
+unpack_debs() {
+    local name=$1 glob=$2 root=/tmp/eplb-$1
+    pkg-config --exists "$name" 2>/dev/null && return 0
+    # shellcheck disable=SC2086  # GLOB is a pattern
+    ls "$repo"/.debs/$glob >/dev/null 2>&1 || return 0
+    for deb in "$repo"/.debs/$glob; do dpkg -x "$deb" "$root"; done
+    local lib_dir=$root/usr/lib/x86_64-linux-gnu
+    sed -i "s|^prefix=.*|prefix=$root/usr|" "$lib_dir/pkgconfig/$name.pc"
+    export PKG_CONFIG_PATH="$lib_dir/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+    export LD_LIBRARY_PATH="$lib_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+}
+
 # The environment every GPU run keeps. NVLink multicast stays off, always (it can take the host's
-# GPUs out of service); libzip from .debs/ where the machine has none (see usage).
+# GPUs out of service); libzip and yaml-cpp from .debs/ where the machine has none (see usage).
 device_env() {
     export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
     export PATH="/usr/local/cuda/bin:$PATH" PYTHONUNBUFFERED=1
-    if ! pkg-config --exists libzip 2>/dev/null && ls "$repo"/.debs/libzip*.deb >/dev/null 2>&1; then
-        for deb in "$repo"/.debs/libzip*.deb; do dpkg -x "$deb" /tmp/eplb-libzip; done
-        local pc_dir=/tmp/eplb-libzip/usr/lib/x86_64-linux-gnu/pkgconfig
-        sed -i 's|^prefix=.*|prefix=/tmp/eplb-libzip/usr|' "$pc_dir"/libzip.pc
-        export PKG_CONFIG_PATH="$pc_dir${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
-        export LD_LIBRARY_PATH="/tmp/eplb-libzip/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    fi
+    unpack_debs libzip 'libzip*.deb'
+    unpack_debs yaml-cpp 'libyaml-cpp*.deb'
 }
 
 # device_build BUILD LOGDIR [MESON_OPTION ...]: a fresh release build with CUDA in BUILD (logs

@@ -20,6 +20,8 @@
 #include "io/file_util.h"
 #include "io/placement_io.h"
 #include "io/report.h"
+#include "io/sglang_placement.h"
+#include "io/trtllm_placement.h"
 
 namespace eplb::cli {
 

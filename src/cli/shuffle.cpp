@@ -12,6 +12,7 @@
 #include "cli/option_types.h"
 #include "cli/shuffle_model.h"
 #include "eplb/error.h"
+#include "eplb/link_classes.h"
 #include "eplb/shuffle_run.h"
 #include "eplb/transfer_exec.h"
 #include "eplb/transfer_plan.h"
@@ -42,6 +43,8 @@ struct ShuffleOptions {
     double timeout = 300;
     int64_t peak_bytes = int64_t{1} << 30;
     double link_gbps = 300;
+    double inter_node_gbps = LinkSpeeds{}.inter_gbps;
+    int gpus_per_node = 0;  // 0: num_gpus / num_nodes of the inputs
     std::string id_file;
     int rank = -1, world_size = -1, device = -1;
     ShuffleModelOptions model;  // --model, --sweep
@@ -185,6 +188,23 @@ void host_check(const TransferPlan& plan, io::ShuffleReport& report) {
     }
 }
 
+// The link speeds of the --dry-run bound and model, and which GPUs share a node.
+void add_link_options(CLI::App& app, ShuffleOptions& o) {
+    app.add_option("--link-gbps", o.link_gbps,
+                   "GB/s per GPU and direction for the --dry-run bound (between GPUs of one node)")
+        ->capture_default_str()
+        ->check(in_range(1e-3, 1e9));
+    app.add_option("--inter-node-gbps", o.inter_node_gbps,
+                   "GB/s per GPU and direction between GPUs of different nodes, for the --dry-run bound and "
+                   "--model (8 x 400 Gb/s InfiniBand per 8-GPU node: 50)")
+        ->capture_default_str()
+        ->check(in_range(1e-3, 1e9));
+    app.add_option("--gpus-per-node", o.gpus_per_node,
+                   "GPUs per node of the shuffle (default: num_gpus / num_nodes of the inputs); 1 makes "
+                   "every pair inter-node, as a one-host run with NCCL_P2P_DISABLE=1 NCCL_SHM_DISABLE=1")
+        ->check(in_range(1, kMaxConfigCount));
+}
+
 }  // namespace
 
 int run_shuffle(const ShuffleOptions& o) {
@@ -201,6 +221,12 @@ int run_shuffle(const ShuffleOptions& o) {
     c.num_physical_experts = static_cast<int>(al.old_phy2log.cols());
     c.num_gpus = al.num_gpus;
     c.num_nodes = al.old_ranks ? in.old_num_nodes : in.new_num_nodes;
+    if (o.gpus_per_node > 0) {
+        EPLB_CHECK(c.num_gpus % o.gpus_per_node == 0, "--gpus-per-node (" << o.gpus_per_node
+                                                                          << ") must divide the shuffle's "
+                                                                          << c.num_gpus << " GPUs");
+        c.num_nodes = c.num_gpus / o.gpus_per_node;
+    }
     TransferPlan plan;
     try {
         plan = build_transfer_plan(al.old_phy2log, al.new_phy2log, c,
@@ -227,14 +253,15 @@ int run_shuffle(const ShuffleOptions& o) {
                "internal: the plan leaves " << report.host_wrong << " wrong bytes on host buffers");
     if (o.dry_run) {
         report.link_gbps = o.link_gbps;
+        report.inter_node_gbps = o.inter_node_gbps;
         report.full_plan = o.json;
         if (o.model.wanted()) {
             const std::optional<bool> ce =
                 o.transport == ShuffleTransport::kAuto
                     ? std::nullopt
                     : std::optional<bool>(o.transport == ShuffleTransport::kCopyEngine);
-            return run_shuffle_model(
-                o.model, {&plan, &al.old_phy2log, &al.new_phy2log, c, ce, o.group_size, &report, o.json});
+            return run_shuffle_model(o.model, {&plan, &al.old_phy2log, &al.new_phy2log, c, ce, o.group_size,
+                                               o.inter_node_gbps, &report, o.json});
         }
         std::cout << (o.json ? io::shuffle_report_json(report) : io::render_shuffle_report(report));
         return 0;
@@ -344,9 +371,7 @@ Command setup_shuffle(CLI::App& parent) {
         app->add_flag("--dry-run", o->dry_run, "Print the plan and its statistics; no GPU needed");
     app->add_flag("--json", o->json,
                   "Print the report as JSON (eplb.shuffle/v1; with --dry-run every transfer)");
-    app->add_option("--link-gbps", o->link_gbps, "GB/s per GPU and direction for the --dry-run bound")
-        ->capture_default_str()
-        ->check(in_range(1e-3, 1e9));
+    add_link_options(*app, *o);
     app->add_option("--gpus", o->gpus, "CUDA devices of plan GPUs 0, 1, ... (default: 0..P-1)")
         ->delimiter(',');
     add_enum_option<ShuffleTransport>(*app, "--transport", o->transport, kTransportNames,

@@ -11,9 +11,11 @@ namespace eplb::cli {
 namespace {
 
 // The fitted parameters of a transport with the user's overrides.
-TransferModelParams model_params(const ShuffleModelOptions& o, bool copy_engines, int group_size) {
+TransferModelParams model_params(const ShuffleModelOptions& o, const ShuffleModelInput& in,
+                                 bool copy_engines) {
     TransferModelParams m = fitted_model_params(copy_engines);
-    m.group_size = group_size;
+    m.group_size = in.group_size;
+    m.inter_node_gbps = in.inter_node_gbps;
     m.ring_gbps = o.ring_gbps;
     for (auto [value, field] : {std::pair{o.link_factor, &m.link_factor},
                                 {o.op_us, &m.op_us},
@@ -83,15 +85,15 @@ int run_shuffle_model(const ShuffleModelOptions& o, const ShuffleModelInput& in)
         ScheduleGrid grid = o.grid;
         for (bool ce : {false, true}) {
             if (in.copy_engines ? *in.copy_engines == ce : !ce || one_node)
-                grid.transports.push_back(model_params(o, ce, in.group_size));
+                grid.transports.push_back(model_params(o, in, ce));
         }
         const std::vector<SweepRow> rows =
             sweep_schedules(*in.old_phy2log, *in.new_phy2log, in.config, in.plan->expert_bytes, grid);
-        std::cout << (in.json ? io::schedule_sweep_json(rows, grid)
-                              : io::render_schedule_sweep(rows, grid, o.sweep_top));
+        std::cout << (in.json ? io::schedule_sweep_json(rows, grid, in.config.num_nodes)
+                              : io::render_schedule_sweep(rows, grid, o.sweep_top, in.config.num_nodes));
         return 0;
     }
-    const TransferModelParams m = model_params(o, in.copy_engines.value_or(one_node), in.group_size);
+    const TransferModelParams m = model_params(o, in, in.copy_engines.value_or(one_node));
     const TransferModelResult r = model_transfer_plan(*in.plan, m);
     if (in.json) {
         std::cout << io::transfer_model_json(*in.plan, r);

@@ -36,6 +36,7 @@ struct ShuffleModelInput {
     ParallelConfig config;
     std::optional<bool> copy_engines;  // --transport: nullopt for auto
     int group_size = 8;
+    double inter_node_gbps = 50;                // --inter-node-gbps
     const io::ShuffleReport* report = nullptr;  // the dry run's report, printed before the model
     bool json = false;
 };

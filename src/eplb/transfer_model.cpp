@@ -3,6 +3,7 @@
 #include "eplb/transfer_model.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "eplb/error.h"
 
@@ -54,6 +55,7 @@ class TimelineModel {
           m_(m),
           p_(plan.num_gpus),
           wire_s_(static_cast<double>(plan.expert_bytes) / (m.ring_gbps * m.link_factor * 1e9)),
+          inter_wire_s_(static_cast<double>(plan.expert_bytes) / (m.inter_node_gbps * 1e9)),
           copy_s_(static_cast<double>(plan.expert_bytes) / (m.copy_gbps * 1e9)),
           net_free_(p_, 0.0),
           local_(p_),
@@ -82,6 +84,7 @@ class TimelineModel {
         r.local_tail_seconds = r.seconds - r.network_seconds;
         r.ring_seconds = static_cast<double>(plan_.stats.max_received) *
                          static_cast<double>(plan_.expert_bytes) / (m_.ring_gbps * 1e9);
+        r.links = link_bound(plan_, LinkSpeeds{m_.ring_gbps * m_.link_factor, m_.inter_node_gbps});
         return r;
     }
 
@@ -108,6 +111,9 @@ class TimelineModel {
         return n > 0 ? std::max(net_free_[q], local_[q].end[n - 1]) : net_free_[q];
     }
 
+    // Seconds per expert between GPUs a and b: NVLink within a node, the network between nodes.
+    double wire(int a, int b) const { return same_node(plan_, a, b) ? wire_s_ : inter_wire_s_; }
+
     // A transfer of `work` seconds from `start` between GPUs a and b, slowed while either copies.
     double finish(int a, int b, double start, double work) const {
         double end = start + work;
@@ -131,9 +137,10 @@ class TimelineModel {
             const int b = st.send_peer[a];
             if (b >= 0) {
                 const int n = static_cast<int>(st.sends[a].size());
-                const double work = n * (m_.op_us * 1e-6 + wire_s_);
+                const double work = n * (m_.op_us * 1e-6 + wire(a, b));
                 done = finish(a, b, barrier, work);
                 ++row.pairs;
+                row.inter_pairs += same_node(plan_, a, b) ? 0 : 1;
                 row.ops_per_group = std::max(row.ops_per_group, n);
                 row.delay_ms = std::max(row.delay_ms, (done - barrier - work) * 1e3);
             }
@@ -149,7 +156,9 @@ class TimelineModel {
         ModelStep row{st.window, 0, st.length, (st.length + g - 1) / g, 2 * std::min(st.length, g), 0, 0, 0};
         for (int q = 0; q < p_; ++q) {
             net_free_[q] = ready(q, s);
-            if (st.send_peer[q] >= 0) ++row.pairs;
+            if (st.send_peer[q] < 0) continue;
+            ++row.pairs;
+            row.inter_pairs += same_node(plan_, q, st.send_peer[q]) ? 0 : 1;
         }
         row.start_ms = 1e300;
         for (int c = 0; c < st.length; c += g) {
@@ -160,7 +169,7 @@ class TimelineModel {
                 const int n = std::clamp(static_cast<int>(st.sends[a].size()) - c, 0, g);
                 if (b < 0 || n == 0) continue;
                 const double start = std::max(net_free_[a], net_free_[b]);
-                const double work = m_.group_us * 1e-6 + n * (m_.op_us * 1e-6 + wire_s_);
+                const double work = m_.group_us * 1e-6 + n * (m_.op_us * 1e-6 + wire(a, b));
                 const double end = finish(a, b, start, work);
                 done[a] = std::max(done[a], end);
                 done[b] = std::max(done[b], end);
@@ -178,7 +187,8 @@ class TimelineModel {
     const TransferPlan& plan_;
     const TransferModelParams& m_;
     const int p_;
-    const double wire_s_, copy_s_;  // seconds per expert on the wire, per local copy
+    const double wire_s_, inter_wire_s_,
+        copy_s_;                    // seconds per expert on NVLink, between nodes, per local copy
     std::vector<double> net_free_;  // [P] when each network stream is free
     std::vector<LocalStream> local_;
     std::vector<std::vector<double>> step_done_;  // [S][P]
@@ -186,10 +196,11 @@ class TimelineModel {
 };
 
 void check_model_params(const TransferModelParams& m) {
-    EPLB_CHECK(m.ring_gbps > 0 && m.link_factor > 0 && m.copy_gbps > 0,
-               "model bandwidths must be positive (ring " << m.ring_gbps << " GB/s, link factor "
-                                                          << m.link_factor << ", copies " << m.copy_gbps
-                                                          << " GB/s)");
+    EPLB_CHECK(m.ring_gbps > 0 && m.link_factor > 0 && m.copy_gbps > 0 && m.inter_node_gbps > 0 &&
+                   std::isfinite(m.inter_node_gbps),
+               "model bandwidths must be positive (ring "
+                   << m.ring_gbps << " GB/s, link factor " << m.link_factor << ", copies " << m.copy_gbps
+                   << " GB/s, inter-node " << m.inter_node_gbps << " GB/s)");
     EPLB_CHECK(m.op_us >= 0 && m.group_us >= 0 && m.interference >= 0,
                "model latencies and interference must be at least 0 (op "
                    << m.op_us << " us, group " << m.group_us << " us, interference " << m.interference

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "eplb/config.h"
+#include "eplb/link_classes.h"
 #include "eplb/transfer_plan.h"
 #include "eplb/types.h"
 
@@ -14,20 +15,22 @@ namespace eplb {
 
 // What one transfer costs. A pair moving n experts in one NCCL group takes
 //   group_us + n · (op_us + expert_bytes / link)
-// with link = ring_gbps · link_factor; a copy-engine step is one barrier (group_us) and then each
-// sender's n pushes. A local copy takes expert_bytes / copy_gbps. While a GPU's local stream copies,
-// a transfer to or from it is delayed by `interference` times the overlap (the copies' memory
-// traffic beside NCCL's kernels). A default-constructed one has no latency and no interference;
+// with link = ring_gbps · link_factor between GPUs of one node and inter_node_gbps between GPUs of
+// different nodes (the plan's num_nodes; NVLink and NICs run at once); a copy-engine step is one barrier
+// (group_us) and then each sender's n pushes. A local copy takes expert_bytes / copy_gbps. While a GPU's
+// local stream copies, a transfer to or from it is delayed by `interference` times the overlap (the copies'
+// memory traffic beside NCCL's kernels). A default-constructed one has no latency and no interference;
 // fitted_model_params gives the values fitted to the README's runs on 2 and 4 x NVIDIA H200.
 struct TransferModelParams {
-    bool copy_engines = false;  // the ce transport (else nccl)
-    int group_size = 8;         // nccl: at most this many sends and receives per GPU in one group
-    double ring_gbps = 350;     // NCCL ring peak, GB/s per GPU and direction (the "% of ring" reference)
-    double link_factor = 1.0;   // the transport's wire rate over the NCCL ring's
-    double op_us = 0;           // per operation (one expert sent)
-    double group_us = 0;        // per NCCL group, or per copy-engine step barrier
-    double copy_gbps = 1000;    // device-local copies, bytes copied per second / 1e9
-    double interference = 0;    // transfer delay per second of overlapping local copies
+    bool copy_engines = false;    // the ce transport (else nccl)
+    int group_size = 8;           // nccl: at most this many sends and receives per GPU in one group
+    double ring_gbps = 350;       // NCCL ring peak, GB/s per GPU and direction (the "% of ring" reference)
+    double link_factor = 1.0;     // the transport's wire rate over the NCCL ring's
+    double op_us = 0;             // per operation (one expert sent)
+    double group_us = 0;          // per NCCL group, or per copy-engine step barrier
+    double copy_gbps = 1000;      // device-local copies, bytes copied per second / 1e9
+    double interference = 0;      // transfer delay per second of overlapping local copies
+    double inter_node_gbps = 50;  // GB/s per GPU and direction between GPUs of different nodes
 };
 
 // The defaults of a transport, fitted to the README's H200 measurements.
@@ -42,6 +45,7 @@ struct ModelStep {
     double start_ms = 0;    // first transfer starts
     double end_ms = 0;      // last transfer ends
     double delay_ms = 0;    // interference added to its slowest pair
+    int inter_pairs = 0;    // pairs whose GPUs are on different nodes
 };
 
 struct TransferModelResult {
@@ -54,6 +58,7 @@ struct TransferModelResult {
     double network_seconds = 0;     // when the last transfer ends
     double local_tail_seconds = 0;  // seconds - network_seconds: copies left after the network
     double ring_seconds = 0;        // the busiest receiver's bytes at the ring: max_received · bytes / ring
+    LinkBound links;                // the link classes at ring · link_factor and inter_node_gbps
     double of_ring() const { return seconds > 0 ? ring_seconds / seconds : 0.0; }
 };
 

@@ -7,6 +7,7 @@
 #include "eplb_config.h"
 #include "io/file_util.h"
 #include "io/json_util.h"
+#include "io/link_classes_io.h"
 #include "io/report.h"
 
 namespace eplb::io {
@@ -181,7 +182,17 @@ std::string render_summary(const ShuffleReport& r) {
         r.group_size, r.group_size);
     out += format("staging   at most %lld buffers per GPU = %.2f GB\n",
                   static_cast<long long>(st.max_staging_buffers), gb(st.max_staging_buffers * eb));
-    if (r.link_gbps > 0) {
+    if (r.link_gbps > 0 && r.inter_node_gbps > 0 && plan.num_nodes > 1) {
+        const LinkBound links = link_bound(plan, LinkSpeeds{r.link_gbps, r.inter_node_gbps});
+        out += format(
+            "bound     %.2f ms at %.0f GB/s intra-node and %g GB/s inter-node per GPU and direction, NVLink "
+            "and NICs at once (the schedule at those speeds: %.2f ms, %lld of %zu steps bound by "
+            "inter-node links; every link at %.0f GB/s: %.2f ms)\n",
+            1e3 * links.busiest.seconds, r.link_gbps, r.inter_node_gbps, 1e3 * links.schedule_seconds,
+            static_cast<long long>(links.steps_inter_bound), plan.steps.size(), r.link_gbps,
+            1e3 * st.bound_seconds(r.link_gbps * 1e9));
+        out += "links     " + render_link_split(links, plan.expert_bytes) + "\n";
+    } else if (r.link_gbps > 0) {
         out += format(
             "bound     %.2f ms at %.0f GB/s per GPU and direction (the schedule at that speed: %.2f ms)\n",
             1e3 * st.bound_seconds(r.link_gbps * 1e9), r.link_gbps,
@@ -374,6 +385,10 @@ ojson plan_json(const ShuffleReport& r) {
         plan_j["link_gbps"] = r.link_gbps;
         plan_j["bound_ms"] = 1e3 * st.bound_seconds(r.link_gbps * 1e9);
         plan_j["schedule_ms"] = 1e3 * st.schedule_seconds(r.link_gbps * 1e9);
+        if (r.inter_node_gbps > 0 && plan.num_nodes > 1) {
+            const LinkSpeeds speeds{r.link_gbps, r.inter_node_gbps};
+            plan_j["link_classes"] = link_bound_json(link_bound(plan, speeds), speeds, eb);
+        }
     }
     plan_j["per_gpu"] = per_gpu_json(plan);
     ojson links = ojson::array();

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "eplb_config.h"
+#include "io/link_classes_io.h"
 #include "io/report.h"
 
 namespace eplb::io {
@@ -67,14 +68,30 @@ std::string render_transfer_model(const TransferPlan& plan, const TransferModelR
         "model\")\n",
         m.ring_gbps, m.link_factor, m.op_us, m.group_us, m.copy_engines ? "step barrier" : "group",
         m.copy_gbps, m.interference);
-    TextTable t(
-        {"step", "window", "pairs", "experts", "groups", "ops/group", "start ms", "end ms", "delay ms"});
+    const bool nodes = plan.num_nodes > 1;
+    if (nodes) {
+        out += format(
+            "links     intra-node %.0f GB/s (wire), inter-node %g GB/s per GPU and direction, NVLink and "
+            "NICs "
+            "at once: bound %.2f ms, the steps at those speeds %.2f ms (%lld of %zu bound by inter-node "
+            "links); %s\n",
+            m.ring_gbps * m.link_factor, m.inter_node_gbps, 1e3 * r.links.busiest.seconds,
+            1e3 * r.links.schedule_seconds, static_cast<long long>(r.links.steps_inter_bound), r.steps.size(),
+            render_link_split(r.links, plan.expert_bytes).c_str());
+    }
+    std::vector<std::string> head = {"step",      "window",   "pairs",  "experts", "groups",
+                                     "ops/group", "start ms", "end ms", "delay ms"};
+    if (nodes) head.insert(head.begin() + 3, "inter-node");
+    TextTable t(head);
     const int shown = std::min<int>(max_steps, static_cast<int>(r.steps.size()));
     for (int s = 0; s < shown; ++s) {
         const ModelStep& st = r.steps[s];
-        t.add_row({std::to_string(s), std::to_string(st.window), std::to_string(st.pairs),
-                   std::to_string(st.length), std::to_string(st.groups), std::to_string(st.ops_per_group),
-                   format("%.2f", st.start_ms), format("%.2f", st.end_ms), format("%.3f", st.delay_ms)});
+        std::vector<std::string> row = {
+            std::to_string(s),           std::to_string(st.window), std::to_string(st.pairs),
+            std::to_string(st.length),   std::to_string(st.groups), std::to_string(st.ops_per_group),
+            format("%.2f", st.start_ms), format("%.2f", st.end_ms), format("%.3f", st.delay_ms)};
+        if (nodes) row.insert(row.begin() + 3, std::to_string(st.inter_pairs));
+        t.add_row(row);
     }
     out += '\n';
     out += t.render();
@@ -98,22 +115,30 @@ std::string transfer_model_json(const TransferPlan& plan, const TransferModelRes
                       {"local_tail_seconds", r.local_tail_seconds},
                       {"groups", r.groups},
                       {"max_ops_per_group", r.max_ops_per_group}};
+    const bool nodes = plan.num_nodes > 1;
+    if (nodes) {
+        const LinkSpeeds speeds{r.params.ring_gbps * r.params.link_factor, r.params.inter_node_gbps};
+        j["link_classes"] = link_bound_json(r.links, speeds, plan.expert_bytes);
+    }
     ojson steps = ojson::array();
     for (const ModelStep& st : r.steps) {
-        steps.push_back({{"window", st.window},
-                         {"pairs", st.pairs},
-                         {"experts", st.length},
-                         {"groups", st.groups},
-                         {"ops_per_group", st.ops_per_group},
-                         {"start_ms", st.start_ms},
-                         {"end_ms", st.end_ms},
-                         {"delay_ms", st.delay_ms}});
+        ojson step = {{"window", st.window},
+                      {"pairs", st.pairs},
+                      {"experts", st.length},
+                      {"groups", st.groups},
+                      {"ops_per_group", st.ops_per_group},
+                      {"start_ms", st.start_ms},
+                      {"end_ms", st.end_ms},
+                      {"delay_ms", st.delay_ms}};
+        if (nodes) step["inter_pairs"] = st.inter_pairs;
+        steps.push_back(std::move(step));
     }
     j["steps"] = std::move(steps);
     return j.dump() + "\n";
 }
 
-std::string render_schedule_sweep(const std::vector<SweepRow>& rows, const ScheduleGrid& grid, int top) {
+std::string render_schedule_sweep(const std::vector<SweepRow>& rows, const ScheduleGrid& grid, int top,
+                                  int num_nodes) {
     std::string transports;
     for (const TransferModelParams& m : grid.transports) {
         if (!transports.empty()) transports += ',';
@@ -125,6 +150,12 @@ std::string render_schedule_sweep(const std::vector<SweepRow>& rows, const Sched
         "fastest first by the model: measure the first few on the GPUs\n\n",
         rows.size(), transports.c_str(), int_list(grid.group_sizes).c_str(),
         int_list(grid.step_experts).c_str(), int_list(grid.layers_in_flight).c_str());
+    if (num_nodes > 1 && !grid.transports.empty()) {
+        out.insert(
+            out.size() - 1,
+            format("links     %d nodes: inter-node %g GB/s per GPU and direction, NVLink and NICs at once\n",
+                   num_nodes, grid.transports.front().inter_node_gbps));
+    }
     TextTable t({"rank", "transport", "group", "step experts", "in flight", "steps", "groups",
                  "staging buffers", "predicted ms", "of ring"});
     const int shown = std::min<int>(top, static_cast<int>(rows.size()));
@@ -143,13 +174,17 @@ std::string render_schedule_sweep(const std::vector<SweepRow>& rows, const Sched
     return out;
 }
 
-std::string schedule_sweep_json(const std::vector<SweepRow>& rows, const ScheduleGrid& grid) {
+std::string schedule_sweep_json(const std::vector<SweepRow>& rows, const ScheduleGrid& grid, int num_nodes) {
     ojson j;
     j["schema"] = "eplb.shuffle_sweep/v1";
     j["tool"] = {{"name", "eplb"}, {"version", EPLB_VERSION}};
     ojson models = ojson::array();
     for (const TransferModelParams& m : grid.transports) models.push_back(params_json(m));
     j["models"] = std::move(models);
+    if (num_nodes > 1 && !grid.transports.empty()) {
+        j["num_nodes"] = num_nodes;
+        j["inter_node_gbps"] = grid.transports.front().inter_node_gbps;
+    }
     ojson out = ojson::array();
     for (const SweepRow& r : rows) {
         const ScheduleCandidate& c = r.candidate;

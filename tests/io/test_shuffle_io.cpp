@@ -202,6 +202,32 @@ TEST_CASE("dry-run report: the plan's totals, the bound, the host check and the 
     CHECK(text.substr(text.size() - last_row.size()) == last_row);
 }
 
+TEST_CASE("dry-run report on 2 nodes with an inter-node speed: both speeds, the split, which link bounds") {
+    Fixture f;
+    f.report.inter_node_gbps = 50;
+    const std::string text = render_shuffle_report(f.report);
+    // Every transfer crosses: GPU 0 receives 2 x 250 MB at 50 GB/s (GPU 1's 2 sends tie; receives
+    // come first); the one step is as long.
+    CHECK(contains_line(
+        text,
+        "bound     10.00 ms at 100 GB/s intra-node and 50 GB/s inter-node per GPU and direction, "
+        "NVLink and NICs at once (the schedule at those speeds: 10.00 ms, 1 of 1 steps bound by "
+        "inter-node links; every link at 100 GB/s: 5.00 ms)"));
+    CHECK(contains_line(text,
+                        "links     per pass 0.00 GB intra-node, 0.75 GB inter-node; the bound: GPU 0's "
+                        "inter-node receives, 2 experts = 0.50 GB"));
+    const json p = json::parse(shuffle_report_json(f.report))["plan"];
+    CHECK(p["bound_ms"].get<double>() == doctest::Approx(5.0));  // every link at 100 GB/s, as before
+    const json& links = p["link_classes"];
+    CHECK(links["bytes_intra"] == 0);
+    CHECK(links["bytes_inter"] == 750000000);
+    CHECK(links["bound_ms"].get<double>() == doctest::Approx(10.0));
+    CHECK(links["schedule_ms"].get<double>() == doctest::Approx(10.0));
+    CHECK(links["bound_by"]["gpu"] == 0);
+    CHECK(links["bound_by"]["direction"] == "receive");
+    CHECK(links["bound_by"]["link"] == "inter-node");
+}
+
 TEST_CASE("dry-run report: the host check's note, a rank mapping, no bound without a link speed") {
     Fixture f;
     f.report.host_checked = false;
