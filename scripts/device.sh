@@ -206,6 +206,22 @@ cmd_all() {
             --layers-in-flight 8 >"$out/shuffle_nccl_$p.txt" 2>&1
     done
 
+    step lone rank
+    # Any GPU count: rank 0 of a 2-rank world alone (rank 1 never starts). NCCL's init waits for
+    # rank 1 until --timeout; the survivor must exit 4 and name rank 1 as never joined.
+    local lone=/tmp/device_lone
+    rm -rf "$lone" && mkdir -p "$lone"
+    cmd_probes "$eplb" "$traces" 2 "$lone" >/dev/null
+    local t0=$SECONDS
+    RANK=0 WORLD_SIZE=2 LOCAL_RANK=0 timeout 120 "$eplb" shuffle --probe "$lone/probe_deepseek.json" \
+        --id-file "$lone/id" --timeout 5 --repeat 1 --peak-bytes 0 >"$out/lone_rank.txt" 2>&1
+    local code=$?
+    if [ "$code" -eq 4 ] && grep -q "rank 1 never joined" "$out/lone_rank.txt"; then
+        echo "ok: exit 4 after $((SECONDS - t0)) s, rank 1 named as never joined" >>"$out/lone_rank.txt"
+    else
+        echo "FAIL: exit $code after $((SECONDS - t0)) s (expected 4 naming rank 1)" >>"$out/lone_rank.txt"
+    fi
+
     step simulate
     timeout 120 "$eplb" gen-trace --first-layer 3 --num-steps 20000 --seed 1 -o /tmp/sim20000.npy >/dev/null 2>&1
     for b in cpu cuda; do
@@ -221,6 +237,7 @@ cmd_all() {
         echo "card: $gpu"
         cat "$out/tests.txt"
         echo "--- NCCL faults (cuda/shuffle_faults)"; grep -hE "^(ok|FAIL) \(" "$build/meson-logs/testlog.txt"
+        echo "--- a lone rank of 2 (rank 1 never starts): exit 4 naming rank 1"; cat "$out/lone_rank.txt"
         echo "--- CUDA planner benchmark"; tail -14 "$out/bench_planner.txt"
         echo "--- eplb bench --backend cuda, batch 1024"; tail -8 "$out/bench_batch.txt"
         echo "--- eplb bench --backend cuda, one plan"; tail -8 "$out/bench_one.txt"
