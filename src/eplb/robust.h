@@ -31,9 +31,10 @@ struct RobustOptions {
 //      worst workload's load there lowest;
 //   3. local search on the GPU and workload of F: swaps of replicas with other GPUs, and moves of
 //      one slot from one expert to another, while either lowers F there and keeps touched GPUs below it;
-//   4. evening swaps: swaps that lower Σ over GPUs and workloads of load² without raising F (every
-//      workload even on every GPU, not only the worst one's top GPU: what holds up out of sample),
-//      then step 3 again; repeated while a round lowers F, at most options.rounds rounds;
+//   4. evening swaps: swaps that lower Σ over GPUs of (mean + 9 sd)², mean and standard deviation
+//      of the GPU's load over the workloads, without raising F (every workload even on every GPU,
+//      not only the worst one's top GPU: what holds up out of sample), then step 3 again;
+//      repeated while a round lowers F, at most options.rounds rounds;
 //   5. restarts: the same from perturbed packing orders; the lowest F wins (ties: earliest).
 // Hierarchical: groups go to nodes by assign_groups_to_nodes with the bound max over workloads of
 // node load / (P/N), and node T* for each expert's largest load; then each node as above.
