@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 #include <initializer_list>
+#include <optional>
 #include <sstream>
 #include <utility>
 #include <vector>
@@ -240,15 +241,14 @@ class CudaPlanner final : public Planner {
         return s;
     }
 
-    // Times of one plan's stages with CUDA events: the load's upload and the maps' download (once,
-    // into a fresh Placement, as plan() does), the kernel (mean over repeats).
-    PlanTiming time_plan(const LoadMatrix& load, const ParallelConfig& config, Policy policy,
-                         int repeats) override {
-        PlanTiming t = Planner::time_plan(load, config, policy, repeats);
+    // time_on_device() for this planner.
+    std::optional<DevicePlanTiming> time_stages(const LoadMatrix& load, const ParallelConfig& config,
+                                                Policy policy, int repeats) {
+        EPLB_CHECK(repeats >= 1, "repeats (" << repeats << ") must be at least 1");
         const cuda::DeepseekShape shape = deepseek_shape(config);
-        std::string why;
-        // Policies and shapes that ran on the CPU planner have no device breakdown.
-        if (policy != Policy::kDeepseek || !cuda::deepseek_shape_supported(shape, &why)) return t;
+        // Policies and shapes that run on the CPU planner have no device breakdown.
+        if (policy != Policy::kDeepseek || !cuda::deepseek_shape_supported(shape, nullptr))
+            return std::nullopt;
         const int64_t rows = load.rows();
         const size_t e = config.num_logical_experts, r = config.num_physical_experts;
         cudaEvent_t ev[3] = {};
@@ -274,8 +274,9 @@ class CudaPlanner final : public Planner {
                        {out.phyrank.data(), d.phyrank, sizeof(int32_t) * r},
                        {out.logcnt.data(), d.logcnt, sizeof(int32_t) * e}},
                       rows);
+        DevicePlanTiming t;
         t.h2d_ms = upload_ms;
-        t.device_ms = kernel_ms / repeats;
+        t.kernel_ms = kernel_ms / repeats;
         t.d2h_ms =
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
         return t;
@@ -361,5 +362,12 @@ class CudaPlanner final : public Planner {
 }  // namespace
 
 std::unique_ptr<Planner> make_cuda_planner() { return std::make_unique<CudaPlanner>(); }
+
+std::optional<DevicePlanTiming> time_on_device(Planner& planner, const LoadMatrix& load,
+                                               const ParallelConfig& config, Policy policy, int repeats) {
+    auto* cuda = dynamic_cast<CudaPlanner*>(&planner);
+    if (!cuda) return std::nullopt;
+    return cuda->time_stages(load, config, policy, repeats);
+}
 
 }  // namespace eplb

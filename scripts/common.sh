@@ -1,7 +1,7 @@
 # Shared by quickstart.sh and test.sh: install the Debian packages that are missing, then configure
 # and build build/ (with the CUDA backend wherever nvcc is found). Source it; do not run it.
 
-EPLB_PACKAGES=(g++ pkg-config python3 meson ninja-build libcli11-dev nlohmann-json3-dev libeigen3-dev doctest-dev libzip-dev)
+EPLB_PACKAGES=(g++ pkg-config python3 meson ninja-build libcli11-dev nlohmann-json3-dev libeigen3-dev doctest-dev libzip-dev libyaml-cpp-dev)
 # test.sh's second build: clang with the AddressSanitizer, UBSan and libFuzzer runtimes
 # (libclang-rt-dev: the compiler-rt of Debian's default clang).
 EPLB_SANITIZER_PACKAGES=(clang libclang-rt-dev)

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "backends/plan_timing.h"
 #include "cli/commands.h"
 #include "cli/input_options.h"
 #include "cli/option_types.h"
@@ -44,10 +45,10 @@ int run_bench(const BenchOptions& o) {
     // A device backend that hands this policy or shape to the CPU planner is timed as what it is.
     const std::string ran_on = planner->plan_backend(in.config, in.policy);
     if (ran_on != "cpu") {
-        results.push_back({"cpu", make_cpu_planner()->time_plan(load, in.config, in.policy, o.repeat)});
+        results.push_back({"cpu", time_plan(*make_cpu_planner(), load, in.config, in.policy, o.repeat)});
     }
     results.push_back({ran_on == planner->name() ? ran_on : ran_on + " (via " + planner->name() + ")",
-                       planner->time_plan(load, in.config, in.policy, o.repeat)});
+                       time_plan(*planner, load, in.config, in.policy, o.repeat)});
     const double cpu_median = results.front().median_ms();
     if (o.json) {
         nlohmann::ordered_json j;

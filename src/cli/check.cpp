@@ -339,20 +339,41 @@ std::string utc_timestamp() {
     return buf;
 }
 
-}  // namespace
-
-int run_check(const CheckOptions& o) {
-    const auto t_start = Clock::now();
+// The one case of the input and threshold flags, named trace/config/policy.
+CaseRun prepare_flag_case(const CheckOptions& o, Clock::time_point t_start) {
     const InputOptions& in = o.input;
-    if (!o.junit.empty()) io::check_outputs({{"--junit", o.junit}});
+    CaseRun run;
+    run.thresholds.min_balancedness =
+        o.min_balancedness_opt->count() ? std::optional<double>(o.min_balancedness) : std::nullopt;
+    run.thresholds.max_gap = o.max_gap_opt->count() ? std::optional<double>(o.max_gap) : std::nullopt;
+    run.thresholds.max_layer_gap =
+        o.max_layer_gap_opt->count() ? std::optional<double>(o.max_layer_gap) : std::nullopt;
+    run.thresholds.max_regression =
+        o.max_regression_opt->count() ? std::optional<double>(o.max_regression) : std::nullopt;
+    run.thresholds.max_moved_experts =
+        o.max_moved_opt->count() ? std::optional<int64_t>(o.max_moved_experts) : std::nullopt;
+    run.baseline_path = o.baseline;
+    run.allow_other_trace = o.allow_other_trace;
+    io::validate_thresholds(run.thresholds, !o.baseline.empty(), "eplb check");
+    run.in = resolve_input(in);
+    run.name = (in.trace_path.empty() ? std::string("synthetic") : stem(in.trace_path)) +
+               (in.config_path.empty() ? "" : "/" + stem(in.config_path)) + "/" + policy_name(run.in.policy);
+    load_baseline(run);
+    run.description = describe_case(run.in);
+    run.seconds = seconds_since(t_start);
+    return run;
+}
+
+// The cases of the check FILE, or the one of the flags (which a FILE excludes).
+std::vector<CaseRun> prepare_cases(const CheckOptions& o, Clock::time_point t_start,
+                                   std::string* suite_name) {
+    const InputOptions& in = o.input;
     const bool threshold_flags = o.min_balancedness_opt->count() || o.max_gap_opt->count() ||
                                  o.max_layer_gap_opt->count() || o.max_regression_opt->count() ||
                                  o.max_moved_opt->count() || o.baseline_opt->count();
     if (o.json && io::is_stdout_path(o.junit)) {
         usage_error("--json and --junit - would both print on stdout: write the JUnit XML to a file");
     }
-    std::vector<CaseRun> runs;
-    std::string suite_name;
     if (!o.file.empty()) {
         const bool input_flags =
             !in.trace_path.empty() || !in.config_path.empty() || !in.layers.empty() || !in.steps.empty() ||
@@ -364,40 +385,62 @@ int run_check(const CheckOptions& o) {
                 "a check FILE brings its own inputs and thresholds: give either FILE or the "
                 "input and threshold flags of one case");
         }
-        runs = prepare_file_cases(o.file, &suite_name);
-    } else {
-        if (!threshold_flags) {
-            usage_error(
-                "give a check FILE, or thresholds for one case (--min-balancedness, --max-gap, "
-                "--max-layer-gap, --max-moved-experts or --max-regression with --baseline)");
-        }
-        CaseRun run;
-        run.thresholds.min_balancedness =
-            o.min_balancedness_opt->count() ? std::optional<double>(o.min_balancedness) : std::nullopt;
-        run.thresholds.max_gap = o.max_gap_opt->count() ? std::optional<double>(o.max_gap) : std::nullopt;
-        run.thresholds.max_layer_gap =
-            o.max_layer_gap_opt->count() ? std::optional<double>(o.max_layer_gap) : std::nullopt;
-        run.thresholds.max_regression =
-            o.max_regression_opt->count() ? std::optional<double>(o.max_regression) : std::nullopt;
-        run.thresholds.max_moved_experts =
-            o.max_moved_opt->count() ? std::optional<int64_t>(o.max_moved_experts) : std::nullopt;
-        run.baseline_path = o.baseline;
-        run.allow_other_trace = o.allow_other_trace;
-        io::validate_thresholds(run.thresholds, !o.baseline.empty(), "eplb check");
-        run.in = resolve_input(in);
-        run.name = (in.trace_path.empty() ? std::string("synthetic") : stem(in.trace_path)) +
-                   (in.config_path.empty() ? "" : "/" + stem(in.config_path)) + "/" +
-                   policy_name(run.in.policy);
-        load_baseline(run);
-        run.description = describe_case(run.in);
-        run.seconds = seconds_since(t_start);
-        runs.push_back(std::move(run));
-        suite_name = "eplb check";
+        return prepare_file_cases(o.file, suite_name);
     }
+    if (!threshold_flags) {
+        usage_error(
+            "give a check FILE, or thresholds for one case (--min-balancedness, --max-gap, "
+            "--max-layer-gap, --max-moved-experts or --max-regression with --baseline)");
+    }
+    *suite_name = "eplb check";
+    std::vector<CaseRun> runs;
+    runs.push_back(prepare_flag_case(o, t_start));
+    return runs;
+}
 
-    // Plan: the cases that share a config and policy go to the planner as one batch of windows
-    // (plan_windows: one stacked call, on the GPU backend one launch for all of them).
-    const auto planner = make_cli_planner(in);
+// Plans the cases `members` (one config and policy) in one batch of windows and scores the plans,
+// and the placement baselines a regression compares against, on their loads in one call as well.
+void plan_group(Planner& planner, std::vector<CaseRun>& runs, const std::vector<size_t>& members) {
+    const ParallelConfig& config = runs[members.front()].in.config;
+    std::vector<LoadMatrix> windows;
+    Eigen::Index rows = 0;
+    for (size_t i : members) {
+        windows.push_back(runs[i].in.load);
+        rows += runs[i].in.load.rows();
+    }
+    const auto t0 = Clock::now();
+    const std::vector<Placement> plans =
+        plan_windows(planner, windows, config, runs[members.front()].in.policy);
+    std::vector<IndexMatrix> maps;
+    std::vector<LoadMatrix> loads;
+    std::vector<size_t> baseline_of;  // case index of each baseline map after the plans
+    for (size_t k = 0; k < members.size(); ++k) {
+        maps.push_back(plans[k].phy2log);
+        loads.push_back(windows[k]);
+    }
+    for (size_t i : members) {
+        if (runs[i].thresholds.max_regression && runs[i].baseline.placement) {
+            maps.push_back(runs[i].baseline_phy2log);
+            loads.push_back(runs[i].in.load);
+            baseline_of.push_back(i);
+        }
+    }
+    const std::vector<Metrics> metrics = evaluate_windows(planner, maps, loads, config);
+    const double seconds = seconds_since(t0);
+    for (size_t k = 0; k < members.size(); ++k) {
+        CaseRun& run = runs[members[k]];
+        run.placement = plans[k];
+        run.metrics = metrics[k];
+        run.seconds += seconds * static_cast<double>(run.in.load.rows()) / static_cast<double>(rows);
+    }
+    for (size_t b = 0; b < baseline_of.size(); ++b) {
+        runs[baseline_of[b]].baseline.balancedness = metrics[members.size() + b].balancedness;
+    }
+}
+
+// The cases that share a config and policy go to the planner as one batch of windows (plan_windows:
+// one stacked call, on the GPU backend one launch for all of them).
+void plan_cases(Planner& planner, std::vector<CaseRun>& runs) {
     using Key = std::tuple<int, int, int, int, int, int>;
     std::map<Key, std::vector<size_t>> groups;
     for (size_t i = 0; i < runs.size(); ++i) {
@@ -406,60 +449,15 @@ int run_check(const CheckOptions& o) {
                    static_cast<int>(runs[i].in.policy)}]
             .push_back(i);
     }
-    for (const auto& [key, members] : groups) {
-        const ParallelConfig& config = runs[members.front()].in.config;
-        std::vector<LoadMatrix> windows;
-        Eigen::Index rows = 0;
-        for (size_t i : members) {
-            windows.push_back(runs[i].in.load);
-            rows += runs[i].in.load.rows();
-        }
-        const auto t0 = Clock::now();
-        const std::vector<Placement> plans =
-            plan_windows(*planner, windows, config, runs[members.front()].in.policy);
-        // Score the plans, and the placement baselines a regression compares against, on their
-        // loads in one call as well.
-        std::vector<IndexMatrix> maps;
-        std::vector<LoadMatrix> loads;
-        std::vector<size_t> baseline_of;  // case index of each baseline map after the plans
-        for (size_t k = 0; k < members.size(); ++k) {
-            maps.push_back(plans[k].phy2log);
-            loads.push_back(windows[k]);
-        }
-        for (size_t i : members) {
-            if (runs[i].thresholds.max_regression && runs[i].baseline.placement) {
-                maps.push_back(runs[i].baseline_phy2log);
-                loads.push_back(runs[i].in.load);
-                baseline_of.push_back(i);
-            }
-        }
-        const std::vector<Metrics> metrics = evaluate_windows(*planner, maps, loads, config);
-        const double seconds = seconds_since(t0);
-        for (size_t k = 0; k < members.size(); ++k) {
-            CaseRun& run = runs[members[k]];
-            run.placement = plans[k];
-            run.metrics = metrics[k];
-            run.seconds += seconds * static_cast<double>(run.in.load.rows()) / static_cast<double>(rows);
-        }
-        for (size_t b = 0; b < baseline_of.size(); ++b) {
-            runs[baseline_of[b]].baseline.balancedness = metrics[members.size() + b].balancedness;
-        }
-    }
+    for (const auto& [key, members] : groups) plan_group(planner, runs, members);
+}
 
-    // Score and report.
-    std::vector<CaseResult> results;
-    size_t name_width = 0;
-    for (CaseRun& run : runs) {
-        const auto t0 = Clock::now();
-        results.push_back(in_case(run.name, [&] { return score(run); }));
-        run.seconds += seconds_since(t0);
-        name_width = std::max(name_width, run.name.size());
-    }
-    // Where the plans ran: one backend, or per policy where a device backend handed some to the CPU.
+// Where the plans ran: one backend, or per policy where a device backend handed some to the CPU.
+std::string describe_backends(const Planner& planner, const std::vector<CaseRun>& runs) {
     std::vector<std::string> backends;
     for (const CaseRun& run : runs) {
         const std::string entry = std::string(policy_name(run.in.policy)) + " " +
-                                  planner->plan_backend(run.in.config, run.in.policy);
+                                  planner.plan_backend(run.in.config, run.in.policy);
         if (std::find(backends.begin(), backends.end(), entry) == backends.end()) backends.push_back(entry);
     }
     std::string backend;
@@ -471,16 +469,18 @@ int run_check(const CheckOptions& o) {
     if (backend.empty()) {
         for (const std::string& entry : backends) backend += (backend.empty() ? "" : ", ") + entry;
     }
-    // JUnit XML on stdout (--junit -) sends the report to stderr.
-    std::ostream& report = io::is_stdout_path(o.junit) ? std::cerr : std::cout;
+    return backend;
+}
+
+// The PASS/FAIL table (the head line, one line per case, the count) and the JUnit suite of the same
+// results; returns how many cases failed.
+int render_results(const CheckOptions& o, const std::string& backend, const std::vector<CaseRun>& runs,
+                   const std::vector<CaseResult>& results, std::ostringstream& table, io::JunitSuite& suite) {
+    size_t name_width = 0;
+    for (const CaseRun& run : runs) name_width = std::max(name_width, run.name.size());
     int failed = 0;
-    // The table goes to the report stream, unless --json puts the document on stdout.
-    std::ostringstream table;
     table << "eplb check: " << (o.file.empty() ? runs.front().description : o.file) << " (" << runs.size()
           << " case" << (runs.size() == 1 ? "" : "s") << ", " << backend << " backend)\n";
-    io::JunitSuite suite;
-    suite.name = suite_name;
-    suite.timestamp = utc_timestamp();
     for (size_t i = 0; i < runs.size(); ++i) {
         const CaseResult& r = results[i];
         failed += r.pass ? 0 : 1;
@@ -493,7 +493,7 @@ int run_check(const CheckOptions& o) {
               << std::string(name_width - runs[i].name.size(), ' ') << "  " << checks << "\n";
         io::JunitCase jc;
         jc.name = runs[i].name;
-        jc.classname = "eplb.check." + suite_name;
+        jc.classname = "eplb.check." + suite.name;
         jc.seconds = runs[i].seconds;
         jc.failed = !r.pass;
         jc.failure_message = failures;
@@ -503,6 +503,31 @@ int run_check(const CheckOptions& o) {
     }
     table << runs.size() << " case" << (runs.size() == 1 ? "" : "s") << ": " << runs.size() - failed
           << " passed, " << failed << " failed\n";
+    return failed;
+}
+
+}  // namespace
+
+int run_check(const CheckOptions& o) {
+    const auto t_start = Clock::now();
+    if (!o.junit.empty()) io::check_outputs({{"--junit", o.junit}});
+    io::JunitSuite suite;
+    std::vector<CaseRun> runs = prepare_cases(o, t_start, &suite.name);
+    const auto planner = make_cli_planner(o.input);
+    plan_cases(*planner, runs);
+    std::vector<CaseResult> results;
+    for (CaseRun& run : runs) {
+        const auto t0 = Clock::now();
+        results.push_back(in_case(run.name, [&] { return score(run); }));
+        run.seconds += seconds_since(t0);
+    }
+    const std::string backend = describe_backends(*planner, runs);
+    // The table goes to the report stream, unless --json puts the document on stdout; JUnit XML on
+    // stdout (--junit -) sends the report to stderr.
+    std::ostream& report = io::is_stdout_path(o.junit) ? std::cerr : std::cout;
+    std::ostringstream table;
+    suite.timestamp = utc_timestamp();
+    const int failed = render_results(o, backend, runs, results, table, suite);
     suite.seconds = seconds_since(t_start);
     if (o.json) {
         io::write_file_atomic("-", check_result_json(o.file, backend, runs, results));

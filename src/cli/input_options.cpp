@@ -5,6 +5,7 @@
 #include <functional>
 #include <iostream>
 
+#include "backends/backends.h"
 #include "cli/option_types.h"
 #include "eplb/error.h"
 #include "eplb/gen_trace.h"
@@ -226,6 +227,140 @@ std::string trace_shape(const LoadTrace& t) {
            " experts (model layers " + ids + ")";
 }
 
+namespace {
+
+// The first --trace with its layer ids (its physical slots folded by --physical-map), or without
+// one the embedded default's generated trace (the config's shapes where it gives them).
+LoadTrace read_first_trace(const InputOptions& o, const io::ConfigFile& file, ResolvedInput& in) {
+    if (o.trace_path.empty()) {
+        if (o.first_layer >= 0 || !o.physical_map.empty()) {
+            EPLB_FAIL_KIND(ErrorKind::kUsage, (o.first_layer >= 0 ? "--first-layer" : "--physical-map")
+                                                  << " applies to a --trace; there is none");
+        }
+        GenTraceOptions g = embedded_trace_options();
+        if (file.num_logical_experts) g.num_experts = *file.num_logical_experts;
+        if (file.top_k) g.top_k = *file.top_k;
+        if (file.moe_layers) {
+            g.first_layer_id = file.moe_layers->first;
+            g.num_layers = file.moe_layers->end - file.moe_layers->first;
+        }
+        in.trace_source = "synthetic (gen-trace seed 1)";
+        return generate_trace(g);
+    }
+    LoadTrace trace = io::read_trace(o.trace_path);
+    in.trace_source = o.trace_path;
+    if (!trace.model.empty() && in.model.empty()) in.model = trace.model;
+    give_layer_ids(trace, o.first_layer, file.moe_layers, o.trace_path);
+    if (!o.physical_map.empty()) {  // after the ids: a map of model layers is matched by them
+        trace = fold_by_placement(trace, o.physical_map, file);
+        in.trace_source += " (physical slots folded by " + o.physical_map + ")";
+    }
+    return trace;
+}
+
+// --layers, else the config's moe_layers, else all. The MTP layers that follow the MoE layers (model
+// layers end, end+1, ...) join when the trace has them (a TensorRT-LLM statistics directory of a run
+// with MTP). Errors name the trace.
+void select_input_layers(const InputOptions& o, const io::ConfigFile& file, const std::string& trace_source,
+                         LoadTrace& trace) {
+    if (!o.layers.empty()) {
+        const Range r = parse_range(o.layers, "--layers");
+        prefix_errors(trace_source + ": ", [&] { trace = select_layers(trace, r); });
+    } else if (file.moe_layers) {
+        Range moe = *file.moe_layers;
+        for (int k = 0; k < file.num_nextn_predict_layers.value_or(0); ++k) {
+            if (std::find(trace.layer_ids.begin(), trace.layer_ids.end(), moe.end) == trace.layer_ids.end())
+                break;
+            ++moe.end;
+        }
+        const std::string what = "moe_layers of " + o.config_path;
+        prefix_errors(trace_source + ": ", [&] { trace = select_layers(trace, moe, what.c_str()); });
+    }
+}
+
+// in.load: the sum of the --steps selection; --workloads-from-steps K also cuts it into K
+// consecutive workloads.
+void sum_input_steps(const InputOptions& o, const LoadTrace& trace, ResolvedInput& in) {
+    const auto about_trace = [&](const std::function<void()>& f) {
+        prefix_errors(in.trace_source + ": ", f);
+    };
+    Range steps{0, trace.num_steps};
+    if (!o.steps.empty()) {
+        steps = parse_range(o.steps, "--steps");
+        if (steps.end == -1) steps.end = trace.num_steps;
+    }
+    about_trace([&] { in.load = trace.sum_steps(steps.first, steps.end); });
+    if (o.workloads_from_steps <= 0) return;
+    const int k = o.workloads_from_steps, n = steps.end - steps.first;
+    EPLB_CHECK(k <= n, in.trace_source << ": --workloads-from-steps " << k << " needs at least " << k
+                                       << " steps but the selection has " << n);
+    for (int i = 0; i < k; ++i) {
+        const int first = steps.first + static_cast<int>(static_cast<int64_t>(n) * i / k);
+        const int end = steps.first + static_cast<int>(static_cast<int64_t>(n) * (i + 1) / k);
+        about_trace([&] { in.workloads.push_back(trace.sum_steps(first, end)); });
+        in.workload_names.push_back(in.trace_source + " steps " + std::to_string(first) + ":" +
+                                    std::to_string(end));
+    }
+}
+
+// A further --trace: same shape and layer ids as the first (`first_ids` as read, described by
+// `first_shape`), the same layer and step selection; one more workload, and the load the
+// sum-planning policies see is the sum of all.
+void add_trace_workload(const InputOptions& o, const io::ConfigFile& file, const std::string& path,
+                        int num_experts, const std::vector<int>& first_ids, const std::string& first_shape,
+                        ResolvedInput& in) {
+    LoadTrace other = io::read_trace(path);
+    give_layer_ids(other, o.first_layer, file.moe_layers, path);  // the same rule as the first
+    if (!o.physical_map.empty()) other = fold_by_placement(other, o.physical_map, file);
+    EPLB_CHECK(other.num_experts == num_experts && other.layer_ids == first_ids,
+               path << " has " << trace_shape(other) << " but " << o.trace_paths[0] << " has " << first_shape
+                    << ": every --trace must have the same layers and experts");
+    if (in.workloads.empty()) {
+        in.workloads.push_back(in.load);
+        in.workload_names.push_back(in.trace_source);
+    }
+    prefix_errors(path + ": ", [&] {
+        if (!o.layers.empty()) {
+            other = select_layers(other, parse_range(o.layers, "--layers"));
+        } else if (file.moe_layers) {
+            const std::string what = "moe_layers of " + o.config_path;
+            other = select_layers(other, *file.moe_layers, what.c_str());
+        }
+        Range s{0, other.num_steps};
+        if (!o.steps.empty()) {
+            s = parse_range(o.steps, "--steps");
+            if (s.end == -1) s.end = other.num_steps;
+        }
+        in.workloads.push_back(other.sum_steps(s.first, s.end));
+    });
+    in.workload_names.push_back(path);
+    double worst = 0;
+    for (Eigen::Index l = 0; l < in.load.rows(); ++l) {
+        double total = 0;
+        for (Eigen::Index x = 0; x < in.load.cols(); ++x) {
+            in.load(l, x) += in.workloads.back()(l, x);
+            total += in.load(l, x);
+        }
+        worst = std::max(worst, total);
+    }
+    EPLB_CHECK(worst <= kMaxLoad, path << ": the sum of the --trace loads exceeds float32 range");
+}
+
+// The first line of a report: what was read or generated.
+std::string input_title(const InputOptions& o, const ResolvedInput& in, bool embedded) {
+    if (embedded) {
+        return "embedded default: DeepSeek-V3 shapes (58 MoE layers x 256 experts, 8 groups) on 4 nodes x 8 "
+               "GPUs "
+               "with 32 redundant experts, synthetic trace (gen-trace seed 1)";
+    }
+    std::string traces = in.trace_source;
+    for (size_t i = 1; i < o.trace_paths.size(); ++i) traces += ", " + o.trace_paths[i];
+    return (o.trace_paths.size() > 1 ? "traces " : "trace ") + traces +
+           (in.config_source.empty() ? "" : ", config " + in.config_source);
+}
+
+}  // namespace
+
 ResolvedInput resolve_input(const InputOptions& o_in, const io::ConfigFile& overrides) {
     InputOptions o = o_in;
     if (o.trace_path.empty() && !o.trace_paths.empty()) o.trace_path = o.trace_paths.front();
@@ -244,114 +379,15 @@ ResolvedInput resolve_input(const InputOptions& o_in, const io::ConfigFile& over
     io::apply_config_overrides(file, overrides);
     in.model = file.model;
     const bool embedded = o.trace_path.empty() && o.config_path.empty();
-    LoadTrace trace;
-    std::string first_shape;     // of the first --trace as read, when there are several
-    std::vector<int> trace_ids;  // its layer ids after the layer-id rule
-    if (!o.trace_path.empty()) {
-        trace = io::read_trace(o.trace_path);
-        in.trace_source = o.trace_path;
-        if (!trace.model.empty() && in.model.empty()) in.model = trace.model;
-        give_layer_ids(trace, o.first_layer, file.moe_layers, o.trace_path);
-        if (!o.physical_map.empty()) {  // after the ids: a map of model layers is matched by them
-            trace = fold_by_placement(trace, o.physical_map, file);
-            in.trace_source += " (physical slots folded by " + o.physical_map + ")";
-        }
-        if (o.trace_paths.size() > 1) first_shape = trace_shape(trace);
-        trace_ids = trace.layer_ids;
-        check_config_experts(o.config_path, file, in.trace_source, trace.num_experts);
-    } else {
-        if (o.first_layer >= 0 || !o.physical_map.empty()) {
-            EPLB_FAIL_KIND(ErrorKind::kUsage, (o.first_layer >= 0 ? "--first-layer" : "--physical-map")
-                                                  << " applies to a --trace; there is none");
-        }
-        GenTraceOptions g = embedded_trace_options();
-        if (file.num_logical_experts) g.num_experts = *file.num_logical_experts;
-        if (file.top_k) g.top_k = *file.top_k;
-        if (file.moe_layers) {
-            g.first_layer_id = file.moe_layers->first;
-            g.num_layers = file.moe_layers->end - file.moe_layers->first;
-        }
-        trace = generate_trace(g);
-        in.trace_source = "synthetic (gen-trace seed 1)";
-    }
-    // Errors of the selection name the trace they are about.
-    const auto about_trace = [&](const std::function<void()>& f) {
-        prefix_errors(in.trace_source + ": ", f);
-    };
-    // Layers: --layers, else the config's moe_layers, else all.
-    if (!o.layers.empty()) {
-        const Range r = parse_range(o.layers, "--layers");
-        about_trace([&] { trace = select_layers(trace, r); });
-    } else if (file.moe_layers) {
-        // The MTP layers that follow the MoE layers (model layers end, end+1, ...) join when the trace
-        // has them (a TensorRT-LLM statistics directory of a run with MTP).
-        Range moe = *file.moe_layers;
-        for (int k = 0; k < file.num_nextn_predict_layers.value_or(0); ++k) {
-            if (std::find(trace.layer_ids.begin(), trace.layer_ids.end(), moe.end) == trace.layer_ids.end())
-                break;
-            ++moe.end;
-        }
-        const std::string what = "moe_layers of " + o.config_path;
-        about_trace([&] { trace = select_layers(trace, moe, what.c_str()); });
-    }
-    Range steps{0, trace.num_steps};
-    if (!o.steps.empty()) {
-        steps = parse_range(o.steps, "--steps");
-        if (steps.end == -1) steps.end = trace.num_steps;
-    }
-    about_trace([&] { in.load = trace.sum_steps(steps.first, steps.end); });
-    if (o.workloads_from_steps > 0) {
-        const int k = o.workloads_from_steps, n = steps.end - steps.first;
-        EPLB_CHECK(k <= n, in.trace_source << ": --workloads-from-steps " << k << " needs at least " << k
-                                           << " steps but the selection has " << n);
-        for (int i = 0; i < k; ++i) {
-            const int first = steps.first + static_cast<int>(static_cast<int64_t>(n) * i / k);
-            const int end = steps.first + static_cast<int>(static_cast<int64_t>(n) * (i + 1) / k);
-            about_trace([&] { in.workloads.push_back(trace.sum_steps(first, end)); });
-            in.workload_names.push_back(in.trace_source + " steps " + std::to_string(first) + ":" +
-                                        std::to_string(end));
-        }
-    }
-    for (size_t i = 1; i < o.trace_paths.size(); ++i) {
-        // Each further workload: same shape and layer ids as the first, the same layer and step
-        // selection; the load the sum-planning policies see is the sum of all.
-        const std::string& path = o.trace_paths[i];
-        LoadTrace other = io::read_trace(path);
-        give_layer_ids(other, o.first_layer, file.moe_layers, path);  // the same rule as the first
-        if (!o.physical_map.empty()) other = fold_by_placement(other, o.physical_map, file);
-        EPLB_CHECK(other.num_experts == trace.num_experts && other.layer_ids == trace_ids,
-                   path << " has " << trace_shape(other) << " but " << o.trace_paths[0] << " has "
-                        << first_shape << ": every --trace must have the same layers and experts");
-        if (in.workloads.empty()) {
-            in.workloads.push_back(in.load);
-            in.workload_names.push_back(in.trace_source);
-        }
-        prefix_errors(path + ": ", [&] {
-            if (!o.layers.empty()) {
-                other = select_layers(other, parse_range(o.layers, "--layers"));
-            } else if (file.moe_layers) {
-                const std::string what = "moe_layers of " + o.config_path;
-                other = select_layers(other, *file.moe_layers, what.c_str());
-            }
-            Range s{0, other.num_steps};
-            if (!o.steps.empty()) {
-                s = parse_range(o.steps, "--steps");
-                if (s.end == -1) s.end = other.num_steps;
-            }
-            in.workloads.push_back(other.sum_steps(s.first, s.end));
-        });
-        in.workload_names.push_back(path);
-        double worst = 0;
-        for (Eigen::Index l = 0; l < in.load.rows(); ++l) {
-            double total = 0;
-            for (Eigen::Index x = 0; x < in.load.cols(); ++x) {
-                in.load(l, x) += in.workloads.back()(l, x);
-                total += in.load(l, x);
-            }
-            worst = std::max(worst, total);
-        }
-        EPLB_CHECK(worst <= kMaxLoad, path << ": the sum of the --trace loads exceeds float32 range");
-    }
+    LoadTrace trace = read_first_trace(o, file, in);
+    // The first --trace as read, which further ones must match.
+    const std::string first_shape = o.trace_paths.size() > 1 ? trace_shape(trace) : "";
+    const std::vector<int> first_ids = trace.layer_ids;
+    if (!o.trace_path.empty()) check_config_experts(o.config_path, file, in.trace_source, trace.num_experts);
+    select_input_layers(o, file, in.trace_source, trace);
+    sum_input_steps(o, trace, in);
+    for (size_t i = 1; i < o.trace_paths.size(); ++i)
+        add_trace_workload(o, file, o.trace_paths[i], trace.num_experts, first_ids, first_shape, in);
     in.config = resolve_parallel_config(o, file, trace.num_experts, embedded, in.trace_source);
     in.policy = o.policy;
     if (file.policy && !(o.policy_opt && o.policy_opt->count())) {
@@ -361,17 +397,7 @@ ResolvedInput resolve_input(const InputOptions& o_in, const io::ConfigFile& over
     in.moe_layers = file.moe_layers;
     in.num_nextn_predict_layers = file.num_nextn_predict_layers.value_or(0);
     in.trace = std::move(trace);
-    if (embedded) {
-        in.title =
-            "embedded default: DeepSeek-V3 shapes (58 MoE layers x 256 experts, 8 groups) on 4 nodes x 8 "
-            "GPUs "
-            "with 32 redundant experts, synthetic trace (gen-trace seed 1)";
-    } else {
-        std::string traces = in.trace_source;
-        for (size_t i = 1; i < o.trace_paths.size(); ++i) traces += ", " + o.trace_paths[i];
-        in.title = (o.trace_paths.size() > 1 ? "traces " : "trace ") + traces +
-                   (in.config_source.empty() ? "" : ", config " + in.config_source);
-    }
+    in.title = input_title(o, in, embedded);
     return in;
 }
 

@@ -5,10 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "backends/backends.h"
 #include "cli/commands.h"
 #include "eplb/error.h"
 #include "eplb/names.h"
-#include "eplb/planner.h"
 #include "io/file_util.h"
 
 int main(int argc, char** argv) {

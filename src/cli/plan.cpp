@@ -20,6 +20,8 @@
 #include "io/file_util.h"
 #include "io/placement_io.h"
 #include "io/report.h"
+#include "io/sglang_placement.h"
+#include "io/trtllm_placement.h"
 
 namespace eplb::cli {
 
@@ -98,14 +100,12 @@ io::PlacementDoc export_view(const io::PlacementDoc& doc, io::PlacementFormat fo
     return doc;
 }
 
-}  // namespace
-
-int run_plan(const PlanOptions& o) {
+// The formats of --export; a file SGLang would read by name must be named .json (stdout and
+// devices, /dev/stdout possibly a redirected file, are not read back by name).
+std::vector<io::PlacementFormat> export_formats(const PlanOptions& o) {
     std::vector<io::PlacementFormat> formats;
     for (const auto& [format, file] : o.exports) {
         formats.push_back(io::parse_placement_format(format));
-        // A file SGLang would read by name must be named .json; stdout and devices (/dev/stdout may
-        // be a redirected file) are not read back by name.
         std::error_code ec;
         const auto st = std::filesystem::status(file, ec);
         const bool special = file == "-" || file.rfind("/dev/", 0) == 0 ||
@@ -121,6 +121,99 @@ int run_plan(const PlanOptions& o) {
                                << file << ".json");
         }
     }
+    return formats;
+}
+
+// Plans doc.placement and says where it ran; returns what the report and migration score: the sum
+// the engines plan on, or for robust the blend in which every (normalised) workload weighs the same.
+LoadMatrix plan_placement(const PlanOptions& o, const ResolvedInput& in, io::PlacementDoc& doc) {
+    if (in.policy != Policy::kRobust) {
+        const auto planner = make_cli_planner(o.input);
+        doc.placement = planner->plan(in.load, in.config, in.policy);
+        doc.backend = planner->plan_backend(in.config, in.policy);
+        return in.load;
+    }
+    // Only the CPU has a robust planner: it runs there whatever --backend says.
+    if (o.input.backend == Backend::kCuda)
+        std::cerr << "note: the CUDA backend has no robust planner; planning on the CPU\n";
+    const bool several = !in.workloads.empty();
+    const std::vector<LoadMatrix> workloads = several ? in.workloads : std::vector<LoadMatrix>{in.load};
+    doc.placement = plan_robust(workloads, in.config);
+    doc.backend = "cpu";
+    return several ? robust_blend(workloads) : in.load;
+}
+
+// --previous: the plan relabelled against the placement in force (for balanced and robust, traded
+// for fewer moves as --max-moves / --move-cost say); returns the migration from it.
+MigrationStats follow_previous(const PlanOptions& o, const ResolvedInput& in, const LoadMatrix& scored,
+                               io::PlacementDoc& doc) {
+    const IndexMatrix prev = previous_rows(o.previous, in);
+    MigrationOptions mo;
+    mo.max_moves = o.max_moves;
+    mo.move_cost = o.move_cost;
+    EPLB_CHECK(!mo.trade() || in.policy != Policy::kDeepseek,
+               "--max-moves and --move-cost need --policy balanced or robust: a "
+                   << policy_name(in.policy)
+                   << " plan is only relabelled against "
+                      "--previous, so its balance stays "
+                      "identical");
+    const MigrationAwarePlan mp = plan_migration_aware(scored, doc.placement, prev, in.config, mo);
+    if (!mp.budget_met) {
+        std::cerr << "warning: --max-moves " << o.max_moves
+                  << " cannot be met: the cheapest choice of every layer is taken\n";
+    }
+    doc.placement = mp.placement;
+    doc.previous_source = o.previous;
+    for (LayerSource s : mp.source) doc.layer_sources.push_back(layer_source_name(s));
+    return count_migration(prev, doc.placement.phy2log, in.config, in.expert_bytes);
+}
+
+// Each workload's own balance under the plan: the worst is what robust optimises.
+void report_workloads(std::ostream& report, const ResolvedInput& in, const io::PlacementDoc& doc) {
+    report << "\nper workload (balancedness):\n";
+    double worst = 2;
+    size_t worst_i = 0;
+    for (size_t i = 0; i < in.workloads.size(); ++i) {
+        const double b = evaluate(doc.placement.phy2log, in.workloads[i], in.config).balancedness;
+        report << io::format("  %.4f  %s\n", b, in.workload_names[i].c_str());
+        if (b < worst) {
+            worst = b;
+            worst_i = i;
+        }
+    }
+    report << io::format("  %.4f  worst (%s)\n", worst, in.workload_names[worst_i].c_str());
+}
+
+// The text report, on stderr when a document goes to stdout (-o -), and where the files went.
+void report_plan(const PlanOptions& o, const ResolvedInput& in, const io::PlacementDoc& doc,
+                 const Metrics& metrics, const MigrationStats* moved,
+                 const std::vector<io::PlacementFormat>& formats) {
+    const bool several = !in.workloads.empty();
+    bool document_on_stdout = io::is_stdout_path(o.output);
+    for (const auto& e : o.exports) document_on_stdout = document_on_stdout || io::is_stdout_path(e.second);
+    std::ostream& report = document_on_stdout ? std::cerr : std::cout;
+    const auto name = [](const std::string& path) { return path == "-" ? std::string("stdout") : path; };
+    std::string title = "eplb plan: " + in.title;
+    if (several) {
+        title += "\n" + std::to_string(in.workloads.size()) + " workloads" +
+                 (in.policy == Policy::kRobust
+                      ? ", each normalised to equal total per layer: robust plans for the worst of them; "
+                        "the balance below is on their normalised blend"
+                      : ": planned on their sum, as the engines do; the balance below is on the sum");
+    }
+    report << io::render_placement_report(title, doc, metrics, moved);
+    if (several) report_workloads(report, in, doc);
+    if (!o.output.empty()) report << "\nplacement written to " << name(o.output) << "\n";
+    for (size_t i = 0; i < formats.size(); ++i) {
+        report << (o.output.empty() && i == 0 ? "\n" : "") << io::placement_format_name(formats[i])
+               << " export written to " << name(o.exports[i].second) << "\n";
+    }
+}
+
+}  // namespace
+
+int run_plan(const PlanOptions& o) {
+    const std::vector<io::PlacementFormat> formats = export_formats(o);
     // A placement planned on the generated default trace looks deployable but balances nothing real.
     EPLB_CHECK_KIND(ErrorKind::kUsage,
                     !o.input.trace_path.empty() || !o.input.trace_paths.empty() || o.synthetic ||
@@ -142,28 +235,12 @@ int run_plan(const PlanOptions& o) {
                                     std::string("--export ") + io::placement_format_name(format));
         }
     }
-    const bool several = !in.workloads.empty();
     io::PlacementDoc doc;
     doc.config = in.config;
     doc.policy = policy_name(in.policy);
     doc.layer_ids = in.trace.layer_ids;
     doc.has_layer_ids = in.trace.has_layer_ids;
-    // What the report and migration score: the sum the engines plan on, or for robust the blend in
-    // which every (normalised) workload weighs the same.
-    LoadMatrix scored = in.load;
-    if (in.policy == Policy::kRobust) {
-        // Only the CPU has a robust planner: it runs there whatever --backend says.
-        if (o.input.backend == Backend::kCuda)
-            std::cerr << "note: the CUDA backend has no robust planner; planning on the CPU\n";
-        const std::vector<LoadMatrix> workloads = several ? in.workloads : std::vector<LoadMatrix>{in.load};
-        doc.placement = plan_robust(workloads, in.config);
-        if (several) scored = robust_blend(workloads);
-        doc.backend = "cpu";
-    } else {
-        const auto planner = make_cli_planner(o.input);
-        doc.placement = planner->plan(in.load, in.config, in.policy);
-        doc.backend = planner->plan_backend(in.config, in.policy);
-    }
+    const LoadMatrix scored = plan_placement(o, in, doc);
     doc.trace_source = in.trace_source;
     for (size_t i = 1; i < in.workload_names.size() && o.input.workloads_from_steps == 0; ++i)
         doc.trace_source += ", " + in.workload_names[i];
@@ -171,27 +248,7 @@ int run_plan(const PlanOptions& o) {
     doc.model = in.model;
     doc.expert_bytes = in.expert_bytes;
     std::optional<MigrationStats> migration;
-    if (!o.previous.empty()) {
-        const IndexMatrix prev = previous_rows(o.previous, in);
-        MigrationOptions mo;
-        mo.max_moves = o.max_moves;
-        mo.move_cost = o.move_cost;
-        EPLB_CHECK(!mo.trade() || in.policy != Policy::kDeepseek,
-                   "--max-moves and --move-cost need --policy balanced or robust: a "
-                       << policy_name(in.policy)
-                       << " plan is only relabelled against "
-                          "--previous, so its balance stays "
-                          "identical");
-        const MigrationAwarePlan mp = plan_migration_aware(scored, doc.placement, prev, in.config, mo);
-        if (!mp.budget_met) {
-            std::cerr << "warning: --max-moves " << o.max_moves
-                      << " cannot be met: the cheapest choice of every layer is taken\n";
-        }
-        doc.placement = mp.placement;
-        doc.previous_source = o.previous;
-        for (LayerSource s : mp.source) doc.layer_sources.push_back(layer_source_name(s));
-        migration = count_migration(prev, doc.placement.phy2log, in.config, in.expert_bytes);
-    }
+    if (!o.previous.empty()) migration = follow_previous(o, in, scored, doc);
     if (in.config.hierarchical() && in.config.num_nodes > 1) {
         doc.node_bounds = node_lower_bounds(doc.placement.phy2log, scored, in.config);
     }
@@ -210,41 +267,7 @@ int run_plan(const PlanOptions& o) {
     if (o.json) {
         io::write_file_atomic("-", write_json);
     } else {
-        // A document on stdout (-o -) sends the report to stderr.
-        bool document_on_stdout = io::is_stdout_path(o.output);
-        for (const auto& e : o.exports)
-            document_on_stdout = document_on_stdout || io::is_stdout_path(e.second);
-        std::ostream& report = document_on_stdout ? std::cerr : std::cout;
-        const auto name = [](const std::string& path) { return path == "-" ? std::string("stdout") : path; };
-        std::string title = "eplb plan: " + in.title;
-        if (several) {
-            title += "\n" + std::to_string(in.workloads.size()) + " workloads" +
-                     (in.policy == Policy::kRobust
-                          ? ", each normalised to equal total per layer: robust plans for the worst of them; "
-                            "the balance below is on their normalised blend"
-                          : ": planned on their sum, as the engines do; the balance below is on the sum");
-        }
-        report << io::render_placement_report(title, doc, metrics, moved);
-        if (several) {
-            // Each workload's own balance under the plan: the worst is what robust optimises.
-            report << "\nper workload (balancedness):\n";
-            double worst = 2;
-            size_t worst_i = 0;
-            for (size_t i = 0; i < in.workloads.size(); ++i) {
-                const double b = evaluate(doc.placement.phy2log, in.workloads[i], in.config).balancedness;
-                report << io::format("  %.4f  %s\n", b, in.workload_names[i].c_str());
-                if (b < worst) {
-                    worst = b;
-                    worst_i = i;
-                }
-            }
-            report << io::format("  %.4f  worst (%s)\n", worst, in.workload_names[worst_i].c_str());
-        }
-        if (!o.output.empty()) report << "\nplacement written to " << name(o.output) << "\n";
-        for (size_t i = 0; i < formats.size(); ++i) {
-            report << (o.output.empty() && i == 0 ? "\n" : "") << io::placement_format_name(formats[i])
-                   << " export written to " << name(o.exports[i].second) << "\n";
-        }
+        report_plan(o, in, doc, metrics, moved, formats);
     }
     return 0;
 }

@@ -6,14 +6,16 @@
 #include <memory>
 #include <sstream>
 
+#include "backends/shuffle_executor.h"
 #include "cli/commands.h"
 #include "cli/input_options.h"
 #include "cli/option_types.h"
-#include "cuda/nccl_shuffle.h"
+#include "cli/shuffle_model.h"
 #include "eplb/error.h"
+#include "eplb/link_classes.h"
+#include "eplb/shuffle_run.h"
 #include "eplb/transfer_exec.h"
 #include "eplb/transfer_plan.h"
-#include "eplb_config.h"
 #include "io/placement_io.h"
 #include "io/shuffle_io.h"
 
@@ -36,14 +38,16 @@ struct ShuffleOptions {
     std::string rank_mapping;
     ShuffleTransport transport = ShuffleTransport::kAuto;
     int64_t nccl_p2p_chunk = -1;
-    int nccl_pack = 0;
     int group_size = 8;
     int repeat = 3;
     double timeout = 300;
     int64_t peak_bytes = int64_t{1} << 30;
     double link_gbps = 300;
+    double inter_node_gbps = LinkSpeeds{}.inter_gbps;
+    int gpus_per_node = 0;  // 0: num_gpus / num_nodes of the inputs
     std::string id_file;
     int rank = -1, world_size = -1, device = -1;
+    ShuffleModelOptions model;  // --model, --sweep
 };
 
 namespace {
@@ -63,7 +67,7 @@ std::vector<int> parse_int_list(const std::string& text, const char* what) {
 }
 
 // The first environment variable of `names` that is set, as an integer; -1 when none is.
-[[maybe_unused]] int env_int(std::initializer_list<const char*> names) {
+int env_int(std::initializer_list<const char*> names) {
     for (const char* name : names) {
         if (const char* v = std::getenv(name)) {
             char* end = nullptr;
@@ -184,6 +188,23 @@ void host_check(const TransferPlan& plan, io::ShuffleReport& report) {
     }
 }
 
+// The link speeds of the --dry-run bound and model, and which GPUs share a node.
+void add_link_options(CLI::App& app, ShuffleOptions& o) {
+    app.add_option("--link-gbps", o.link_gbps,
+                   "GB/s per GPU and direction for the --dry-run bound (between GPUs of one node)")
+        ->capture_default_str()
+        ->check(in_range(1e-3, 1e9));
+    app.add_option("--inter-node-gbps", o.inter_node_gbps,
+                   "GB/s per GPU and direction between GPUs of different nodes, for the --dry-run bound and "
+                   "--model (8 x 400 Gb/s InfiniBand per 8-GPU node: 50)")
+        ->capture_default_str()
+        ->check(in_range(1e-3, 1e9));
+    app.add_option("--gpus-per-node", o.gpus_per_node,
+                   "GPUs per node of the shuffle (default: num_gpus / num_nodes of the inputs); 1 makes "
+                   "every pair inter-node, as a one-host run with NCCL_P2P_DISABLE=1 NCCL_SHM_DISABLE=1")
+        ->check(in_range(1, kMaxConfigCount));
+}
+
 }  // namespace
 
 int run_shuffle(const ShuffleOptions& o) {
@@ -200,6 +221,12 @@ int run_shuffle(const ShuffleOptions& o) {
     c.num_physical_experts = static_cast<int>(al.old_phy2log.cols());
     c.num_gpus = al.num_gpus;
     c.num_nodes = al.old_ranks ? in.old_num_nodes : in.new_num_nodes;
+    if (o.gpus_per_node > 0) {
+        EPLB_CHECK(c.num_gpus % o.gpus_per_node == 0, "--gpus-per-node (" << o.gpus_per_node
+                                                                          << ") must divide the shuffle's "
+                                                                          << c.num_gpus << " GPUs");
+        c.num_nodes = c.num_gpus / o.gpus_per_node;
+    }
     TransferPlan plan;
     try {
         plan = build_transfer_plan(al.old_phy2log, al.new_phy2log, c,
@@ -226,15 +253,23 @@ int run_shuffle(const ShuffleOptions& o) {
                "internal: the plan leaves " << report.host_wrong << " wrong bytes on host buffers");
     if (o.dry_run) {
         report.link_gbps = o.link_gbps;
+        report.inter_node_gbps = o.inter_node_gbps;
         report.full_plan = o.json;
+        if (o.model.wanted()) {
+            const std::optional<bool> ce =
+                o.transport == ShuffleTransport::kAuto
+                    ? std::nullopt
+                    : std::optional<bool>(o.transport == ShuffleTransport::kCopyEngine);
+            return run_shuffle_model(o.model, {&plan, &al.old_phy2log, &al.new_phy2log, c, ce, o.group_size,
+                                               o.inter_node_gbps, &report, o.json});
+        }
         std::cout << (o.json ? io::shuffle_report_json(report) : io::render_shuffle_report(report));
         return 0;
     }
-#if EPLB_HAVE_NCCL
+    const ShuffleExecutor run_on_devices = make_shuffle_executor();  // kDevice without NCCL
     ShuffleRunOptions run;
     run.transport = o.transport;
     run.nccl_p2p_chunk = o.nccl_p2p_chunk;
-    run.nccl_pack = o.nccl_pack;
     run.group_size = o.group_size;
     run.repeat = o.repeat;
     run.timeout_s = o.timeout;
@@ -257,7 +292,7 @@ int run_shuffle(const ShuffleOptions& o) {
         EPLB_CHECK(o.rank < 0 && o.world_size < 0 && o.device < 0,
                    "--rank, --world-size and --device need --id-file (one process per GPU)");
     }
-    const ShuffleRunResult result = run_shuffle_on_devices(plan, run);
+    const ShuffleRunResult result = run_on_devices(plan, run);
     report.run = &result;
     if (run.world_size > 0 && run.rank != 0) return result.wrong_total == 0 ? 0 : 4;
     std::cout << (o.json ? io::shuffle_report_json(report) : io::render_shuffle_report(report));
@@ -266,12 +301,6 @@ int run_shuffle(const ShuffleOptions& o) {
         return static_cast<int>(ErrorKind::kDevice);
     }
     return 0;
-#else
-    EPLB_FAIL_KIND(
-        ErrorKind::kDevice,
-        "this eplb was built without CUDA and NCCL: `eplb shuffle --dry-run` plans without GPUs; "
-        "to run the shuffle rebuild with `meson setup build -Dcuda=enabled` where nvcc and NCCL are");
-#endif
 }
 
 Command setup_shuffle(CLI::App& parent) {
@@ -338,12 +367,11 @@ Command setup_shuffle(CLI::App& parent) {
                 return std::string();
             },
             ""));
-    app->add_flag("--dry-run", o->dry_run, "Print the plan and its statistics; no GPU needed");
+    CLI::Option* dry_run =
+        app->add_flag("--dry-run", o->dry_run, "Print the plan and its statistics; no GPU needed");
     app->add_flag("--json", o->json,
                   "Print the report as JSON (eplb.shuffle/v1; with --dry-run every transfer)");
-    app->add_option("--link-gbps", o->link_gbps, "GB/s per GPU and direction for the --dry-run bound")
-        ->capture_default_str()
-        ->check(in_range(1e-3, 1e9));
+    add_link_options(*app, *o);
     app->add_option("--gpus", o->gpus, "CUDA devices of plan GPUs 0, 1, ... (default: 0..P-1)")
         ->delimiter(',');
     add_enum_option<ShuffleTransport>(*app, "--transport", o->transport, kTransportNames,
@@ -352,20 +380,12 @@ Command setup_shuffle(CLI::App& parent) {
                                       "one process drives GPUs with peer access between all, else nccl")
         ->default_str("auto");
     app->add_option(
-           "--nccl-pack", o->nccl_pack,
-           "nccl transport: move up to this many of a step's experts as one operation, gathered into a "
-           "contiguous block and scattered on the receiver (larger NCCL operations, but a device copy "
-           "per expert on each side: slower than the default on 4 x H200); 0: one operation per expert")
-        ->capture_default_str()
-        ->check(at_least(0));
-    app->add_option(
            "--nccl-p2p-chunk", o->nccl_p2p_chunk,
            "NCCL_P2P_NVL_CHUNKSIZE for the nccl transport unless the environment sets it (smaller chunks "
-           "spread an operation over more NCCL channels); 0: NCCL's default [default: 65536, or NCCL's "
-           "default with --nccl-pack]")
+           "spread an operation over more NCCL channels); 0: NCCL's default [default: 65536]")
         ->check(at_least(0));
     app->add_option("--group-size", o->group_size,
-                    "With --nccl-pack 0: at most this many sends and receives per GPU in one NCCL group")
+                    "At most this many sends and receives per GPU in one NCCL group")
         ->capture_default_str()
         ->check(at_least(1));
     app->add_option("--repeat", o->repeat, "Timed passes after one warm-up pass")
@@ -391,6 +411,7 @@ Command setup_shuffle(CLI::App& parent) {
         "--device", o->device,
         "CUDA device of this process (default: LOCAL_RANK, OMPI_COMM_WORLD_LOCAL_RANK, SLURM_LOCALID, "
         "else rank modulo the visible devices)");
+    add_shuffle_model_options(*app, o->model, dry_run);
     return {app, [o] { return run_shuffle(*o); }};
 }
 

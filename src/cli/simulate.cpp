@@ -5,6 +5,8 @@
 #include <cmath>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "cli/commands.h"
 #include "cli/gen_options.h"
@@ -109,135 +111,145 @@ std::vector<double> parse_thresholds(const std::vector<std::string>& texts) {
     return out;
 }
 
-}  // namespace
-
-int run_simulate(const SimulateOptions& o) {
-    io::ConfigFile file;
-    io::SimulationDoc doc;
-    if (!o.input.config_path.empty()) {
-        file = io::read_config(o.input.config_path);
-        doc.config_source = o.input.config_path;
-        doc.model = file.model;
-    }
-    const bool generated = o.input.trace_path.empty();
-    // The embedded DeepSeek-V3 default applies when nothing gives shapes: no trace, no config, and
-    // no generator flag that sets the layers or experts.
-    const bool gen_shapes = o.gen.num_layers_opt->count() || o.gen.first_layer_opt->count() ||
-                            o.gen.num_experts_opt->count() || o.gen.from_traces_opt->count();
-    const bool embedded = generated && o.input.config_path.empty() && !gen_shapes;
+// The layers and steps of the series a run replays.
+struct SeriesSelection {
     std::optional<Range> layers;
     std::string layers_what = "--layers";  // where the layer range comes from, for messages
-    if (!o.input.layers.empty()) {
-        layers = parse_range(o.input.layers, "--layers");
-    } else if (file.moe_layers) {
-        layers = *file.moe_layers;
-        layers_what = "moe_layers of " + o.input.config_path;
-    }
-    const Range steps = o.input.steps.empty() ? Range{} : parse_range(o.input.steps, "--steps");
-    doc.first_step = steps.first;
+    Range steps;
+};
 
-    // The step source: a .npy or SGLang stat .pt streamed from disk, another trace file in memory, or
-    // the generator.
+// --layers, else the config's moe_layers; --steps.
+SeriesSelection select_series(const InputOptions& in, const io::ConfigFile& file) {
+    SeriesSelection sel;
+    if (!in.layers.empty()) {
+        sel.layers = parse_range(in.layers, "--layers");
+    } else if (file.moe_layers) {
+        sel.layers = *file.moe_layers;
+        sel.layers_what = "moe_layers of " + in.config_path;
+    }
+    sel.steps = in.steps.empty() ? Range{} : parse_range(in.steps, "--steps");
+    return sel;
+}
+
+// The series to replay: a .npy or SGLang stat .pt streamed from disk, another trace file in memory,
+// or the generator (with a step range around it). Filled in place: a TraceStepSource refers to
+// `trace`.
+struct Series {
     LoadTrace trace;
     std::unique_ptr<StepSource> owned, ranged;
     StepSource* source = nullptr;
-    if (!generated) {
-        doc.trace_source = o.input.trace_path;
-        const std::string ext = io::extension_of(o.input.trace_path);
-        // A series whose slots must be folded is read whole; so is a .pt with --first-layer (which
-        // the reader refuses: SGLang's rows are model layers).
-        const bool whole = !o.input.physical_map.empty() || o.input.first_layer >= 0;
-        const bool is_pt = (ext == "pt" || ext == "pth") && !whole;
-        if (ext == "npy" && o.input.physical_map.empty()) {
-            // The expert count first: a trace of another model is named as such, not as a layer range.
-            if (file.num_logical_experts) {
-                check_config_experts(o.input.config_path, file, o.input.trace_path,
-                                     io::NpyStepReader(o.input.trace_path).num_experts());
-            }
-            // The layer-id rule needs the row count: the header first, then the selected rows.
-            const int rows = io::NpyStepReader(o.input.trace_path).file_layers();
-            std::string note;
-            const std::optional<int> first = infer_first_layer_id(
-                rows, o.input.first_layer >= 0 ? std::optional<int>(o.input.first_layer) : std::nullopt,
-                file.moe_layers, o.input.trace_path, &note);
-            if (!note.empty()) std::cerr << note << "\n";
-            auto reader = std::make_unique<io::NpyStepReader>(o.input.trace_path, layers.value_or(Range{}),
-                                                              steps, layers_what, first.value_or(0));
-            doc.layer_ids = reader->layer_ids();
-            doc.title = "trace " + o.input.trace_path + " (read step by step)";
-            owned = std::move(reader);
-            source = owned.get();
-        } else if (auto pt =
-                       is_pt ? io::SglangStepReader::open(o.input.trace_path, layers.value_or(Range{}), steps)
-                             : nullptr) {
-            check_config_experts(o.input.config_path, file, o.input.trace_path, pt->num_experts());
-            doc.layer_ids = pt->layer_ids();
-            doc.title = "trace " + o.input.trace_path + " (read step by step)";
-            owned = std::move(pt);
-            source = owned.get();
-        } else {
-            trace = io::read_trace(o.input.trace_path);
-            give_layer_ids(trace, o.input.first_layer, file.moe_layers, o.input.trace_path);
-            if (!o.input.physical_map.empty()) trace = fold_by_placement(trace, o.input.physical_map, file);
-            check_config_experts(o.input.config_path, file, o.input.trace_path, trace.num_experts);
-            if (layers) {
-                try {
-                    trace = select_layers(trace, *layers, layers_what.c_str());
-                } catch (const Error& e) {
-                    EPLB_FAIL(o.input.trace_path << ": " << e.what());
-                }
-            }
-            if (!trace.model.empty() && doc.model.empty()) doc.model = trace.model;
-            doc.layer_ids = trace.layer_ids;
-            doc.title =
-                "trace " + o.input.trace_path +
-                (o.input.physical_map.empty() ? ""
-                                              : " (physical slots folded by " + o.input.physical_map + ")");
-            owned = std::make_unique<TraceStepSource>(trace, steps.first, steps.end);
-            source = owned.get();
-        }
-    } else {
-        if (o.input.first_layer >= 0 || !o.input.physical_map.empty()) {
-            EPLB_FAIL_KIND(ErrorKind::kUsage, (o.input.first_layer >= 0 ? "--first-layer" : "--physical-map")
-                                                  << " applies to a --trace; a generated series has none "
-                                                     "(its layers: --gen-first-layer)");
-        }
-        GenTraceOptions g = resolve_gen_options(o.gen);
-        if (g.workloads.empty()) {
-            // The config's shapes unless the generator flags say otherwise (as `plan` does).
-            if (file.num_logical_experts && !o.gen.num_experts_opt->count())
-                g.num_experts = *file.num_logical_experts;
-            if (file.top_k && !o.gen.top_k_opt->count()) g.top_k = *file.top_k;
-            if (file.moe_layers && !o.gen.num_layers_opt->count() && !o.gen.first_layer_opt->count()) {
-                g.first_layer_id = file.moe_layers->first;
-                g.num_layers = file.moe_layers->end - file.moe_layers->first;
-            }
-        }
-        if (layers) select_generated_layers(g, *layers);
-        auto generator = std::make_unique<TraceGenerator>(g);
-        doc.layer_ids = generator->layer_ids();
-        doc.generator = describe_gen_options(o.gen);
-        doc.title = "generated series: " + doc.generator;
-        if (embedded) {
-            doc.title =
-                "embedded default: DeepSeek-V3 shapes (58 MoE layers x 256 experts, 8 groups) on 4 nodes x 8 "
-                "GPUs "
-                "with 32 redundant experts, " +
-                doc.title;
-        }
-        owned = std::move(generator);
-        source = owned.get();
-        if (steps.first > 0 || steps.end != -1) {
-            ranged = std::make_unique<StepRangeSource>(*owned, steps.first, steps.end);
-            source = ranged.get();
+};
+
+// A .npy read step by step: the expert count checked first (a trace of another model is named as
+// such, not as a layer range), then the layer-id rule, which needs the header's row count.
+void open_npy_series(const InputOptions& in, const io::ConfigFile& file, const SeriesSelection& sel,
+                     io::SimulationDoc& doc, Series& series) {
+    if (file.num_logical_experts) {
+        check_config_experts(in.config_path, file, in.trace_path,
+                             io::NpyStepReader(in.trace_path).num_experts());
+    }
+    const int rows = io::NpyStepReader(in.trace_path).file_layers();
+    std::string note;
+    const std::optional<int> first =
+        infer_first_layer_id(rows, in.first_layer >= 0 ? std::optional<int>(in.first_layer) : std::nullopt,
+                             file.moe_layers, in.trace_path, &note);
+    if (!note.empty()) std::cerr << note << "\n";
+    auto reader = std::make_unique<io::NpyStepReader>(in.trace_path, sel.layers.value_or(Range{}), sel.steps,
+                                                      sel.layers_what, first.value_or(0));
+    doc.layer_ids = reader->layer_ids();
+    doc.title = "trace " + in.trace_path + " (read step by step)";
+    series.owned = std::move(reader);
+    series.source = series.owned.get();
+}
+
+// Any other trace file, read whole: ids, --physical-map folding and the layer selection applied.
+void read_whole_series(const InputOptions& in, const io::ConfigFile& file, const SeriesSelection& sel,
+                       io::SimulationDoc& doc, Series& series) {
+    series.trace = io::read_trace(in.trace_path);
+    LoadTrace& trace = series.trace;
+    give_layer_ids(trace, in.first_layer, file.moe_layers, in.trace_path);
+    if (!in.physical_map.empty()) trace = fold_by_placement(trace, in.physical_map, file);
+    check_config_experts(in.config_path, file, in.trace_path, trace.num_experts);
+    if (sel.layers) {
+        try {
+            trace = select_layers(trace, *sel.layers, sel.layers_what.c_str());
+        } catch (const Error& e) {
+            EPLB_FAIL(in.trace_path << ": " << e.what());
         }
     }
-    if (!doc.config_source.empty()) doc.title += ", config " + doc.config_source;
+    if (!trace.model.empty() && doc.model.empty()) doc.model = trace.model;
+    doc.layer_ids = trace.layer_ids;
+    doc.title = "trace " + in.trace_path +
+                (in.physical_map.empty() ? "" : " (physical slots folded by " + in.physical_map + ")");
+    series.owned = std::make_unique<TraceStepSource>(trace, sel.steps.first, sel.steps.end);
+    series.source = series.owned.get();
+}
 
-    doc.config = resolve_parallel_config(o.input, file, source->num_experts(), embedded,
-                                         generated ? "generated series" : o.input.trace_path);
-    doc.expert_bytes = file.expert_bytes ? *file.expert_bytes : kDefaultExpertBytes;
+void open_trace_series(const InputOptions& in, const io::ConfigFile& file, const SeriesSelection& sel,
+                       io::SimulationDoc& doc, Series& series) {
+    doc.trace_source = in.trace_path;
+    const std::string ext = io::extension_of(in.trace_path);
+    // A series whose slots must be folded is read whole; so is a .pt with --first-layer (which
+    // the reader refuses: SGLang's rows are model layers).
+    const bool whole = !in.physical_map.empty() || in.first_layer >= 0;
+    const bool is_pt = (ext == "pt" || ext == "pth") && !whole;
+    if (ext == "npy" && in.physical_map.empty()) {
+        open_npy_series(in, file, sel, doc, series);
+    } else if (auto pt =
+                   is_pt ? io::SglangStepReader::open(in.trace_path, sel.layers.value_or(Range{}), sel.steps)
+                         : nullptr) {
+        check_config_experts(in.config_path, file, in.trace_path, pt->num_experts());
+        doc.layer_ids = pt->layer_ids();
+        doc.title = "trace " + in.trace_path + " (read step by step)";
+        series.owned = std::move(pt);
+        series.source = series.owned.get();
+    } else {
+        read_whole_series(in, file, sel, doc, series);
+    }
+}
 
+void open_generated_series(const SimulateOptions& o, const io::ConfigFile& file, const SeriesSelection& sel,
+                           bool embedded, io::SimulationDoc& doc, Series& series) {
+    if (o.input.first_layer >= 0 || !o.input.physical_map.empty()) {
+        EPLB_FAIL_KIND(ErrorKind::kUsage, (o.input.first_layer >= 0 ? "--first-layer" : "--physical-map")
+                                              << " applies to a --trace; a generated series has none "
+                                                 "(its layers: --gen-first-layer)");
+    }
+    GenTraceOptions g = resolve_gen_options(o.gen);
+    if (g.workloads.empty()) {
+        // The config's shapes unless the generator flags say otherwise (as `plan` does).
+        if (file.num_logical_experts && !o.gen.num_experts_opt->count())
+            g.num_experts = *file.num_logical_experts;
+        if (file.top_k && !o.gen.top_k_opt->count()) g.top_k = *file.top_k;
+        if (file.moe_layers && !o.gen.num_layers_opt->count() && !o.gen.first_layer_opt->count()) {
+            g.first_layer_id = file.moe_layers->first;
+            g.num_layers = file.moe_layers->end - file.moe_layers->first;
+        }
+    }
+    if (sel.layers) select_generated_layers(g, *sel.layers);
+    auto generator = std::make_unique<TraceGenerator>(g);
+    doc.layer_ids = generator->layer_ids();
+    doc.generator = describe_gen_options(o.gen);
+    doc.title = "generated series: " + doc.generator;
+    if (embedded) {
+        doc.title =
+            "embedded default: DeepSeek-V3 shapes (58 MoE layers x 256 experts, 8 groups) on 4 nodes x 8 "
+            "GPUs "
+            "with 32 redundant experts, " +
+            doc.title;
+    }
+    series.owned = std::move(generator);
+    series.source = series.owned.get();
+    if (sel.steps.first > 0 || sel.steps.end != -1) {
+        series.ranged = std::make_unique<StepRangeSource>(*series.owned, sel.steps.first, sel.steps.end);
+        series.source = series.ranged.get();
+    }
+}
+
+// The lanes: the flags' grid, where --policy, --window-size and --step-interval default to the
+// config file's values.
+SimulationOptions simulation_options(const SimulateOptions& o, const io::ConfigFile& file,
+                                     const io::SimulationDoc& doc) {
     std::vector<Policy> policies = o.policies;
     if (!o.policy_opt->count()) {
         policies = {Policy::kDeepseek};
@@ -254,6 +266,53 @@ int run_simulate(const SimulateOptions& o) {
                            unique_in_order(parse_thresholds(o.thresholds)), o.oracle,
                            unique_in_order(parse_relabel(o.relabel)));
     for (LaneSpec& lane : sim.lanes) lane.robust_chunks = o.robust_chunks;
+    return sim;
+}
+
+void write_simulation(const SimulateOptions& o, const io::SimulationDoc& doc,
+                      const SimulationResult& result) {
+    if (!o.csv.empty()) io::write_file_atomic(o.csv, io::simulation_to_csv(doc, result));
+    if (!o.svg.empty()) io::write_file_atomic(o.svg, io::simulation_to_svg(doc, result));
+    if (o.json) {
+        std::cout << io::simulation_to_json(doc, result);
+        return;
+    }
+    // A CSV or plot on stdout (--csv -) sends the report to stderr.
+    std::ostream& report = io::is_stdout_path(o.csv) || io::is_stdout_path(o.svg) ? std::cerr : std::cout;
+    report << io::render_simulation_report(doc, result);
+    if (!o.csv.empty()) report << "per-step CSV written to " << (o.csv == "-" ? "stdout" : o.csv) << "\n";
+    if (!o.svg.empty()) report << "plot written to " << (o.svg == "-" ? "stdout" : o.svg) << "\n";
+}
+
+}  // namespace
+
+int run_simulate(const SimulateOptions& o) {
+    io::ConfigFile file;
+    io::SimulationDoc doc;
+    if (!o.input.config_path.empty()) {
+        file = io::read_config(o.input.config_path);
+        doc.config_source = o.input.config_path;
+        doc.model = file.model;
+    }
+    const bool generated = o.input.trace_path.empty();
+    // The embedded DeepSeek-V3 default applies when nothing gives shapes: no trace, no config, and
+    // no generator flag that sets the layers or experts.
+    const bool gen_shapes = o.gen.num_layers_opt->count() || o.gen.first_layer_opt->count() ||
+                            o.gen.num_experts_opt->count() || o.gen.from_traces_opt->count();
+    const bool embedded = generated && o.input.config_path.empty() && !gen_shapes;
+    const SeriesSelection sel = select_series(o.input, file);
+    doc.first_step = sel.steps.first;
+    Series series;
+    if (generated) {
+        open_generated_series(o, file, sel, embedded, doc, series);
+    } else {
+        open_trace_series(o.input, file, sel, doc, series);
+    }
+    if (!doc.config_source.empty()) doc.title += ", config " + doc.config_source;
+    doc.config = resolve_parallel_config(o.input, file, series.source->num_experts(), embedded,
+                                         generated ? "generated series" : o.input.trace_path);
+    doc.expert_bytes = file.expert_bytes ? *file.expert_bytes : kDefaultExpertBytes;
+    const SimulationOptions sim = simulation_options(o, file, doc);
 
     std::vector<io::NamedOutput> outputs;
     if (!o.csv.empty()) outputs.push_back({"--csv", o.csv});
@@ -263,21 +322,10 @@ int run_simulate(const SimulateOptions& o) {
     const auto planner = make_cli_planner(o.input);
     ProgressBar bar;
     const SimulationResult result =
-        simulate(*source, sim, *planner, [&bar](int done, int total) { bar.update(done, total); });
+        simulate(*series.source, sim, *planner, [&bar](int done, int total) { bar.update(done, total); });
     bar.clear();
     doc.backend = result.backend;
-
-    if (!o.csv.empty()) io::write_file_atomic(o.csv, io::simulation_to_csv(doc, result));
-    if (!o.svg.empty()) io::write_file_atomic(o.svg, io::simulation_to_svg(doc, result));
-    if (o.json) {
-        std::cout << io::simulation_to_json(doc, result);
-    } else {
-        // A CSV or plot on stdout (--csv -) sends the report to stderr.
-        std::ostream& report = io::is_stdout_path(o.csv) || io::is_stdout_path(o.svg) ? std::cerr : std::cout;
-        report << io::render_simulation_report(doc, result);
-        if (!o.csv.empty()) report << "per-step CSV written to " << (o.csv == "-" ? "stdout" : o.csv) << "\n";
-        if (!o.svg.empty()) report << "plot written to " << (o.svg == "-" ? "stdout" : o.svg) << "\n";
-    }
+    write_simulation(o, doc, result);
     return 0;
 }
 

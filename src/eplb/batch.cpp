@@ -7,8 +7,8 @@ namespace eplb {
 
 namespace {
 
-template <class Matrix>
-Matrix stack(const std::vector<Matrix>& parts) {
+template <class Matrix, class Part>
+Matrix stack(const std::vector<Part>& parts) {
     Eigen::Index rows = 0, cols = parts.empty() ? 0 : parts[0].cols();
     for (size_t b = 0; b < parts.size(); ++b) {
         EPLB_CHECK(parts[b].cols() == cols,
@@ -17,7 +17,7 @@ Matrix stack(const std::vector<Matrix>& parts) {
     }
     Matrix out(rows, cols);
     Eigen::Index at = 0;
-    for (const Matrix& m : parts) {
+    for (const Part& m : parts) {
         out.middleRows(at, m.rows()) = m;
         at += m.rows();
     }
@@ -26,8 +26,9 @@ Matrix stack(const std::vector<Matrix>& parts) {
 
 }  // namespace
 
-LoadMatrix stack_rows(const std::vector<LoadMatrix>& parts) { return stack(parts); }
-IndexMatrix stack_rows(const std::vector<IndexMatrix>& parts) { return stack(parts); }
+LoadMatrix stack_rows(const std::vector<LoadMatrix>& parts) { return stack<LoadMatrix>(parts); }
+IndexMatrix stack_rows(const std::vector<IndexMatrix>& parts) { return stack<IndexMatrix>(parts); }
+LoadMatrix stack_rows(const std::vector<LoadRows>& parts) { return stack<LoadMatrix>(parts); }
 
 std::vector<Placement> plan_windows(Planner& planner, const std::vector<LoadMatrix>& windows,
                                     const ParallelConfig& config, Policy policy) {

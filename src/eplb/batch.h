@@ -18,6 +18,11 @@ namespace eplb {
 LoadMatrix stack_rows(const std::vector<LoadMatrix>& parts);
 IndexMatrix stack_rows(const std::vector<IndexMatrix>& parts);
 
+// Rows that live in another matrix or buffer (a window sum, a chunk of steps): stacked straight from
+// where they are, without a LoadMatrix copy of each first.
+using LoadRows = Eigen::Map<const LoadMatrix>;
+LoadMatrix stack_rows(const std::vector<LoadRows>& parts);
+
 // Plans every window: result b equals planner.plan(windows[b], config, policy). Windows may have
 // different numbers of layers but must all have num_logical_experts columns.
 std::vector<Placement> plan_windows(Planner& planner, const std::vector<LoadMatrix>& windows,

@@ -1,36 +1,11 @@
-// The CPU reference planner (the backend factory is in planner_factory.cpp).
+// The CPU reference planner (the backend factory is in src/backends/).
 #include "eplb/planner.h"
-
-#include <algorithm>
-#include <chrono>
 
 #include "eplb/balanced.h"
 #include "eplb/error.h"
 #include "eplb/robust.h"
 
 namespace eplb {
-
-PlanTiming Planner::time_plan(const LoadMatrix& load, const ParallelConfig& config, Policy policy,
-                              int repeats) {
-    EPLB_CHECK(repeats >= 1, "repeats (" << repeats << ") must be at least 1");
-    using Clock = std::chrono::steady_clock;
-    auto ms_since = [](Clock::time_point start) {
-        return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-    };
-    PlanTiming t;
-    Placement out;
-    plan_into(load, config, policy, out);  // warm-up: allocates and first touches `out`
-    for (int i = 0; i < repeats; ++i) {
-        const auto start = Clock::now();
-        plan_into(load, config, policy, out);
-        t.call_ms.push_back(ms_since(start));
-    }
-    std::sort(t.call_ms.begin(), t.call_ms.end());
-    const auto start = Clock::now();
-    for (int i = 0; i < repeats; ++i) plan(load, config, policy);
-    t.new_output_ms = ms_since(start) / repeats;
-    return t;
-}
 
 namespace {
 

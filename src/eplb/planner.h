@@ -1,9 +1,7 @@
-// The planner interface: one per backend (CPU reference, CUDA), chosen in one factory.
+// The planner interface: one per backend (CPU reference, CUDA); src/backends/ chooses one.
 #pragma once
 
 #include <memory>
-#include <string>
-#include <vector>
 
 #include "eplb/config.h"
 #include "eplb/metrics.h"
@@ -23,16 +21,6 @@ inline constexpr NamedValue<Backend> kBackendNames[] = {
 };
 
 inline const char* backend_name(Backend backend) { return name_in<Backend>(kBackendNames, backend); }
-
-// Timings of planning one load matrix, for `eplb bench` (wall clock unless said otherwise).
-struct PlanTiming {
-    std::vector<double> call_ms;  // plan_into with its output reused, one entry per timed call, sorted
-    double new_output_ms = 0;     // plan() with a fresh output every call: mean per call
-    // Backends with a device: the kernel alone with the loads and maps resident on the device (per
-    // call, CUDA events), the upload of the loads and the download of the maps into a fresh
-    // Placement (once each). Negative where the backend has no device or did not use it.
-    double device_ms = -1, h2d_ms = -1, d2h_ms = -1;
-};
 
 class Planner {
   public:
@@ -60,25 +48,9 @@ class Planner {
     // computes it with score_rows; every backend gives the same values within float tolerance.
     virtual RowScores score(const IndexMatrix& phy2log, const LoadMatrix& load,
                             const ParallelConfig& config) = 0;
-    // Times `repeats` calls (after a warm-up) each of plan_into and plan; device backends add their
-    // device-side breakdown.
-    virtual PlanTiming time_plan(const LoadMatrix& load, const ParallelConfig& config, Policy policy,
-                                 int repeats);
 };
 
 // The CPU reference planner (always built).
 std::unique_ptr<Planner> make_cpu_planner();
-
-// kAuto: CUDA when built with it and a device is present, else CPU with a one-line notice
-// written to *notice. kCuda without CUDA (build or device): eplb::Error of kind kDevice saying what
-// is missing and how to rebuild.
-std::unique_ptr<Planner> make_planner(Backend backend, std::string* notice);
-
-// Whether this binary was built with the CUDA backend.
-bool built_with_cuda();
-
-// `eplb --version`: the version, then the CUDA runtime and driver this build uses (or that it has
-// none) and whether a device is usable, and the NCCL version it was built with.
-std::string build_description();
 
 }  // namespace eplb

@@ -12,6 +12,7 @@
 #include "eplb/placement.h"
 #include "eplb/planner.h"
 #include "eplb/policy.h"
+#include "eplb/step_scorer.h"
 #include "eplb/step_source.h"
 #include "eplb/types.h"
 
@@ -53,34 +54,6 @@ struct SimulationOptions {
     // Steps read and planned per batch (0: automatic, at most 1024 and ~128 MB of buffers). The
     // results do not depend on it; tests vary it.
     int chunk_steps = 0;
-};
-
-// Σ over layers of the mean and of the max GPU load of one step under one placement: the step's
-// balancedness is mean / max (1 without load), as evaluate() computes it.
-struct StepScore {
-    double mean_gpu_load = 0;
-    double max_gpu_load = 0;
-    double balancedness() const { return max_gpu_load > 0 ? mean_gpu_load / max_gpu_load : 1.0; }
-};
-
-// Scores loads under one placement, without the lower bound and per-layer details of evaluate():
-// the same arithmetic (double, slot order, layer order), so the sums equal evaluate()'s exactly.
-class StepScorer {
-  public:
-    StepScorer() = default;
-    // phy2log and logcnt [L][R] / [L][E] row-major (every slot holds an expert, -1 not allowed).
-    StepScorer(const int32_t* phy2log, const int32_t* logcnt, int num_layers, const ParallelConfig& config);
-    StepScorer(const Placement& placement, const ParallelConfig& config);
-    // load [L][E]; layer_totals [L] = Σ_e load in expert order (in double), or null to compute them.
-    StepScore score(const float* load, const double* layer_totals = nullptr) const;
-
-  private:
-    int num_layers_ = 0, num_experts_ = 0, num_slots_ = 0, num_gpus_ = 0;
-    std::vector<int32_t> expert_;  // [L][R]
-    // Slots whose expert has several replicas (the only ones that need a division), per layer:
-    // shared_[shared_begin_[l] .. shared_begin_[l + 1]) with their replica counts.
-    std::vector<int32_t> shared_, shared_begin_;
-    std::vector<double> shared_replicas_;
 };
 
 // vLLM's start placement for num_layers layers: slot s holds expert s mod E.

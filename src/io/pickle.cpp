@@ -109,76 +109,25 @@ namespace {
 
 // Every opcode of pickle protocols 0-5, for naming the refused ones.
 const char* opcode_name(unsigned char op) {
+    // 68 entries, packed several a line.
+    // clang-format off
     static const std::map<unsigned char, const char*> kNames = {
-        {'(', "MARK"},
-        {'.', "STOP"},
-        {'0', "POP"},
-        {'1', "POP_MARK"},
-        {'2', "DUP"},
-        {'F', "FLOAT"},
-        {'I', "INT"},
-        {'J', "BININT"},
-        {'K', "BININT1"},
-        {'L', "LONG"},
-        {'M', "BININT2"},
-        {'N', "NONE"},
-        {'P', "PERSID"},
-        {'Q', "BINPERSID"},
-        {'R', "REDUCE"},
-        {'S', "STRING"},
-        {'T', "BINSTRING"},
-        {'U', "SHORT_BINSTRING"},
-        {'V', "UNICODE"},
-        {'X', "BINUNICODE"},
-        {'a', "APPEND"},
-        {'b', "BUILD"},
-        {'c', "GLOBAL"},
-        {'d', "DICT"},
-        {'}', "EMPTY_DICT"},
-        {'e', "APPENDS"},
-        {'g', "GET"},
-        {'h', "BINGET"},
-        {'i', "INST"},
-        {'j', "LONG_BINGET"},
-        {'l', "LIST"},
-        {']', "EMPTY_LIST"},
-        {'o', "OBJ"},
-        {'p', "PUT"},
-        {'q', "BINPUT"},
-        {'r', "LONG_BINPUT"},
-        {'s', "SETITEM"},
-        {'t', "TUPLE"},
-        {')', "EMPTY_TUPLE"},
-        {'u', "SETITEMS"},
-        {'G', "BINFLOAT"},
-        {0x80, "PROTO"},
-        {0x81, "NEWOBJ"},
-        {0x82, "EXT1"},
-        {0x83, "EXT2"},
-        {0x84, "EXT4"},
-        {0x85, "TUPLE1"},
-        {0x86, "TUPLE2"},
-        {0x87, "TUPLE3"},
-        {0x88, "NEWTRUE"},
-        {0x89, "NEWFALSE"},
-        {0x8a, "LONG1"},
-        {0x8b, "LONG4"},
-        {'B', "BINBYTES"},
-        {'C', "SHORT_BINBYTES"},
-        {0x8c, "SHORT_BINUNICODE"},
-        {0x8d, "BINUNICODE8"},
-        {0x8e, "BINBYTES8"},
-        {0x8f, "EMPTY_SET"},
-        {0x90, "ADDITEMS"},
-        {0x91, "FROZENSET"},
-        {0x92, "NEWOBJ_EX"},
-        {0x93, "STACK_GLOBAL"},
-        {0x94, "MEMOIZE"},
-        {0x95, "FRAME"},
-        {0x96, "BYTEARRAY8"},
-        {0x97, "NEXT_BUFFER"},
-        {0x98, "READONLY_BUFFER"},
+        {'(', "MARK"}, {'.', "STOP"}, {'0', "POP"}, {'1', "POP_MARK"}, {'2', "DUP"}, {'F', "FLOAT"},
+        {'I', "INT"}, {'J', "BININT"}, {'K', "BININT1"}, {'L', "LONG"}, {'M', "BININT2"}, {'N', "NONE"},
+        {'P', "PERSID"}, {'Q', "BINPERSID"}, {'R', "REDUCE"}, {'S', "STRING"}, {'T', "BINSTRING"},
+        {'U', "SHORT_BINSTRING"}, {'V', "UNICODE"}, {'X', "BINUNICODE"}, {'a', "APPEND"}, {'b', "BUILD"},
+        {'c', "GLOBAL"}, {'d', "DICT"}, {'}', "EMPTY_DICT"}, {'e', "APPENDS"}, {'g', "GET"}, {'h', "BINGET"},
+        {'i', "INST"}, {'j', "LONG_BINGET"}, {'l', "LIST"}, {']', "EMPTY_LIST"}, {'o', "OBJ"}, {'p', "PUT"},
+        {'q', "BINPUT"}, {'r', "LONG_BINPUT"}, {'s', "SETITEM"}, {'t', "TUPLE"}, {')', "EMPTY_TUPLE"},
+        {'u', "SETITEMS"}, {'G', "BINFLOAT"}, {0x80, "PROTO"}, {0x81, "NEWOBJ"}, {0x82, "EXT1"},
+        {0x83, "EXT2"}, {0x84, "EXT4"}, {0x85, "TUPLE1"}, {0x86, "TUPLE2"}, {0x87, "TUPLE3"},
+        {0x88, "NEWTRUE"}, {0x89, "NEWFALSE"}, {0x8a, "LONG1"}, {0x8b, "LONG4"}, {'B', "BINBYTES"},
+        {'C', "SHORT_BINBYTES"}, {0x8c, "SHORT_BINUNICODE"}, {0x8d, "BINUNICODE8"}, {0x8e, "BINBYTES8"},
+        {0x8f, "EMPTY_SET"}, {0x90, "ADDITEMS"}, {0x91, "FROZENSET"}, {0x92, "NEWOBJ_EX"},
+        {0x93, "STACK_GLOBAL"}, {0x94, "MEMOIZE"}, {0x95, "FRAME"}, {0x96, "BYTEARRAY8"},
+        {0x97, "NEXT_BUFFER"}, {0x98, "READONLY_BUFFER"},
     };
+    // clang-format on
     const auto it = kNames.find(op);
     return it == kNames.end() ? "unknown" : it->second;
 }
@@ -208,176 +157,215 @@ class Unpickler {
     Unpickler(const std::string& bytes, const std::string& source) : bytes_(bytes), source_(source) {}
 
     Pickle run() {
-        using Kind = PickleValue::Kind;
         while (true) {
             EPLB_CHECK(pos_ < bytes_.size(), source_ << ": data.pkl ends without STOP (truncated pickle)");
             op_pos_ = pos_;
             const unsigned char op = static_cast<unsigned char>(bytes_[pos_++]);
-            switch (op) {
-                case 0x80: {  // PROTO
-                    const int proto = u8();
-                    EPLB_CHECK(proto >= 2 && proto <= 5,
-                               source_ << ": data.pkl uses pickle protocol " << proto << ", expected 2 to 5");
-                    break;
-                }
-                case 0x95:  // FRAME: a length prefix (protocol 4), the data follows inline
-                    take(8);
-                    break;
-                case '.': {  // STOP
-                    EPLB_CHECK(!stack_.empty(), at() << "STOP with an empty stack");
-                    out_.root = stack_.back();
-                    return std::move(out_);
-                }
-                case '(':
-                    marks_.push_back(stack_.size());
-                    break;
-                case 'N':
-                    push(make(Kind::kNone));
-                    break;
-                case 0x88:
-                case 0x89: {
-                    const int id = make(Kind::kBool);
-                    out_.values[id].number = op == 0x88;
-                    push(id);
-                    break;
-                }
-                case 'J':
-                    push_int(static_cast<int32_t>(uint_le(4)));
-                    break;
-                case 'K':
-                    push_int(u8());
-                    break;
-                case 'M':
-                    push_int(static_cast<int64_t>(uint_le(2)));
-                    break;
-                case 0x8a: {  // LONG1: n bytes of two's complement, little-endian
-                    const int n = u8();
-                    EPLB_CHECK(n <= 8, at() << "an integer of " << n << " bytes (at most 8 are supported)");
-                    uint64_t v = n == 0 ? 0 : uint_le(n);
-                    if (n > 0 && n < 8 && (v >> (8 * n - 1)) & 1)
-                        v |= ~uint64_t{0} << (8 * n);  // sign-extend
-                    push_int(static_cast<int64_t>(v));
-                    break;
-                }
-                case 'G': {  // BINFLOAT: big-endian IEEE double
-                    uint64_t bits = 0;
-                    const char* p = take(8);
-                    for (int i = 0; i < 8; ++i) bits = (bits << 8) | static_cast<unsigned char>(p[i]);
-                    const int id = make(Kind::kFloat);
-                    std::memcpy(&out_.values[id].real, &bits, 8);
-                    push(id);
-                    break;
-                }
-                case 'X':
-                    push_string(static_cast<size_t>(uint_le(4)));
-                    break;
-                case 0x8c:
-                    push_string(u8());
-                    break;
-                case 0x8d:
-                    push_string(static_cast<size_t>(uint_le(8)));
-                    break;
-                case ')':
-                    push(make(Kind::kTuple));
-                    break;
-                case 't': {
-                    const int id = make(Kind::kTuple);
-                    out_.values[id].items = pop_mark();
-                    push(id);
-                    break;
-                }
-                case 0x85:
-                case 0x86:
-                case 0x87: {
-                    const size_t n = static_cast<size_t>(op - 0x84);
-                    need(n);
-                    const int id = make(Kind::kTuple);
-                    out_.values[id].items.assign(stack_.end() - static_cast<long>(n), stack_.end());
-                    stack_.resize(stack_.size() - n);
-                    push(id);
-                    break;
-                }
-                case ']':
-                    push(make(Kind::kList));
-                    break;
-                case '}':
-                    push(make(Kind::kDict));
-                    break;
-                case 'a': {  // APPEND
-                    need(2);
-                    const int item = pop();
-                    container(Kind::kList, "APPEND").items.push_back(item);
-                    break;
-                }
-                case 'e': {  // APPENDS
-                    std::vector<int> items = pop_mark();
-                    need(1);
-                    auto& list = container(Kind::kList, "APPENDS").items;
-                    list.insert(list.end(), items.begin(), items.end());
-                    break;
-                }
-                case 's': {  // SETITEM
-                    need(3);
-                    const int value = pop(), key = pop();
-                    auto& dict = container(Kind::kDict, "SETITEM").items;
-                    dict.push_back(key);
-                    dict.push_back(value);
-                    break;
-                }
-                case 'u': {  // SETITEMS
-                    std::vector<int> items = pop_mark();
-                    EPLB_CHECK(items.size() % 2 == 0, at() << "SETITEMS with an odd number of items");
-                    need(1);
-                    auto& dict = container(Kind::kDict, "SETITEMS").items;
-                    dict.insert(dict.end(), items.begin(), items.end());
-                    break;
-                }
-                case 'q':
-                    memo_put(u8());
-                    break;
-                case 'r':
-                    memo_put(static_cast<uint32_t>(uint_le(4)));
-                    break;
-                case 0x94:
-                    memo_put(static_cast<uint32_t>(memo_.size()));
-                    break;
-                case 'h':
-                    memo_get(u8());
-                    break;
-                case 'j':
-                    memo_get(static_cast<uint32_t>(uint_le(4)));
-                    break;
-                case 'c': {  // GLOBAL "module\nname\n"
-                    const std::string module = line(), name = line();
-                    push_global(module + "." + name);
-                    break;
-                }
-                case 0x93: {  // STACK_GLOBAL: module and name strings on the stack
-                    need(2);
-                    const int name = pop(), module = pop();
-                    EPLB_CHECK(out_.at(module).kind == Kind::kString && out_.at(name).kind == Kind::kString,
-                               at() << "STACK_GLOBAL needs two strings");
-                    push_global(out_.at(module).text + "." + out_.at(name).text);
-                    break;
-                }
-                case 'R':
-                    reduce();
-                    break;
-                case 'Q':
-                    persistent_load();
-                    break;
-                default:
-                    EPLB_FAIL(source_
-                              << ": data.pkl: opcode " << opcode_name(op) << " (0x" << std::hex << int{op}
-                              << std::dec << ") at byte " << op_pos_
-                              << " is not allowed: eplb reads only the dicts, lists, numbers, strings "
-                                 "and tensors that torch.save writes, and runs no pickle code");
+            if (op == '.') {  // STOP
+                EPLB_CHECK(!stack_.empty(), at() << "STOP with an empty stack");
+                out_.root = stack_.back();
+                return std::move(out_);
+            }
+            if (!framing_opcode(op) && !scalar_opcode(op) && !container_opcode(op) && !memo_opcode(op) &&
+                !object_opcode(op)) {
+                EPLB_FAIL(source_ << ": data.pkl: opcode " << opcode_name(op) << " (0x" << std::hex << int{op}
+                                  << std::dec << ") at byte " << op_pos_
+                                  << " is not allowed: eplb reads only the dicts, lists, numbers, strings "
+                                     "and tensors that torch.save writes, and runs no pickle code");
             }
         }
     }
 
   private:
     using Kind = PickleValue::Kind;
+
+    // Each *_opcode runs `op` when it is one of its family's and says whether it was.
+
+    // PROTO, FRAME, MARK: nothing pushed.
+    bool framing_opcode(unsigned char op) {
+        switch (op) {
+            case 0x80: {  // PROTO
+                const int proto = u8();
+                EPLB_CHECK(proto >= 2 && proto <= 5,
+                           source_ << ": data.pkl uses pickle protocol " << proto << ", expected 2 to 5");
+                return true;
+            }
+            case 0x95:  // FRAME: a length prefix (protocol 4), the data follows inline
+                take(8);
+                return true;
+            case '(':
+                marks_.push_back(stack_.size());
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    // None, booleans, integers, floats and strings.
+    bool scalar_opcode(unsigned char op) {
+        switch (op) {
+            case 'N':
+                push(make(Kind::kNone));
+                return true;
+            case 0x88:
+            case 0x89: {
+                const int id = make(Kind::kBool);
+                out_.values[id].number = op == 0x88;
+                push(id);
+                return true;
+            }
+            case 'J':
+                push_int(static_cast<int32_t>(uint_le(4)));
+                return true;
+            case 'K':
+                push_int(u8());
+                return true;
+            case 'M':
+                push_int(static_cast<int64_t>(uint_le(2)));
+                return true;
+            case 0x8a: {  // LONG1: n bytes of two's complement, little-endian
+                const int n = u8();
+                EPLB_CHECK(n <= 8, at() << "an integer of " << n << " bytes (at most 8 are supported)");
+                uint64_t v = n == 0 ? 0 : uint_le(n);
+                if (n > 0 && n < 8 && (v >> (8 * n - 1)) & 1) v |= ~uint64_t{0} << (8 * n);  // sign-extend
+                push_int(static_cast<int64_t>(v));
+                return true;
+            }
+            case 'G': {  // BINFLOAT: big-endian IEEE double
+                uint64_t bits = 0;
+                const char* p = take(8);
+                for (int i = 0; i < 8; ++i) bits = (bits << 8) | static_cast<unsigned char>(p[i]);
+                const int id = make(Kind::kFloat);
+                std::memcpy(&out_.values[id].real, &bits, 8);
+                push(id);
+                return true;
+            }
+            case 'X':
+                push_string(static_cast<size_t>(uint_le(4)));
+                return true;
+            case 0x8c:
+                push_string(u8());
+                return true;
+            case 0x8d:
+                push_string(static_cast<size_t>(uint_le(8)));
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    // Tuples, lists and dicts: made empty or from the stack, and filled.
+    bool container_opcode(unsigned char op) {
+        switch (op) {
+            case ')':
+                push(make(Kind::kTuple));
+                return true;
+            case 't': {
+                const int id = make(Kind::kTuple);
+                out_.values[id].items = pop_mark();
+                push(id);
+                return true;
+            }
+            case 0x85:
+            case 0x86:
+            case 0x87: {
+                const size_t n = static_cast<size_t>(op - 0x84);
+                need(n);
+                const int id = make(Kind::kTuple);
+                out_.values[id].items.assign(stack_.end() - static_cast<long>(n), stack_.end());
+                stack_.resize(stack_.size() - n);
+                push(id);
+                return true;
+            }
+            case ']':
+                push(make(Kind::kList));
+                return true;
+            case '}':
+                push(make(Kind::kDict));
+                return true;
+            case 'a': {  // APPEND
+                need(2);
+                const int item = pop();
+                container(Kind::kList, "APPEND").items.push_back(item);
+                return true;
+            }
+            case 'e': {  // APPENDS
+                std::vector<int> items = pop_mark();
+                need(1);
+                auto& list = container(Kind::kList, "APPENDS").items;
+                list.insert(list.end(), items.begin(), items.end());
+                return true;
+            }
+            case 's': {  // SETITEM
+                need(3);
+                const int value = pop(), key = pop();
+                auto& dict = container(Kind::kDict, "SETITEM").items;
+                dict.push_back(key);
+                dict.push_back(value);
+                return true;
+            }
+            case 'u': {  // SETITEMS
+                std::vector<int> items = pop_mark();
+                EPLB_CHECK(items.size() % 2 == 0, at() << "SETITEMS with an odd number of items");
+                need(1);
+                auto& dict = container(Kind::kDict, "SETITEMS").items;
+                dict.insert(dict.end(), items.begin(), items.end());
+                return true;
+            }
+            default:
+                return false;
+        }
+    }
+
+    // The memo: PUT and GET by index.
+    bool memo_opcode(unsigned char op) {
+        switch (op) {
+            case 'q':
+                memo_put(u8());
+                return true;
+            case 'r':
+                memo_put(static_cast<uint32_t>(uint_le(4)));
+                return true;
+            case 0x94:
+                memo_put(static_cast<uint32_t>(memo_.size()));
+                return true;
+            case 'h':
+                memo_get(u8());
+                return true;
+            case 'j':
+                memo_get(static_cast<uint32_t>(uint_le(4)));
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    // Globals, REDUCE and persistent ids: the allowed classes and tensor storages only.
+    bool object_opcode(unsigned char op) {
+        switch (op) {
+            case 'c': {  // GLOBAL "module\nname\n"
+                const std::string module = line(), name = line();
+                push_global(module + "." + name);
+                return true;
+            }
+            case 0x93: {  // STACK_GLOBAL: module and name strings on the stack
+                need(2);
+                const int name = pop(), module = pop();
+                EPLB_CHECK(out_.at(module).kind == Kind::kString && out_.at(name).kind == Kind::kString,
+                           at() << "STACK_GLOBAL needs two strings");
+                push_global(out_.at(module).text + "." + out_.at(name).text);
+                return true;
+            }
+            case 'R':
+                reduce();
+                return true;
+            case 'Q':
+                persistent_load();
+                return true;
+            default:
+                return false;
+        }
+    }
 
     // The prefix of a message about the opcode being run.
     std::string at() const {

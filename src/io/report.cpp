@@ -17,10 +17,22 @@ std::string join(const std::vector<std::string>& items) {
 std::string format(const char* fmt, ...) {
     va_list args;
     va_start(args, fmt);
+    va_list again;
+    va_copy(again, args);
+    // Most lines fit the stack buffer; a longer one (a long path in a report line) is formatted
+    // again at its full length instead of being cut.
     char buf[512];
     const int n = std::vsnprintf(buf, sizeof buf, fmt, args);
     va_end(args);
-    return std::string(buf, std::min<size_t>(static_cast<size_t>(std::max(n, 0)), sizeof buf - 1));
+    std::string out;
+    if (n > 0 && static_cast<size_t>(n) < sizeof buf) {
+        out.assign(buf, static_cast<size_t>(n));
+    } else if (n > 0) {
+        out.resize(static_cast<size_t>(n));
+        std::vsnprintf(out.data(), out.size() + 1, fmt, again);
+    }
+    va_end(again);
+    return out;
 }
 
 namespace {

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "cuda/nccl_shuffle.h"  // plain C++: the run's result type (no CUDA headers)
+#include "eplb/shuffle_run.h"
 #include "eplb/transfer_plan.h"
 #include "eplb/types.h"
 
@@ -38,6 +38,7 @@ struct ShuffleReport {
     std::vector<int> rank_mapping;  // empty: same world
     bool old_ranks = true;          // GPUs are numbered as the old world's ranks
     double link_gbps = 0;           // GB/s per GPU and direction assumed for the bound (dry run)
+    double inter_node_gbps = 0;     // ... between GPUs of different nodes; 0: link_gbps for every link
     bool host_checked = false;      // order checked and run on host buffers
     int64_t host_wrong = 0;
     std::string host_note;  // why the host check was skipped

@@ -1,5 +1,5 @@
 // Runs the built eplb binary (path in EPLB_BIN) with arguments and captures stdout, stderr and the
-// exit code, for the CLI tests.
+// exit code, for the CLI tests; and the README example that several of them plan.
 #pragma once
 
 #include <sys/wait.h>
@@ -53,5 +53,11 @@ inline CliResult run_eplb_with(const std::string& prefix, const std::string& arg
 }
 
 inline CliResult run_eplb(const std::string& args) { return run_eplb_with("", args); }
+
+// The README example: 2 layers x 12 experts, and the flags that plan it onto 16 slots of 2 nodes.
+inline constexpr const char* kReadmeTrace =
+    R"({"logical_count": [[90,132,40,61,104,165,39,4,73,56,183,86],[20,107,104,64,19,197,187,157,172,86,16,27]]})";
+inline constexpr const char* kReadmeFlags =
+    "--num-groups 4 --num-nodes 2 --num-gpus 8 --num-physical-experts 16";
 
 }  // namespace eplb::test

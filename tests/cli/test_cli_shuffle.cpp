@@ -173,3 +173,60 @@ TEST_CASE("shuffle errors: usage 2, invalid input 3, no GPU 4") {
         CHECK((r.err.find("CUDA") != std::string::npos || r.err.find("GPU") != std::string::npos));
     }
 }
+
+TEST_CASE("shuffle --dry-run --model and --sweep: the model's counts match the planned steps") {
+    const Pair p = make_placements(32, 4, 48, "model");
+    const std::string files = " --old " + p.old_path + " --new " + p.new_path;
+    const CliResult text = run_eplb("shuffle --dry-run --model --transport nccl --group-size 4" + files);
+    REQUIRE(text.exit_code == 0);
+    CHECK(text.out.find("host      order checked and run on host buffers: 0 wrong bytes") !=
+          std::string::npos);
+    CHECK(text.out.find("model     nccl, groups of <= 4 sends + 4 receives: ") != std::string::npos);
+    CHECK(text.out.find("of a 350 GB/s ring") != std::string::npos);
+
+    auto json_of = [](const std::string& args) {
+        const CliResult r = run_eplb(args);
+        REQUIRE(r.exit_code == 0);
+        return json::parse(r.out);
+    };
+    const std::string schedule = " --step-experts 3 --layers-in-flight 2 --expert-bytes 1000000" + files;
+    const json pj = json_of("shuffle --dry-run --json" + schedule);
+    int64_t groups = 0, ops = 0;
+    for (const json& step : pj["steps"]) {
+        const int64_t length = step["length"].get<int64_t>();
+        groups += (length + 3) / 4;
+        ops = std::max<int64_t>(ops, 2 * std::min<int64_t>(length, 4));
+    }
+    const json mj = json_of(
+        "shuffle --dry-run --model --json --transport nccl --group-size 4 --model-op-us 3 "
+        "--model-ring-gbps 100" +
+        schedule);
+    CHECK(mj["schema"] == "eplb.shuffle_model/v1");
+    CHECK(mj["params"]["transport"] == "nccl");
+    CHECK(mj["params"]["op_us"] == 3.0);
+    CHECK(mj["params"]["group_us"] == 21.0);  // the fitted default
+    CHECK(mj["predicted"]["groups"] == groups);
+    CHECK(mj["predicted"]["max_ops_per_group"] == ops);
+    CHECK(mj["steps"].size() == pj["steps"].size());
+    // The busiest receiver's experts at the ring; nccl's wire is the ring, so no faster.
+    const double ring_s = pj["plan"]["max_received"].get<double>() * 1e6 / 100e9;
+    CHECK(mj["predicted"]["ring_seconds"].get<double>() == doctest::Approx(ring_s));
+    CHECK(mj["predicted"]["seconds"].get<double>() >= ring_s);
+
+    const json sj = json_of(
+        "shuffle --dry-run --sweep --json --transport nccl --sweep-group-sizes 4 --sweep-step-experts 0,3 "
+        "--sweep-layers-in-flight 1,2,8" +
+        files);
+    CHECK(sj["schema"] == "eplb.shuffle_sweep/v1");
+    REQUIRE(sj["rows"].size() == 6);  // 3 layers: in flight 1, 2 and 8 (one window) x 2 x 1 group size
+    for (size_t i = 1; i < sj["rows"].size(); ++i)
+        CHECK(sj["rows"][i - 1]["seconds"].get<double>() <= sj["rows"][i]["seconds"].get<double>());
+    const json& best = sj["rows"][0];
+    CHECK(best["flags"] == "--transport nccl --group-size 4 --step-experts " +
+                               std::to_string(best["step_experts"].get<int>()) + " --layers-in-flight " +
+                               std::to_string(best["layers_in_flight"].get<int>()));
+    const CliResult sweep_text = run_eplb("shuffle --dry-run --sweep --sweep-top 2" + files);
+    REQUIRE(sweep_text.exit_code == 0);
+    CHECK(sweep_text.out.find("schedules modelled (transport nccl,ce; ") != std::string::npos);
+    CHECK(sweep_text.out.find("#1: eplb shuffle --transport ") != std::string::npos);
+}

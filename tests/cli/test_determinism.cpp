@@ -110,7 +110,7 @@ TEST_CASE("gen-trace and evaluate are deterministic too") {
 
 TEST_CASE("a large model plans and its placement parses (README 'Scale' has the times)") {
     // 256 layers x 1024 experts on 256 GPUs: a quarter of the benchmark's 1000 x 4096 on 1024 GPUs
-    // (scripts/bench_scale.py), small enough for the sanitizer build.
+    // (bench/scale.py), small enough for the sanitizer build.
     const std::string trace = temp_dir() + "/large.npy", out = temp_dir() + "/large_plan.json";
     REQUIRE(run_eplb("gen-trace --num-layers 256 --num-experts 1024 --tokens 65536 -o " + trace).exit_code ==
             0);

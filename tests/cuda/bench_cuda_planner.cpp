@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/plan_timing.h"
 #include "cuda/cuda_planner.h"
 #include "eplb/batch.h"
 #include "eplb/gen_trace.h"
@@ -81,7 +82,7 @@ int main(int argc, char** argv) {
     // One plan (58 layers).
     const Placement want_one = cpu->plan(one, config, Policy::kDeepseek);
     const double cpu_one = time_ms([&] { cpu->plan(one, config, Policy::kDeepseek); }, 1.0);
-    const PlanTiming cuda_one = cuda->time_plan(one, config, Policy::kDeepseek, 200);
+    const PlanTiming cuda_one = time_plan(*cuda, one, config, Policy::kDeepseek, 200);
     const long wrong_one =
         (cuda->plan(one, config, Policy::kDeepseek).phy2log.array() != want_one.phy2log.array()).count();
     rows.push_back({"1 plan (58 layers)", "cpu, 1 core", cpu_one, 1, 0});
@@ -94,7 +95,7 @@ int main(int argc, char** argv) {
     const auto cpu_start = Clock::now();
     const Placement want_batch = cpu->plan(batch, config, Policy::kDeepseek);
     const double cpu_batch = std::chrono::duration<double, std::milli>(Clock::now() - cpu_start).count();
-    const PlanTiming cuda_batch = cuda->time_plan(batch, config, Policy::kDeepseek, 10);
+    const PlanTiming cuda_batch = time_plan(*cuda, batch, config, Policy::kDeepseek, 10);
     const Placement got_batch = cuda->plan(batch, config, Policy::kDeepseek);
     const long wrong_batch = (got_batch.phy2log.array() != want_batch.phy2log.array()).count() +
                              (got_batch.phyrank.array() != want_batch.phyrank.array()).count() +

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/backends.h"
 #include "cuda/cuda_planner.h"
 #include "eplb/batch.h"
 #include "eplb/error.h"

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# NCCL faults in the one-process-per-GPU mode of `eplb shuffle` (suite nccl): a rank that never
-# arrives (the others block in NCCL's init) and a rank killed in the middle of the passes. Every
-# surviving rank must exit 4 with a message within --timeout (plus the time to abort), never hang.
+# NCCL faults in the one-process-per-GPU mode of `eplb shuffle` (suite nccl), with up to 4
+# processes: a rank that never arrives (the others block in NCCL's init) and a rank killed in the
+# middle of the passes. Every surviving rank must exit 4 within --timeout (plus the time to abort),
+# never hang, name the lost rank (from the heartbeat files beside the id file) and no survivor as
+# gone, leave a final heartbeat record (timed_out, or failed when NCCL reports the dead peer
+# itself), and hold no GPU memory once it has exited.
+# One world cannot hold both faults: NCCL's init waits for every rank, so while one never joins no
+# pass starts and none can be killed in the middle of one; the two run in separate worlds of n.
 # Exits 77 (skipped) with fewer than 2 GPUs.
 # usage: test_shuffle_faults.sh PATH_TO_EPLB
 set -u
@@ -33,10 +38,35 @@ start_rank() {
     pids+=($!)
 }
 
-# wait_survivors NAME FIRST_PID_INDEX COUNT START: each of COUNT ranks must exit 4 with the timeout
-# message, within timeout + slack of START (seconds since the epoch).
+# holds_gpu_memory PID: nvidia-smi lists PID among the processes holding GPU memory (false when
+# nvidia-smi is absent or cannot list processes).
+holds_gpu_memory() {
+    command -v nvidia-smi >/dev/null || return 1
+    nvidia-smi --query-compute-apps=pid --format=csv,noheader 2>/dev/null | tr -d ' ' | grep -qx "$1"
+}
+
+# check_message NAME R LOST WHAT: rank R's error names rank LOST as WHAT ("never joined",
+# "stopped responding") and no survivor (0..n-2) as gone ("failed" may name one that NCCL's own
+# error ended).
+check_message() {
+    local name=$1 r=$2 lost=$3 what=$4 s ok=1
+    local err="$dir/err_${name}_$r"
+    grep -q "rank $lost $what" "$err" || ok=0
+    for ((s = 0; s < n - 1; s++)); do
+        grep -Eq "rank $s (never joined|stopped responding|exited)" "$err" && ok=0
+    done
+    if [ "$ok" -eq 0 ]; then
+        echo "FAIL ($name): rank $r does not name rank $lost as '$what' (and only it)"
+        cat "$err"
+        fail=1
+    fi
+}
+
+# wait_survivors NAME FIRST_PID_INDEX COUNT START LOST WHAT: each of COUNT ranks must exit 4 with
+# the timeout message naming rank LOST as WHAT, within timeout + slack of START (seconds since the
+# epoch), leave a final heartbeat record and hold no GPU memory afterwards.
 wait_survivors() {
-    local name=$1 first=$2 count=$3 start=$4 i code took
+    local name=$1 first=$2 count=$3 start=$4 lost=$5 what=$6 i code took
     for ((i = first; i < first + count; i++)); do
         local pid=${pids[$i]} r=$((i - first))
         # Bounded wait: a hung rank is killed here and reported, instead of hanging the suite.
@@ -56,9 +86,19 @@ wait_survivors() {
         # The watchdog's "did not finish within --timeout", or NCCL reporting the dead peer itself.
         if [ "$code" -eq 4 ] && grep -qi "error" "$dir/err_${name}_$r"; then
             echo "ok ($name): rank $r exits 4 after ${took} s: $(tail -1 "$dir/err_${name}_$r")"
+            check_message "$name" "$r" "$lost" "$what"
         else
             echo "FAIL ($name): rank $r exited $code after ${took} s"
             cat "$dir/out_${name}_$r" "$dir/err_${name}_$r"
+            fail=1
+        fi
+        if ! grep -Eq "state=(timed_out|failed)" "$dir/id_$name.rank$r"; then
+            echo "FAIL ($name): rank $r's heartbeat record is not final: $(cat "$dir/id_$name.rank$r")"
+            fail=1
+        fi
+        for _ in $(seq 1 25); do holds_gpu_memory "$pid" || break; sleep 0.2; done  # the driver's teardown
+        if holds_gpu_memory "$pid"; then
+            echo "FAIL ($name): rank $r (pid $pid) still holds GPU memory after it exited"
             fail=1
         fi
     done
@@ -69,7 +109,7 @@ wait_survivors() {
 pids=()
 start=$(date +%s)
 for r in $(seq 0 $((n - 2))); do start_rank missing "$r" --repeat 1 --peak-bytes 0; done
-wait_survivors missing 0 $((n - 1)) "$start"
+wait_survivors missing 0 $((n - 1)) "$start" $((n - 1)) "never joined (no heartbeat file)"
 
 # 2. A rank that dies: all n start a long run (many passes); once all have joined (rank 0 removes
 # the id file) and the passes are under way, the last rank is killed. The others block on it in
@@ -94,6 +134,7 @@ else
     kill -9 "$victim"
     wait "$victim" 2>/dev/null
     start=$(date +%s)
-    wait_survivors dies 0 $((n - 1)) "$start"
+    wait_survivors dies 0 $((n - 1)) "$start" $((n - 1)) \
+        "stopped responding [0-9.]* s ago in shuffle pass [0-9]* (pid $victim on host [^ ]* gone)"
 fi
 exit $fail

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One process per GPU through the CLI (suite nccl): ranks from RANK/WORLD_SIZE/LOCAL_RANK join
-# through an id file and verify zero wrong bytes; a rank whose peers never come exits 4 after
-# --timeout instead of hanging. Exits 77 (skipped) with fewer than 2 GPUs.
+# through an id file and verify zero wrong bytes, leaving no id or heartbeat file; a rank whose
+# peers never come exits 4 after --timeout instead of hanging, naming rank 0 as never joined. Exits 77 (skipped) with fewer than 2 GPUs.
 # usage: test_shuffle_processes.sh PATH_TO_EPLB
 set -u
 eplb="$1"
@@ -31,13 +31,20 @@ else
     fail=1
 fi
 [ -e "$dir/id" ] && { echo "FAIL: the id file was not removed"; fail=1; }
+# A clean run removes every rank's heartbeat file (<id-file>.rank<R>).
+if ls "$dir"/id.rank* >/dev/null 2>&1; then
+    echo "FAIL: heartbeat files left after a clean run: $(ls "$dir"/id.rank*)"
+    fail=1
+fi
 
 # Rank 1 alone: its peers never come, the id file never appears.
 start=$(date +%s)
 "$eplb" "${args[@]}" --timeout 3 --id-file "$dir/id_lonely" --rank 1 --world-size "$n" >"$dir/out_t" 2>"$dir/err_t"
 code=$?
 took=$(($(date +%s) - start))
-if [ "$code" -eq 4 ] && grep -q "did not finish within --timeout 3 s" "$dir/err_t" && [ "$took" -lt 30 ]; then
+if [ "$code" -eq 4 ] && grep -q "did not finish within --timeout 3 s" "$dir/err_t" && [ "$took" -lt 30 ] &&
+    grep -q "rank 0 never joined (no heartbeat file)" "$dir/err_t" &&
+    grep -q "state=timed_out" "$dir/id_lonely.rank1"; then
     echo "ok: a lonely rank exits 4 after ${took} s"
 else
     echo "FAIL: lonely rank exit $code after ${took} s"

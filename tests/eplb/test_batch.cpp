@@ -26,6 +26,24 @@ TEST_CASE("stack_rows keeps the windows in order and checks the columns") {
     CHECK(stack_rows(std::vector<LoadMatrix>{}).rows() == 0);
 }
 
+TEST_CASE("stack_rows of LoadRows reads the rows where they are: a window, then rows of a buffer") {
+    LoadMatrix window(1, 2);
+    window << 1, 2;
+    const std::vector<float> buffer = {3, 4, 5, 6, 7, 8};
+    // The buffer's last two rows, as the simulator stacks a chunk's steps after the windows.
+    const LoadMatrix s =
+        stack_rows(std::vector<LoadRows>{LoadRows(window.data(), 1, 2), LoadRows(buffer.data() + 2, 2, 2)});
+    REQUIRE(s.rows() == 3);
+    REQUIRE(s.cols() == 2);
+    CHECK(s(0, 1) == 2.0f);
+    CHECK(s(1, 0) == 5.0f);
+    CHECK(s(2, 1) == 8.0f);
+    CHECK_THROWS_WITH_AS(
+        stack_rows(std::vector<LoadRows>{LoadRows(window.data(), 1, 2), LoadRows(buffer.data(), 2, 3)}),
+        "window 1 has 3 columns, window 0 has 2", Error);
+    CHECK(stack_rows(std::vector<LoadRows>{}).rows() == 0);
+}
+
 TEST_CASE("plan_windows = plan of each window") {
     auto cpu = make_cpu_planner();
     Rng rng(17);

@@ -5,10 +5,10 @@
 #include <set>
 #include <string>
 
-#include "cuda/nccl_shuffle.h"
 #include "eplb/names.h"
 #include "eplb/planner.h"
 #include "eplb/policy.h"
+#include "eplb/shuffle_run.h"
 #include "tests/test_util.h"
 
 using namespace eplb;

@@ -9,6 +9,9 @@
 #include "eplb/placement.h"
 #include "io/engine_export.h"
 #include "io/placement_io.h"
+#include "io/sglang_placement.h"
+#include "io/trtllm_placement.h"
+#include "io/vllm_placement.h"
 #include "tests/fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
