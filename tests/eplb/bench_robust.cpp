@@ -3,6 +3,7 @@
 // the sum against robust, CPU time of one 11-workload plan beside balanced on the summed trace, and
 // how the time scales with the number of workloads (past 1,000, from a synthetic drifting series).
 // Run: meson test -C build --benchmark --suite bench -v   (exit 77 when the traces are absent)
+// Quick runs: EPLB_BENCH_ROBUST=ep32,ep72,hier,speed,scaling (any subset; unset: all) picks parts.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -34,6 +35,19 @@ double cpu_seconds(F&& f) {
 }
 
 const char* verdict(bool ok) { return ok ? "MET" : "MISSED"; }
+
+// Whether EPLB_BENCH_ROBUST (a comma-separated list of parts) is unset or names `part`.
+bool selected(const std::string& part) {
+    const char* parts = std::getenv("EPLB_BENCH_ROBUST");
+    if (!parts) return true;
+    const std::string list(parts);
+    for (size_t begin = 0; begin <= list.size();) {
+        const size_t end = std::min(list.find(',', begin), list.size());
+        if (list.compare(begin, end - begin, part) == 0) return true;
+        begin = end + 1;
+    }
+    return false;
+}
 
 // Each workload scored under the plans of the other 11; returns robust's (mean, worst).
 std::pair<double, double> leave_one_out(const char* name, const ParallelConfig& c,
@@ -67,6 +81,22 @@ std::pair<double, double> leave_one_out(const char* name, const ParallelConfig& 
     return {sum[2] / n, worst[2]};
 }
 
+// One 11-workload plan beside balanced on the summed trace, one thread.
+void speed(const std::vector<Workload>& workloads, const ParallelConfig& c) {
+    std::vector<LoadMatrix> eleven;
+    LoadMatrix summed = LoadMatrix::Zero(workloads[0].load.rows(), workloads[0].load.cols());
+    for (size_t j = 1; j < workloads.size(); ++j) {
+        eleven.push_back(workloads[j].load);
+        summed += workloads[j].load;
+    }
+    const double t_rob = cpu_seconds([&] { plan_robust(eleven, c); });
+    const double t_bal = cpu_seconds([&] { plan_balanced(summed, c); });
+    std::printf(
+        "\nspeed, EP32 global, 58 layers: robust on 11 workloads %.3f s CPU, balanced on their sum %.3f s;"
+        " target <= 5 s: %s\n",
+        t_rob, t_bal, verdict(t_rob <= 5.0));
+}
+
 }  // namespace
 
 int main() {
@@ -82,25 +112,20 @@ int main() {
         "balancedness = mean / max GPU load of the left-out workload under a plan of the other 11;\n"
         "deepseek and balanced plan on their sum, robust on the worst of them; rob. s = CPU seconds\n");
     const ParallelConfig ep32{256, 288, 1, 1, 32}, ep72{256, 288, 8, 9, 72};
-    const auto [m32, w32] = leave_one_out("EP32 global", ep32, workloads);
-    const auto [m72, w72] = leave_one_out("EP72 global (8 groups % 9 nodes != 0)", ep72, workloads);
-    leave_one_out("EP32 hierarchical (8 groups on 4 nodes)", ParallelConfig{256, 288, 8, 4, 32}, workloads);
-    std::printf("\ntarget: EP32 mean >= 0.975: %s; EP32 worst >= 0.95: %s; EP72 mean >= 0.935: %s\n",
-                verdict(m32 >= 0.975), verdict(w32 >= 0.95), verdict(m72 >= 0.935));
-
-    // Speed: one 11-workload EP32 plan beside balanced on the summed trace, one thread.
-    std::vector<LoadMatrix> eleven;
-    LoadMatrix summed = LoadMatrix::Zero(workloads[0].load.rows(), workloads[0].load.cols());
-    for (size_t j = 1; j < workloads.size(); ++j) {
-        eleven.push_back(workloads[j].load);
-        summed += workloads[j].load;
+    if (selected("ep32")) {
+        const auto [mean, worst] = leave_one_out("EP32 global", ep32, workloads);
+        std::printf("target: EP32 mean >= 0.975: %s; EP32 worst >= 0.95: %s\n", verdict(mean >= 0.975),
+                    verdict(worst >= 0.95));
     }
-    const double t_rob = cpu_seconds([&] { plan_robust(eleven, ep32); });
-    const double t_bal = cpu_seconds([&] { plan_balanced(summed, ep32); });
-    std::printf(
-        "\nspeed, EP32 global, 58 layers: robust on 11 workloads %.3f s CPU, balanced on their sum %.3f s;"
-        " target <= 5 s: %s\n",
-        t_rob, t_bal, verdict(t_rob <= 5.0));
+    if (selected("ep72")) {
+        const double mean = leave_one_out("EP72 global (8 groups % 9 nodes != 0)", ep72, workloads).first;
+        std::printf("target: EP72 mean >= 0.935: %s\n", verdict(mean >= 0.935));
+    }
+    if (selected("hier"))
+        leave_one_out("EP32 hierarchical (8 groups on 4 nodes)", ParallelConfig{256, 288, 8, 4, 32},
+                      workloads);
+    if (selected("speed")) speed(workloads, ep32);
+    if (!selected("scaling")) return 0;
 
     // Scaling in the number of workloads: a drifting synthetic series cut into W equal chunks.
     std::printf("\nscaling, EP32 global, 4 layers, workloads = chunks of a drifting gen-trace series:\n");
