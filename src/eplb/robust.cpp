@@ -206,7 +206,7 @@ class RobustPacker {
         const int max_steps = 64 * m_ * k_;
         for (int step = 0; step < max_steps; ++step) {
             const int b = static_cast<int>(std::max_element(bmax_.begin(), bmax_.end()) - bmax_.begin());
-            if (try_swap(b) || try_slot_move(b)) continue;
+            if (try_swap(b) || try_slot_move(b) || try_pair_swap(b)) continue;
             break;
         }
     }
@@ -300,6 +300,61 @@ class RobustPacker {
         }
         if (best_i < 0) return false;
         swap_slots(best_i, best_j);
+        build_where();
+        return true;
+    }
+
+    // Two replicas of bin b for two of another bin (when no single swap or slot move helps): the
+    // best exchange that lowers b's worst workload and keeps both bins below it.
+    bool try_pair_swap(int b) {
+        if (k_ < 2) return false;
+        const double* lb = &load_[static_cast<size_t>(b) * nw_];
+        const int top = static_cast<int>(std::max_element(lb, lb + nw_) - lb);
+        // Each slot's replica size on the top workload, contiguous: most candidates fail on it.
+        top_size_.resize(static_cast<size_t>(m_) * k_);
+        for (int j = 0; j < m_ * k_; ++j) top_size_[j] = size_[row(slot_[j]) + top];
+        double best = bmax_[b] - tol_;
+        int bi1 = -1, bi2 = -1, bj1 = -1, bj2 = -1;
+        for (int i1 = b * k_; i1 < (b + 1) * k_; ++i1) {
+            for (int i2 = i1 + 1; i2 < (b + 1) * k_; ++i2) {
+                const int x1 = slot_[i1], x2 = slot_[i2];
+                const double* s1 = &size_[row(x1)];
+                const double* s2 = &size_[row(x2)];
+                const double out = top_size_[i1] + top_size_[i2];
+                for (int c = 0; c < m_; ++c) {
+                    if (c == b) continue;
+                    const double* lc = &load_[static_cast<size_t>(c) * nw_];
+                    // The pair taken in, t, must satisfy lb - out + t < best and lc + out - t < best.
+                    const double t_max = best - lb[top] + out, t_min = lc[top] + out - best;
+                    if (t_min >= t_max) continue;
+                    for (int j1 = c * k_; j1 < (c + 1) * k_; ++j1) {
+                        for (int j2 = j1 + 1; j2 < (c + 1) * k_; ++j2) {
+                            const double t = top_size_[j1] + top_size_[j2];
+                            if (t >= t_max || t <= t_min) continue;
+                            const int y1 = slot_[j1], y2 = slot_[j2];
+                            if (cap_ != 0 && (has(c, x1) || has(c, x2) || has(b, y1) || has(b, y2))) continue;
+                            const double* t1 = &size_[row(y1)];
+                            const double* t2 = &size_[row(y2)];
+                            double worst = 0;
+                            for (int v = 0; v < nw_ && worst < best; ++v) {
+                                const double d = s1[v] + s2[v] - t1[v] - t2[v];
+                                worst = std::max(worst, std::max(lb[v] - d, lc[v] + d));
+                            }
+                            if (worst < best) {
+                                best = worst;
+                                bi1 = i1;
+                                bi2 = i2;
+                                bj1 = j1;
+                                bj2 = j2;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if (bi1 < 0) return false;
+        swap_slots(bi1, bj1);
+        swap_slots(bi2, bj2);
         build_where();
         return true;
     }
@@ -407,6 +462,7 @@ class RobustPacker {
     std::vector<std::vector<int>> where_;  // bins of each expert's replicas
     std::vector<double> na_, nr_;          // scratch of try_slot_move
     std::vector<double> risk_;             // [m] squared_risk of each bin, in polish()
+    std::vector<double> top_size_;         // [m·k] scratch of try_pair_swap
 };
 
 class RobustPlanner {
