@@ -221,8 +221,22 @@ class RobustPacker {
     void polish() {
         if (m_ < 2) return;
         const double f = max_load();
+        // Each candidate's new sums of loads and squares from cached dot products: O(W) only for
+        // the one product sx·sy and for the max check of an accepted improvement.
         risk_.resize(m_);
-        for (int b = 0; b < m_; ++b) risk_[b] = bin_risk(b);
+        bin_s1_.resize(m_);
+        bin_s2_.resize(m_);
+        for (int b = 0; b < m_; ++b) bin_sums(b);
+        sig1_.resize(n_);
+        sig2_.resize(n_);
+        for (int x = 0; x < n_; ++x) {
+            const double* sx = &size_[row(x)];
+            sig1_[x] = sig2_[x] = 0;
+            for (int v = 0; v < nw_; ++v) {
+                sig1_[x] += sx[v];
+                sig2_[x] += sx[v] * sx[v];
+            }
+        }
         for (int pass = 0; pass < 64; ++pass) {
             bool changed = false;
             for (int i = 0; i < m_ * k_; ++i) {
@@ -230,33 +244,57 @@ class RobustPacker {
                 for (int j = (b + 1) * k_; j < m_ * k_; ++j) {
                     const int c = j / k_, x = slot_[i], y = slot_[j];
                     if (x == y || (cap_ != 0 && (has(c, x) || has(b, y)))) continue;
-                    const double* lb = &load_[static_cast<size_t>(b) * nw_];
-                    const double* lc = &load_[static_cast<size_t>(c) * nw_];
                     const double* sx = &size_[row(x)];
                     const double* sy = &size_[row(y)];
-                    // Sums of the new loads and of their squares.
-                    double worst = 0, nb1 = 0, nb2 = 0, nc1 = 0, nc2 = 0;
+                    double xy = 0;
+                    for (int v = 0; v < nw_; ++v) xy += sx[v] * sy[v];
+                    // With d = sx - sy: Σ(l_b - d)² = S2_b - 2 l_b·d + d·d, Σ(l_c + d)² likewise.
+                    const double dd = sig2_[x] + sig2_[y] - 2 * xy, ds = sig1_[x] - sig1_[y];
+                    const double* db = &dot_[static_cast<size_t>(b) * n_];
+                    const double* dc = &dot_[static_cast<size_t>(c) * n_];
+                    const double nb2 = bin_s2_[b] - 2 * (db[x] - db[y]) + dd;
+                    const double nc2 = bin_s2_[c] + 2 * (dc[x] - dc[y]) + dd;
+                    const double delta = squared_risk(bin_s1_[b] - ds, nb2, nw_) +
+                                         squared_risk(bin_s1_[c] + ds, nc2, nw_) - risk_[b] - risk_[c];
+                    if (delta >= -1e-12 * f * f) continue;
+                    const double* lb = &load_[static_cast<size_t>(b) * nw_];
+                    const double* lc = &load_[static_cast<size_t>(c) * nw_];
+                    double worst = 0;
                     for (int v = 0; v < nw_; ++v) {
-                        const double d = sx[v] - sy[v], nb = lb[v] - d, nc = lc[v] + d;
-                        nb1 += nb;
-                        nb2 += nb * nb;
-                        nc1 += nc;
-                        nc2 += nc * nc;
-                        worst = std::max(worst, std::max(nb, nc));
+                        const double d = sx[v] - sy[v];
+                        worst = std::max(worst, std::max(lb[v] - d, lc[v] + d));
                     }
                     if (worst > f) continue;
-                    const double delta =
-                        squared_risk(nb1, nb2, nw_) + squared_risk(nc1, nc2, nw_) - risk_[b] - risk_[c];
-                    if (delta >= -1e-12 * f * f) continue;
                     swap_slots(i, j);
-                    risk_[b] = bin_risk(b);
-                    risk_[c] = bin_risk(c);
+                    bin_sums(b);
+                    bin_sums(c);
                     changed = true;
                 }
             }
             if (!changed) break;
         }
         build_where();
+    }
+
+    // Bin b's sums of loads and squares over the workloads, its risk and its dot products with
+    // every expert's replica size, for polish().
+    void bin_sums(int b) {
+        const double* l = &load_[static_cast<size_t>(b) * nw_];
+        double s1 = 0, s2 = 0;
+        for (int v = 0; v < nw_; ++v) {
+            s1 += l[v];
+            s2 += l[v] * l[v];
+        }
+        bin_s1_[b] = s1;
+        bin_s2_[b] = s2;
+        risk_[b] = squared_risk(s1, s2, nw_);
+        dot_.resize(static_cast<size_t>(m_) * n_);
+        for (int x = 0; x < n_; ++x) {
+            const double* sx = &size_[row(x)];
+            double sum = 0;
+            for (int v = 0; v < nw_; ++v) sum += l[v] * sx[v];
+            dot_[static_cast<size_t>(b) * n_ + x] = sum;
+        }
     }
 
     double bin_risk(int b) const {
@@ -454,15 +492,16 @@ class RobustPacker {
 
     int n_ = 0, nw_ = 1, m_ = 0, k_ = 0, cap_ = 0;
     double tol_ = 0, lower_bound_ = 0;
-    std::vector<double> w_, emax_, size_;  // [n][W], [n], [n][W]
-    std::vector<int> cnt_;                 // [n]
-    std::vector<int> slot_, best_slot_;    // [m·k]
-    std::vector<uint16_t> has_;            // [m·n]
-    std::vector<double> load_, bmax_;      // [m][W], [m]
-    std::vector<std::vector<int>> where_;  // bins of each expert's replicas
-    std::vector<double> na_, nr_;          // scratch of try_slot_move
-    std::vector<double> risk_;             // [m] squared_risk of each bin, in polish()
-    std::vector<double> top_size_;         // [m·k] scratch of try_pair_swap
+    std::vector<double> w_, emax_, size_;                      // [n][W], [n], [n][W]
+    std::vector<int> cnt_;                                     // [n]
+    std::vector<int> slot_, best_slot_;                        // [m·k]
+    std::vector<uint16_t> has_;                                // [m·n]
+    std::vector<double> load_, bmax_;                          // [m][W], [m]
+    std::vector<std::vector<int>> where_;                      // bins of each expert's replicas
+    std::vector<double> na_, nr_;                              // scratch of try_slot_move
+    std::vector<double> risk_;                                 // [m] squared_risk of each bin, in polish()
+    std::vector<double> bin_s1_, bin_s2_, sig1_, sig2_, dot_;  // [m], [m], [n], [n], [m][n]: polish()
+    std::vector<double> top_size_;                             // [m·k] scratch of try_pair_swap
 };
 
 class RobustPlanner {
