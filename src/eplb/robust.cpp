@@ -206,7 +206,7 @@ class RobustPacker {
         const int max_steps = 64 * m_ * k_;
         for (int step = 0; step < max_steps; ++step) {
             const int b = static_cast<int>(std::max_element(bmax_.begin(), bmax_.end()) - bmax_.begin());
-            if (try_swap(b) || try_slot_move(b)) continue;
+            if (try_swap(b) || try_slot_move(b) || try_pair_swap(b)) continue;
             break;
         }
     }
@@ -221,8 +221,22 @@ class RobustPacker {
     void polish() {
         if (m_ < 2) return;
         const double f = max_load();
+        // Each candidate's new sums of loads and squares from cached dot products: O(W) only for
+        // the one product sx·sy and for the max check of an accepted improvement.
         risk_.resize(m_);
-        for (int b = 0; b < m_; ++b) risk_[b] = bin_risk(b);
+        bin_s1_.resize(m_);
+        bin_s2_.resize(m_);
+        for (int b = 0; b < m_; ++b) bin_sums(b);
+        sig1_.resize(n_);
+        sig2_.resize(n_);
+        for (int x = 0; x < n_; ++x) {
+            const double* sx = &size_[row(x)];
+            sig1_[x] = sig2_[x] = 0;
+            for (int v = 0; v < nw_; ++v) {
+                sig1_[x] += sx[v];
+                sig2_[x] += sx[v] * sx[v];
+            }
+        }
         for (int pass = 0; pass < 64; ++pass) {
             bool changed = false;
             for (int i = 0; i < m_ * k_; ++i) {
@@ -230,33 +244,57 @@ class RobustPacker {
                 for (int j = (b + 1) * k_; j < m_ * k_; ++j) {
                     const int c = j / k_, x = slot_[i], y = slot_[j];
                     if (x == y || (cap_ != 0 && (has(c, x) || has(b, y)))) continue;
-                    const double* lb = &load_[static_cast<size_t>(b) * nw_];
-                    const double* lc = &load_[static_cast<size_t>(c) * nw_];
                     const double* sx = &size_[row(x)];
                     const double* sy = &size_[row(y)];
-                    // Sums of the new loads and of their squares.
-                    double worst = 0, nb1 = 0, nb2 = 0, nc1 = 0, nc2 = 0;
+                    double xy = 0;
+                    for (int v = 0; v < nw_; ++v) xy += sx[v] * sy[v];
+                    // With d = sx - sy: Σ(l_b - d)² = S2_b - 2 l_b·d + d·d, Σ(l_c + d)² likewise.
+                    const double dd = sig2_[x] + sig2_[y] - 2 * xy, ds = sig1_[x] - sig1_[y];
+                    const double* db = &dot_[static_cast<size_t>(b) * n_];
+                    const double* dc = &dot_[static_cast<size_t>(c) * n_];
+                    const double nb2 = bin_s2_[b] - 2 * (db[x] - db[y]) + dd;
+                    const double nc2 = bin_s2_[c] + 2 * (dc[x] - dc[y]) + dd;
+                    const double delta = squared_risk(bin_s1_[b] - ds, nb2, nw_) +
+                                         squared_risk(bin_s1_[c] + ds, nc2, nw_) - risk_[b] - risk_[c];
+                    if (delta >= -1e-12 * f * f) continue;
+                    const double* lb = &load_[static_cast<size_t>(b) * nw_];
+                    const double* lc = &load_[static_cast<size_t>(c) * nw_];
+                    double worst = 0;
                     for (int v = 0; v < nw_; ++v) {
-                        const double d = sx[v] - sy[v], nb = lb[v] - d, nc = lc[v] + d;
-                        nb1 += nb;
-                        nb2 += nb * nb;
-                        nc1 += nc;
-                        nc2 += nc * nc;
-                        worst = std::max(worst, std::max(nb, nc));
+                        const double d = sx[v] - sy[v];
+                        worst = std::max(worst, std::max(lb[v] - d, lc[v] + d));
                     }
                     if (worst > f) continue;
-                    const double delta =
-                        squared_risk(nb1, nb2, nw_) + squared_risk(nc1, nc2, nw_) - risk_[b] - risk_[c];
-                    if (delta >= -1e-12 * f * f) continue;
                     swap_slots(i, j);
-                    risk_[b] = bin_risk(b);
-                    risk_[c] = bin_risk(c);
+                    bin_sums(b);
+                    bin_sums(c);
                     changed = true;
                 }
             }
             if (!changed) break;
         }
         build_where();
+    }
+
+    // Bin b's sums of loads and squares over the workloads, its risk and its dot products with
+    // every expert's replica size, for polish().
+    void bin_sums(int b) {
+        const double* l = &load_[static_cast<size_t>(b) * nw_];
+        double s1 = 0, s2 = 0;
+        for (int v = 0; v < nw_; ++v) {
+            s1 += l[v];
+            s2 += l[v] * l[v];
+        }
+        bin_s1_[b] = s1;
+        bin_s2_[b] = s2;
+        risk_[b] = squared_risk(s1, s2, nw_);
+        dot_.resize(static_cast<size_t>(m_) * n_);
+        for (int x = 0; x < n_; ++x) {
+            const double* sx = &size_[row(x)];
+            double sum = 0;
+            for (int v = 0; v < nw_; ++v) sum += l[v] * sx[v];
+            dot_[static_cast<size_t>(b) * n_ + x] = sum;
+        }
     }
 
     double bin_risk(int b) const {
@@ -300,6 +338,61 @@ class RobustPacker {
         }
         if (best_i < 0) return false;
         swap_slots(best_i, best_j);
+        build_where();
+        return true;
+    }
+
+    // Two replicas of bin b for two of another bin (when no single swap or slot move helps): the
+    // best exchange that lowers b's worst workload and keeps both bins below it.
+    bool try_pair_swap(int b) {
+        if (k_ < 2) return false;
+        const double* lb = &load_[static_cast<size_t>(b) * nw_];
+        const int top = static_cast<int>(std::max_element(lb, lb + nw_) - lb);
+        // Each slot's replica size on the top workload, contiguous: most candidates fail on it.
+        top_size_.resize(static_cast<size_t>(m_) * k_);
+        for (int j = 0; j < m_ * k_; ++j) top_size_[j] = size_[row(slot_[j]) + top];
+        double best = bmax_[b] - tol_;
+        int bi1 = -1, bi2 = -1, bj1 = -1, bj2 = -1;
+        for (int i1 = b * k_; i1 < (b + 1) * k_; ++i1) {
+            for (int i2 = i1 + 1; i2 < (b + 1) * k_; ++i2) {
+                const int x1 = slot_[i1], x2 = slot_[i2];
+                const double* s1 = &size_[row(x1)];
+                const double* s2 = &size_[row(x2)];
+                const double out = top_size_[i1] + top_size_[i2];
+                for (int c = 0; c < m_; ++c) {
+                    if (c == b) continue;
+                    const double* lc = &load_[static_cast<size_t>(c) * nw_];
+                    // The pair taken in, t, must satisfy lb - out + t < best and lc + out - t < best.
+                    const double t_max = best - lb[top] + out, t_min = lc[top] + out - best;
+                    if (t_min >= t_max) continue;
+                    for (int j1 = c * k_; j1 < (c + 1) * k_; ++j1) {
+                        for (int j2 = j1 + 1; j2 < (c + 1) * k_; ++j2) {
+                            const double t = top_size_[j1] + top_size_[j2];
+                            if (t >= t_max || t <= t_min) continue;
+                            const int y1 = slot_[j1], y2 = slot_[j2];
+                            if (cap_ != 0 && (has(c, x1) || has(c, x2) || has(b, y1) || has(b, y2))) continue;
+                            const double* t1 = &size_[row(y1)];
+                            const double* t2 = &size_[row(y2)];
+                            double worst = 0;
+                            for (int v = 0; v < nw_ && worst < best; ++v) {
+                                const double d = s1[v] + s2[v] - t1[v] - t2[v];
+                                worst = std::max(worst, std::max(lb[v] - d, lc[v] + d));
+                            }
+                            if (worst < best) {
+                                best = worst;
+                                bi1 = i1;
+                                bi2 = i2;
+                                bj1 = j1;
+                                bj2 = j2;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if (bi1 < 0) return false;
+        swap_slots(bi1, bj1);
+        swap_slots(bi2, bj2);
         build_where();
         return true;
     }
@@ -399,14 +492,16 @@ class RobustPacker {
 
     int n_ = 0, nw_ = 1, m_ = 0, k_ = 0, cap_ = 0;
     double tol_ = 0, lower_bound_ = 0;
-    std::vector<double> w_, emax_, size_;  // [n][W], [n], [n][W]
-    std::vector<int> cnt_;                 // [n]
-    std::vector<int> slot_, best_slot_;    // [m·k]
-    std::vector<uint16_t> has_;            // [m·n]
-    std::vector<double> load_, bmax_;      // [m][W], [m]
-    std::vector<std::vector<int>> where_;  // bins of each expert's replicas
-    std::vector<double> na_, nr_;          // scratch of try_slot_move
-    std::vector<double> risk_;             // [m] squared_risk of each bin, in polish()
+    std::vector<double> w_, emax_, size_;                      // [n][W], [n], [n][W]
+    std::vector<int> cnt_;                                     // [n]
+    std::vector<int> slot_, best_slot_;                        // [m·k]
+    std::vector<uint16_t> has_;                                // [m·n]
+    std::vector<double> load_, bmax_;                          // [m][W], [m]
+    std::vector<std::vector<int>> where_;                      // bins of each expert's replicas
+    std::vector<double> na_, nr_;                              // scratch of try_slot_move
+    std::vector<double> risk_;                                 // [m] squared_risk of each bin, in polish()
+    std::vector<double> bin_s1_, bin_s2_, sig1_, sig2_, dot_;  // [m], [m], [n], [n], [m][n]: polish()
+    std::vector<double> top_size_;                             // [m·k] scratch of try_pair_swap
 };
 
 class RobustPlanner {

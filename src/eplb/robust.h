@@ -15,8 +15,8 @@ struct RobustOptions {
     bool local_search = true;
     // Extra constructions per instance from perturbed packing orders (fixed seeds), each followed
     // by local search; the best is kept. 0: one construction.
-    // 3: leave-one-out mean over all 12 folds EP32 0.9763, EP72 0.9343 (2: 0.9762 / 0.9339; 4:
-    // 0.9763 / 0.9348 but near the 5 s speed target under load).
+    // 3: leave-one-out mean over all 12 folds EP32 0.9768, EP72 0.9352 (2: 0.9767 / 0.9346; 4:
+    // 0.9769 / 0.9355 but 4.3 s per plan on an idle core, near the 5 s speed target under load).
     int restarts = 3;
     // Rounds of evening swaps then local search (steps 4 and 3 below), repeated while a round
     // lowers F. 8: measured best leave-one-out on the 12 real workloads averaged over all folds
@@ -31,8 +31,9 @@ struct RobustOptions {
 //      load over the workloads; at most one replica per GPU when counts allow);
 //   2. replicas, largest first, each onto the GPU with room that lacks that expert and keeps the
 //      worst workload's load there lowest;
-//   3. local search on the GPU and workload of F: swaps of replicas with other GPUs, and moves of
-//      one slot from one expert to another, while either lowers F there and keeps touched GPUs below it;
+//   3. local search on the GPU and workload of F: swaps of replicas with other GPUs, moves of one
+//      slot from one expert to another, and (when neither helps) swaps of two replicas for two,
+//      while one lowers F there and keeps touched GPUs below it;
 //   4. evening swaps: swaps that lower Σ over GPUs of (mean + 9 sd)², mean and standard deviation
 //      of the GPU's load over the workloads, without raising F (every workload even on every GPU,
 //      not only the worst one's top GPU: what holds up out of sample), then step 3 again;
