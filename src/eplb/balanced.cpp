@@ -32,13 +32,7 @@ class BalancedPlanner {
         const int groups_per_node = g_ / n_, group_size = e_ / g_;
         const int gpus_per_node = p_ / n_, slots_per_node = r_ / n_, slots_per_gpu = r_ / p_;
         for (int node = 0; node < n_; ++node) {
-            // The node's experts in index order of its (sorted) groups.
-            int* groups = node_groups_.data() + node * groups_per_node;
-            std::sort(groups, groups + groups_per_node);
-            experts_.clear();
-            for (int i = 0; i < groups_per_node; ++i) {
-                for (int j = 0; j < group_size; ++j) experts_.push_back(groups[i] * group_size + j);
-            }
+            node_experts(node_groups_.data() + node * groups_per_node, groups_per_node, group_size, experts_);
             weight_.resize(experts_.size());
             for (size_t i = 0; i < experts_.size(); ++i) weight_[i] = load[experts_[i]];
             packer_.reset(weight_.data(), static_cast<int>(experts_.size()), gpus_per_node, slots_per_gpu);
@@ -46,8 +40,7 @@ class BalancedPlanner {
             for (int s = 0; s < slots_per_node; ++s)
                 phy2log[node * slots_per_node + s] = experts_[packer_.expert_at(s)];
         }
-        std::fill(logcnt, logcnt + e_, 0);
-        for (int s = 0; s < r_; ++s) phyrank[s] = logcnt[phy2log[s]]++;
+        number_replicas(phy2log, r_, e_, phyrank, logcnt);
     }
 
   private:
@@ -56,15 +49,6 @@ class BalancedPlanner {
     double node_bound(const int* groups) {
         const int groups_per_node = g_ / n_, group_size = e_ / g_;
         const int slots_per_node = r_ / n_, gpus_per_node = p_ / n_;
-        // The swap search asks for the same group sets again and again (28 pairs for 8 groups on
-        // 4 nodes): remember each set's bound, keyed by its bitmask, for this row.
-        uint64_t key = 0;
-        if (g_ <= 64) {
-            for (int i = 0; i < groups_per_node; ++i) key |= uint64_t{1} << groups[i];
-            for (const auto& [k, v] : bound_cache_) {
-                if (k == key) return v;
-            }
-        }
         double total = 0, top1 = 0, top2 = 0;
         for (int i = 0; i < groups_per_node; ++i) {
             const int g = groups[i];
@@ -99,9 +83,7 @@ class BalancedPlanner {
                 t = min_max_replica_load_capped(bound_weight_.data(), n, slots_per_node, cap);
             }
         }
-        const double bound = std::max(total / gpus_per_node, t);
-        if (g_ <= 64) bound_cache_.emplace_back(key, bound);
-        return bound;
+        return std::max(total / gpus_per_node, t);
     }
 
     void assign_groups(const float* load) {
@@ -111,7 +93,6 @@ class BalancedPlanner {
             return;
         }
         row_ = load;
-        bound_cache_.clear();
         group_top_.assign(2 * g_, 0.0);
         for (int g = 0; g < g_; ++g) {
             double sum = 0, top1 = 0, top2 = 0;
@@ -135,17 +116,38 @@ class BalancedPlanner {
     std::vector<double> group_load_, bound_weight_, weight_;
     std::vector<double> group_top_;  // [G][2] the two heaviest experts of each group
     std::vector<int> experts_;
-    std::vector<std::pair<uint64_t, double>> bound_cache_;  // group set bitmask -> node bound, this row
     ReplicaPacker packer_;
 };
 
 }  // namespace
 
+void node_experts(int* groups, int groups_per_node, int group_size, std::vector<int>& experts) {
+    std::sort(groups, groups + groups_per_node);
+    experts.clear();
+    for (int i = 0; i < groups_per_node; ++i) {
+        for (int j = 0; j < group_size; ++j) experts.push_back(groups[i] * group_size + j);
+    }
+}
+
 void assign_groups_to_nodes(const std::vector<double>& group_load, int num_workloads, int num_nodes,
-                            const std::function<double(const int*)>& node_bound,
+                            const std::function<double(const int*)>& uncached_node_bound,
                             std::vector<int>& node_groups) {
     const int g_count = static_cast<int>(group_load.size()) / num_workloads, w_count = num_workloads;
     const int groups_per_node = g_count / num_nodes;
+    // The swap search asks for the same group sets again and again (28 pairs for 8 groups on
+    // 4 nodes): each set's bound is computed once, keyed by its bitmask.
+    std::vector<std::pair<uint64_t, double>> known;
+    auto node_bound = [&](const int* groups) {
+        if (g_count > 64) return uncached_node_bound(groups);
+        uint64_t key = 0;
+        for (int i = 0; i < groups_per_node; ++i) key |= uint64_t{1} << groups[i];
+        for (const auto& [k, v] : known) {
+            if (k == key) return v;
+        }
+        const double bound = uncached_node_bound(groups);
+        known.emplace_back(key, bound);
+        return bound;
+    };
     node_groups.assign(g_count, 0);
     auto worst = [&](const double* v) { return *std::max_element(v, v + w_count); };
     // Greedy: heaviest group (its worst workload) first to the node with room whose worst workload

@@ -28,11 +28,16 @@ Placement plan_balanced(const LoadMatrix& load, const ParallelConfig& config);
 // group_load [G][W] (W workloads, row-major). Greedy: heaviest group (its worst workload) first to
 // the node with room whose worst workload is lightest (ties: lowest index); then swaps of groups
 // between the node of highest node_bound and the others while that lowers the pair's max.
-// node_bound(groups) bounds the max GPU load of a node holding the G/N groups at `groups`.
+// node_bound(groups) bounds the max GPU load of a node holding the G/N groups at `groups`; it is
+// called once per group set (for G <= 64).
 // Writes node_groups [N][G/N].
 void assign_groups_to_nodes(const std::vector<double>& group_load, int num_workloads, int num_nodes,
                             const std::function<double(const int*)>& node_bound,
                             std::vector<int>& node_groups);
+
+// One node of a hierarchical plan: sorts its G/N groups at `groups` and writes their experts, in
+// index order, to `experts`.
+void node_experts(int* groups, int groups_per_node, int group_size, std::vector<int>& experts);
 
 // Per layer ([L]), for a placement that keeps each expert's replicas on one node (a hierarchical
 // plan): the lowest max GPU load that any placement with the same experts on each node can reach,

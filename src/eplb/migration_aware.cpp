@@ -249,10 +249,8 @@ MigrationAwarePlan plan_migration_aware(const LoadMatrix& load, const Placement&
         row = previous.row(l);
         const size_t end = paths[l][chosen.step].edits_end;
         for (size_t i = 0; i < end; ++i) row(edits[l][i].first) = edits[l][i].second;
-        // Replica ranks in slot order.
-        cnt.assign(config.num_logical_experts, 0);
-        for (int s = 0; s < config.num_physical_experts; ++s) out.placement.phyrank(l, s) = cnt[row(s)]++;
-        for (int x = 0; x < config.num_logical_experts; ++x) out.placement.logcnt(l, x) = cnt[x];
+        number_replicas(row.data(), config.num_physical_experts, config.num_logical_experts,
+                        out.placement.phyrank.row(l).data(), out.placement.logcnt.row(l).data());
     }
     return out;
 }

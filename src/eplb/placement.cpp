@@ -1,6 +1,7 @@
 // Derived maps of a placement and its consistency checks.
 #include "eplb/placement.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -20,6 +21,12 @@ IndexMatrix Placement::log2phy() const {
         }
     }
     return out;
+}
+
+void number_replicas(const int32_t* phy2log, int num_slots, int num_experts, int32_t* phyrank,
+                     int32_t* logcnt) {
+    std::fill(logcnt, logcnt + num_experts, 0);
+    for (int s = 0; s < num_slots; ++s) phyrank[s] = logcnt[phy2log[s]]++;
 }
 
 Placement placement_from_phy2log(const IndexMatrix& phy2log, int num_experts, bool allow_empty) {

@@ -24,6 +24,11 @@ struct Placement {
 // entry is in [0, num_experts) (or -1 where allow_empty) and names the first bad (layer, slot).
 Placement placement_from_phy2log(const IndexMatrix& phy2log, int num_experts, bool allow_empty = false);
 
+// One layer of a plan whose every slot holds an expert: phyrank [R] (each slot's replica index
+// among its expert's, in slot order) and logcnt [E] from phy2log [R]. No checks: planners' rows.
+void number_replicas(const int32_t* phy2log, int num_slots, int num_experts, int32_t* phyrank,
+                     int32_t* logcnt);
+
 // Checks that a placement fits a config (shapes, every expert held, ranks consistent); throws
 // invalid input naming the first offending layer, slot or expert.
 void validate_placement(const Placement& placement, const ParallelConfig& config);

@@ -44,17 +44,11 @@ class RobustPlanner {
                 for (int v = 0; v < nw_; ++v)
                     group_load_[static_cast<size_t>(x / group_size) * nw_ + v] += w[x * nw_ + v];
             }
-            bound_cache_.clear();
             assign_groups_to_nodes(
                 group_load_, nw_, n_, [this](const int* groups) { return node_bound(groups); }, node_groups_);
         }
         for (int node = 0; node < n_; ++node) {
-            int* groups = node_groups_.data() + node * groups_per_node;
-            std::sort(groups, groups + groups_per_node);
-            experts_.clear();
-            for (int i = 0; i < groups_per_node; ++i) {
-                for (int j = 0; j < group_size; ++j) experts_.push_back(groups[i] * group_size + j);
-            }
+            node_experts(node_groups_.data() + node * groups_per_node, groups_per_node, group_size, experts_);
             weight_.clear();
             for (int x : experts_) weight_.insert(weight_.end(), &w[x * nw_], &w[x * nw_] + nw_);
             packer_.reset(weight_.data(), static_cast<int>(experts_.size()), nw_, gpus_per_node,
@@ -63,8 +57,7 @@ class RobustPlanner {
             for (int s = 0; s < slots_per_node; ++s)
                 phy2log[node * slots_per_node + s] = experts_[packer_.expert_at(s)];
         }
-        std::fill(logcnt, logcnt + e_, 0);
-        for (int s = 0; s < r_; ++s) phyrank[s] = logcnt[phy2log[s]]++;
+        number_replicas(phy2log, r_, e_, phyrank, logcnt);
     }
 
   private:
@@ -73,13 +66,6 @@ class RobustPlanner {
     double node_bound(const int* groups) {
         const int groups_per_node = g_ / n_, group_size = e_ / g_;
         const int slots_per_node = r_ / n_, gpus_per_node = p_ / n_;
-        uint64_t key = 0;
-        if (g_ <= 64) {
-            for (int i = 0; i < groups_per_node; ++i) key |= uint64_t{1} << groups[i];
-            for (const auto& [k, v] : bound_cache_) {
-                if (k == key) return v;
-            }
-        }
         double mean = 0;
         for (int v = 0; v < nw_; ++v) {
             double total = 0;
@@ -96,10 +82,7 @@ class RobustPlanner {
         }
         const int n = static_cast<int>(bound_weight_.size());
         const int cap = n >= slots_per_node / gpus_per_node ? gpus_per_node : 0;
-        const double bound =
-            std::max(mean, min_max_replica_load_capped(bound_weight_.data(), n, slots_per_node, cap));
-        if (g_ <= 64) bound_cache_.emplace_back(key, bound);
-        return bound;
+        return std::max(mean, min_max_replica_load_capped(bound_weight_.data(), n, slots_per_node, cap));
     }
 
     int e_, r_, p_, g_, n_, nw_;
@@ -107,7 +90,6 @@ class RobustPlanner {
     const std::vector<double>* w_ = nullptr;
     std::vector<int> node_groups_, experts_;
     std::vector<double> group_load_, bound_weight_, weight_;
-    std::vector<std::pair<uint64_t, double>> bound_cache_;
     RobustPacker packer_;
 };
 
