@@ -35,10 +35,13 @@ eplb_build() {
     local dir="$1"
     shift
     eplb_cuda_path
-    if [ -f "$dir/build.ninja" ]; then
-        meson setup --reconfigure "$dir" "$@" >/dev/null
-    else
-        meson setup "$dir" "$@" >/dev/null
+    local setup=(meson setup "$dir" "$@") out
+    [ ! -f "$dir/build.ninja" ] || setup+=(--reconfigure)
+    # meson prints its summary and its errors on stdout: keep the summary quiet, show an error.
+    if ! out=$("${setup[@]}" 2>&1); then
+        printf '%s\n' "$out" >&2
+        echo "eplb: '${setup[*]}' failed (log: $dir/meson-logs/meson-log.txt)" >&2
+        return 1
     fi
     ninja -C "$dir"
 }
