@@ -31,7 +31,7 @@ class RobustPacker {
     void counts();
     // The restarts' yardstick: the 32-norm of the bins' worst loads, F first, then how many bins
     // sit near F. Measured leave-one-out on the 12 real workloads (5 restarts): beats F alone by
-    // +0.0002 mean / +0.0022 worst at EP32 (0.9772 / 0.9503 against 0.9770 / 0.9481) with the
+    // +0.0003 mean / +0.0022 worst at EP32 (0.9772 / 0.9503 against 0.9769 / 0.9481) with the
     // EP72 mean about even (0.9356 against 0.9357); 64-norm 0.9772 / 0.9500, EP72 0.9358.
     double selection_score() const;
     void resize_all();
