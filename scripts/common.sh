@@ -30,8 +30,8 @@ eplb_cuda_path() {
     fi
 }
 
-# eplb_build DIR [meson options...]: configure DIR once (reconfigure when it exists), then build.
-eplb_build() {
+# eplb_configure DIR [meson options...]: configure DIR once (reconfigure when it exists).
+eplb_configure() {
     local dir="$1"
     shift
     eplb_cuda_path
@@ -43,5 +43,10 @@ eplb_build() {
         echo "eplb: '${setup[*]}' failed (log: $dir/meson-logs/meson-log.txt)" >&2
         return 1
     fi
-    ninja -C "$dir"
+}
+
+# eplb_build DIR [meson options...]: configure DIR, then build everything in it.
+eplb_build() {
+    eplb_configure "$@"
+    ninja -C "$1"
 }

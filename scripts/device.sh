@@ -499,9 +499,9 @@ cmd_cuda_planner() {
     : >"$san"
     for tool in memcheck racecheck synccheck; do
         echo "--- $tool" >>"$san"
-        timeout 120 compute-sanitizer --tool "$tool" "$build/tests/cuda/test_cuda_planner" -tc='*edge values*' >>"$san" 2>&1
+        timeout 120 compute-sanitizer --tool "$tool" "$build/tests/cuda/test_cuda" -tc='*edge values*' >>"$san" 2>&1
         echo "rc=$?" >>"$san"
-        timeout 120 compute-sanitizer --tool "$tool" "$build/tests/cuda/test_cuda_metrics" -tc='*empty slots*' >>"$san" 2>&1
+        timeout 120 compute-sanitizer --tool "$tool" "$build/tests/cuda/test_cuda" -tc='*empty slots*' >>"$san" 2>&1
         echo "rc=$?" >>"$san"
     done
     grep -E "^---|ERROR SUMMARY|RACECHECK SUMMARY|rc=" "$san"

@@ -29,8 +29,10 @@ status=0
 meson test -C build --print-errorlogs --num-processes "$(nproc)" || status=$?
 end_phase "tests release"
 
-CC=clang CXX=clang++ eplb_build build-san -Db_sanitize=address,undefined -Db_lundef=false -Dcuda=disabled \
+CC=clang CXX=clang++ eplb_configure build-san -Db_sanitize=address,undefined -Db_lundef=false -Dcuda=disabled \
     -Dfuzz=true
+# What the suites run (meson's meson-test-prereq), not the benchmarks, which only the release build runs.
+ninja -C build-san meson-test-prereq
 end_phase "configure+build sanitizer"
 # LeakSanitizer stops the process with ptrace, which some containers forbid: then run without it
 # (ASan and UBSan still run) rather than fail every test.

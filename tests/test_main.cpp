@@ -1,3 +1,5 @@
-// The doctest main shared by every test executable.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
-#include <doctest/doctest.h>
+// The doctest main shared by the test executables (tests/doctest_run.h).
+#define DOCTEST_CONFIG_IMPLEMENT
+#include "tests/doctest_run.h"
+
+int main(int argc, char** argv) { return eplb::test::run_doctest(argc, argv); }

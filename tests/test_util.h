@@ -20,6 +20,11 @@
 
 namespace eplb::test {
 
+// A planning shape: logical experts, physical slots (replicas), groups, nodes, GPUs.
+struct Shape {
+    int e, r, g, n, p;
+};
+
 // Random loads [rows][cols]: a mix of small integers (many ties), zeros, and floats.
 inline LoadMatrix random_loads(Rng& rng, int rows, int cols) {
     LoadMatrix w(rows, cols);

@@ -1,5 +1,6 @@
 // A progress bar on stderr for the long subcommands (simulate, gen-trace, convert): shown only when
-// stderr is a terminal and a run has taken a second, so that logs and pipes get nothing.
+// stderr is a terminal and a run has taken a second (EPLB_PROGRESS_AFTER seconds when set), so that
+// logs and pipes get nothing.
 #pragma once
 
 #include <chrono>
@@ -22,6 +23,7 @@ class ProgressBar {
 
   private:
     bool enabled_, shown_ = false;
+    double delay_seconds_;
     std::chrono::steady_clock::time_point start_;
 };
 

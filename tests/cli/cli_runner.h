@@ -54,6 +54,10 @@ inline CliResult run_eplb_with(const std::string& prefix, const std::string& arg
 
 inline CliResult run_eplb(const std::string& args) { return run_eplb_with("", args); }
 
+// The source tree (meson sets EPLB_SOURCE_ROOT for every test) and a bundled config in it.
+inline std::string source_root() { return std::getenv("EPLB_SOURCE_ROOT"); }
+inline std::string config_path(const std::string& name) { return source_root() + "/configs/" + name; }
+
 // The README example: 2 layers x 12 experts, and the flags that plan it onto 16 slots of 2 nodes.
 inline constexpr const char* kReadmeTrace =
     R"({"logical_count": [[90,132,40,61,104,165,39,4,73,56,183,86],[20,107,104,64,19,197,187,157,172,86,16,27]]})";

@@ -107,7 +107,8 @@ TEST_CASE("the catalogue covers every subcommand that reads a file and every exi
         commands.insert(e.args.substr(0, e.args.find(' ')));
         codes.insert(e.exit_code);
     }
-    for (const char* c : {"plan", "evaluate", "gen-trace", "bench", "check", "convert", "simulate", "shuffle"}) {
+    for (const char* c :
+         {"plan", "evaluate", "gen-trace", "bench", "check", "convert", "simulate", "shuffle"}) {
         CHECK(commands.count(c) == 1);
     }
     CHECK(codes == std::set<int>{2, 3});

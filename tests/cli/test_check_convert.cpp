@@ -18,9 +18,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string root() { return std::getenv("EPLB_SOURCE_ROOT"); }
-std::string bundled_trace() { return root() + "/traces/deepseek-v3-seed1.json"; }
-std::string config(const std::string& name) { return root() + "/configs/" + name; }
+std::string bundled_trace() { return source_root() + "/traces/deepseek-v3-seed1.json"; }
 
 int count_of(const std::string& text, const std::string& what) {
     int n = 0;
@@ -32,9 +30,11 @@ int count_of(const std::string& text, const std::string& what) {
 
 TEST_CASE("check: the example check file passes, one aligned line per case, JUnit XML of it") {
     const std::string junit = temp_dir() + "/example.xml";
-    const CliResult r = run_eplb("check --backend cpu " + config("check-example.json") + " --junit " + junit);
+    const CliResult r =
+        run_eplb("check --backend cpu " + config_path("check-example.json") + " --junit " + junit);
     CHECK(r.exit_code == 0);
-    CHECK(r.out.rfind("eplb check: " + config("check-example.json") + " (5 cases, cpu backend)\n", 0) == 0);
+    CHECK(r.out.rfind("eplb check: " + config_path("check-example.json") + " (5 cases, cpu backend)\n", 0) ==
+          0);
     CHECK(count_of(r.out, "\nPASS  ") == 5);
     CHECK(r.out.find(
               "PASS  deepseek-v3-ep32                balancedness 0.9625 >= 0.9500, gap 0.0390 <= 0.0500, "
@@ -59,9 +59,9 @@ TEST_CASE("check: a failing case is FAIL, exit 1, a <failure> in the JUnit XML")
     const std::string file = temp_dir() + "/failing.json", junit = temp_dir() + "/failing.xml";
     write_text(file, R"({"name": "strict", "defaults": {"trace": ")" + bundled_trace() + R"("}, "cases": [
         {"name": "ep32-ok", "config": ")" +
-                         config("deepseek-v3-ep32.json") + R"(", "min_balancedness": 0.95},
+                         config_path("deepseek-v3-ep32.json") + R"(", "min_balancedness": 0.95},
         {"name": "ep64-too-strict", "config": ")" +
-                         config("deepseek-v3-ep64.json") + R"(",
+                         config_path("deepseek-v3-ep64.json") + R"(",
          "min_balancedness": 0.9, "max_gap": 0.5}]})");
     const CliResult r = run_eplb("check --backend cpu " + file + " --junit " + junit);
     CHECK(r.exit_code == 1);
@@ -92,7 +92,8 @@ TEST_CASE("check: invalid check files and inputs exit 3 and write no JUnit file"
                         R"(", "num_gpus": 32, "policy": "magic", "min_balancedness": 0.9}]})");
     r = run_eplb("check " + bad + " --junit " + junit);
     CHECK(r.exit_code == 3);
-    CHECK(r.err.find("case \"a\": policy: 'magic' is not one of deepseek, balanced, robust") != std::string::npos);
+    CHECK(r.err.find("case \"a\": policy: 'magic' is not one of deepseek, balanced, robust") !=
+          std::string::npos);
     write_text(bad, R"({"cases": [{"name": "a", "trace": ")" + bundled_trace() +
                         R"(", "num_gpus": 7, "min_balancedness": 0.9}]})");
     r = run_eplb("check " + bad + " --junit " + junit);
@@ -106,7 +107,7 @@ TEST_CASE("check: invalid check files and inputs exit 3 and write no JUnit file"
 
 TEST_CASE("check: the one-case form takes plan's flags; usage errors exit 2") {
     const std::string flags = "check --backend cpu --trace " + bundled_trace() + " --config " +
-                              config("deepseek-v3-ep32.json") + " --policy deepseek";
+                              config_path("deepseek-v3-ep32.json") + " --policy deepseek";
     CliResult r = run_eplb(flags + " --min-balancedness 0.95");
     CHECK(r.exit_code == 0);
     CHECK(r.out.find("PASS  deepseek-v3-seed1/deepseek-v3-ep32/deepseek  balancedness 0.9625 >= 0.9500\n") !=
@@ -119,7 +120,7 @@ TEST_CASE("check: the one-case form takes plan's flags; usage errors exit 2") {
     // A placement baseline: planned here, so nothing moves and nothing regresses.
     const std::string base = temp_dir() + "/base.json";
     REQUIRE(run_eplb("plan --backend cpu --trace " + bundled_trace() + " --config " +
-                     config("deepseek-v3-ep32.json") + " -o " + base)
+                     config_path("deepseek-v3-ep32.json") + " -o " + base)
                 .exit_code == 0);
     r = run_eplb(flags + " --baseline " + base + " --max-moved-experts 0 --max-regression 0");
     CHECK(r.exit_code == 0);
@@ -136,8 +137,9 @@ TEST_CASE("check: the one-case form takes plan's flags; usage errors exit 2") {
     CHECK(r.err.find("max_moved_experts needs a baseline placement") != std::string::npos);
     CHECK(run_eplb(flags).exit_code == 2);                            // no threshold
     CHECK(run_eplb(flags + " --max-regression 0.1").exit_code == 3);  // no baseline to regress from
-    CHECK(run_eplb("check " + config("check-example.json") + " --trace " + bundled_trace()).exit_code == 2);
-    CHECK(run_eplb("check " + config("check-example.json") + " --min-balancedness 0.5").exit_code == 2);
+    CHECK(run_eplb("check " + config_path("check-example.json") + " --trace " + bundled_trace()).exit_code ==
+          2);
+    CHECK(run_eplb("check " + config_path("check-example.json") + " --min-balancedness 0.5").exit_code == 2);
     CHECK(run_eplb("check /nonexistent/check.json").exit_code == 3);
 }
 
@@ -145,7 +147,7 @@ TEST_CASE("plan --export: SGLang, TensorRT-LLM and vLLM files next to the placem
     const std::string dir = temp_dir();
     const CliResult r =
         run_eplb("plan --backend cpu --trace " + bundled_trace() + " --config " +
-                 config("deepseek-v3-ep32.json") + " -o " + dir + "/p.json --export sglang " + dir +
+                 config_path("deepseek-v3-ep32.json") + " -o " + dir + "/p.json --export sglang " + dir +
                  "/s.json --export TRTLLM " + dir + "/t.yaml --export vllm " + dir + "/v.json");
     REQUIRE(r.exit_code == 0);
     CHECK(r.out.find("sglang export written to " + dir + "/s.json") != std::string::npos);
@@ -209,7 +211,7 @@ TEST_CASE(
     REQUIRE(
         run_eplb("convert --from " + dir + "/ids.json --to " + dir + "/rows.json --format vllm").exit_code ==
         0);
-    const std::string ep32 = " --backend cpu --config " + config("deepseek-v3-ep32.json");
+    const std::string ep32 = " --backend cpu --config " + config_path("deepseek-v3-ep32.json");
     REQUIRE(run_eplb("plan" + ep32 + " --trace " + dir + "/ids.json -o " + dir + "/ref.json").exit_code == 0);
     const json ref = json::parse(slurp(dir + "/ref.json"));
     REQUIRE(ref["phy2log"].size() == 58);
@@ -287,7 +289,7 @@ TEST_CASE("--physical-map folds a physical-slot trace (vLLM's expert_load_window
                 .exit_code == 0);
     // The placement in force (vLLM's EplbState tensors) and, per slot, the share of its expert's load
     // that replica took: what vLLM records in expert_load_window [W][L][R] (MoE layers from 0).
-    const std::string ep32 = " --backend cpu --config " + config("deepseek-v3-ep32.json");
+    const std::string ep32 = " --backend cpu --config " + config_path("deepseek-v3-ep32.json");
     REQUIRE(run_eplb("plan" + ep32 + " --trace " + dir + "/logical.json -o " + dir +
                      "/ref.json --export vllm " + dir + "/in-force.json")
                 .exit_code == 0);
@@ -319,7 +321,7 @@ TEST_CASE("--physical-map folds a physical-slot trace (vLLM's expert_load_window
     CHECK(folded["layers"] == ref["layers"]);    // 58 id-less rows: moe_layers 3..60
     CHECK(yaml_row(slurp(dir + "/t.yaml"), 60) == ref["phy2log"][57]);
     // simulate folds the same way (the series read whole instead of streamed).
-    const std::string sim = " --backend cpu --config " + config("deepseek-v3-ep32.json") +
+    const std::string sim = " --backend cpu --config " + config_path("deepseek-v3-ep32.json") +
                             " --window-size 2 --step-interval 2 --json --trace ";
     const CliResult a =
         run_eplb("simulate" + sim + dir + "/window.json --physical-map " + dir + "/in-force.json");
@@ -339,8 +341,8 @@ TEST_CASE("deploy traps: SGLang export names must end in .json; TensorRT-LLM exp
     fs::create_directories(dir);
     // SGLang parses --init-expert-location by the name's ending: another name would be read as JSON text.
     const CliResult r = run_eplb("plan --backend cpu --trace " + bundled_trace() + " --config " +
-                                 config("deepseek-v3-ep32.json") + " -o " + dir + "/p.json --export sglang " +
-                                 dir + "/map.txt");
+                                 config_path("deepseek-v3-ep32.json") + " -o " + dir +
+                                 "/p.json --export sglang " + dir + "/map.txt");
     CHECK(r.exit_code == 2);
     CHECK(r.err.find("--export sglang " + dir +
                      "/map.txt: SGLang reads --init-expert-location from a file only "
@@ -349,8 +351,9 @@ TEST_CASE("deploy traps: SGLang export names must end in .json; TensorRT-LLM exp
     CHECK_FALSE(fs::exists(dir + "/p.json"));
     // MTP layer 61 without load in the trace: TensorRT-LLM's own default map (rank q's slot k holds
     // expert (q*E/P + k) mod E), with a note.
-    const CliResult m = run_eplb("plan --backend cpu --trace " + bundled_trace() + " --config " +
-                                 config("deepseek-v3-ep32.json") + " --export trtllm " + dir + "/m.yaml");
+    const CliResult m =
+        run_eplb("plan --backend cpu --trace " + bundled_trace() + " --config " +
+                 config_path("deepseek-v3-ep32.json") + " --export trtllm " + dir + "/m.yaml");
     REQUIRE(m.exit_code == 0);
     CHECK(
         m.err.find("note: trtllm export: MTP layer 61 (num_nextn_predict_layers) has no load in the trace") !=
@@ -365,9 +368,10 @@ TEST_CASE("deploy traps: SGLang export names must end in .json; TensorRT-LLM exp
     // planned with the MoE layers and exported under 61; SGLang's map keeps the model's 61 rows.
     REQUIRE(run_eplb("gen-trace --num-layers 59 --first-layer 3 --num-experts 256 -o " + dir + "/mtp.json")
                 .exit_code == 0);
-    const CliResult w = run_eplb("plan --backend cpu --trace " + dir + "/mtp.json --config " +
-                                 config("deepseek-v3-ep32.json") + " -o " + dir + "/w.json --export trtllm " +
-                                 dir + "/w.yaml --export sglang " + dir + "/w-sglang.json");
+    const CliResult w =
+        run_eplb("plan --backend cpu --trace " + dir + "/mtp.json --config " +
+                 config_path("deepseek-v3-ep32.json") + " -o " + dir + "/w.json --export trtllm " + dir +
+                 "/w.yaml --export sglang " + dir + "/w-sglang.json");
     REQUIRE(w.exit_code == 0);
     CHECK(w.err.find("MTP layer") == std::string::npos);
     const json p = json::parse(slurp(dir + "/w.json"));
@@ -441,7 +445,7 @@ TEST_CASE("convert: placements between eplb, SGLang, TensorRT-LLM and vLLM forma
     fs::create_directories(dir);
     const std::string p = dir + "/p.json";
     REQUIRE(run_eplb("plan --backend cpu --trace " + bundled_trace() + " --config " +
-                     config("deepseek-v3-ep32.json") + " -o " + p)
+                     config_path("deepseek-v3-ep32.json") + " -o " + p)
                 .exit_code == 0);
     const json original = json::parse(slurp(p));
     const std::string cfg = " --num-gpus 32 --num-nodes 4 --num-groups 8";

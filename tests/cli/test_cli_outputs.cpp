@@ -25,9 +25,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string root() { return std::getenv("EPLB_SOURCE_ROOT"); }
-std::string trace() { return root() + "/traces/deepseek-v3-seed1.json"; }
-std::string ep32() { return root() + "/configs/deepseek-v3-ep32.json"; }
+std::string trace() { return source_root() + "/traces/deepseek-v3-seed1.json"; }
+std::string ep32() { return source_root() + "/configs/deepseek-v3-ep32.json"; }
 std::string plan_args() { return "plan --backend cpu --trace " + trace() + " --config " + ep32(); }
 
 // A fresh scratch directory per test case.

@@ -12,7 +12,7 @@ using nlohmann::json;
 
 namespace {
 
-const char* kFlags = "--num-gpus 8 --num-redundant-experts 8";
+const char* kSmallFlags = "--num-gpus 8 --num-redundant-experts 8";
 
 // Three workloads of 4 layers x 32 experts whose hot experts differ, and a 6-step series.
 struct Traces {
@@ -52,29 +52,30 @@ TEST_CASE("plan --policy robust with several --trace: the report says what it pl
     const std::string three = " --trace " + t.a + " --trace " + t.b + " --trace " + t.c + " ";
     const std::string rob = temp_dir() + "/rob.json", rob2 = temp_dir() + "/rob2.json",
                       bal = temp_dir() + "/rob_bal.json";
-    const CliResult r = run_eplb("plan --backend cpu --policy robust" + three + kFlags + " -o " + rob);
+    const CliResult r = run_eplb("plan --backend cpu --policy robust" + three + kSmallFlags + " -o " + rob);
     REQUIRE(r.exit_code == 0);
     CHECK(r.out.find("3 workloads, each normalised to equal total per layer: robust plans for the worst of "
                      "them") != std::string::npos);
     CHECK(r.out.find("policy    robust") != std::string::npos);
     CHECK(r.out.find("worst (") != std::string::npos);
-    REQUIRE(run_eplb("plan --backend cpu --policy robust" + three + kFlags + " -o " + rob2).exit_code == 0);
+    REQUIRE(run_eplb("plan --backend cpu --policy robust" + three + kSmallFlags + " -o " + rob2).exit_code ==
+            0);
     CHECK(slurp(rob) == slurp(rob2));  // deterministic, to the byte
-    const CliResult b = run_eplb("plan --backend cpu --policy balanced" + three + kFlags + " -o " + bal);
+    const CliResult b = run_eplb("plan --backend cpu --policy balanced" + three + kSmallFlags + " -o " + bal);
     REQUIRE(b.exit_code == 0);
     CHECK(b.out.find("3 workloads: planned on their sum, as the engines do") != std::string::npos);
     // Robust's worst workload is at least as balanced as balanced-on-the-sum's.
     CHECK(worst_of(rob, t) >= worst_of(bal, t));
     // One trace: robust is balanced (same placement).
     const CliResult one_rob =
-        run_eplb("plan --json --backend cpu --policy robust --trace " + t.a + " " + kFlags);
+        run_eplb("plan --json --backend cpu --policy robust --trace " + t.a + " " + kSmallFlags);
     const CliResult one_bal =
-        run_eplb("plan --json --backend cpu --policy balanced --trace " + t.a + " " + kFlags);
+        run_eplb("plan --json --backend cpu --policy balanced --trace " + t.a + " " + kSmallFlags);
     REQUIRE(one_rob.exit_code == 0);
     REQUIRE(one_bal.exit_code == 0);
     CHECK(json::parse(one_rob.out)["phy2log"] == json::parse(one_bal.out)["phy2log"]);
     // The CUDA backend has no robust planner: the plan says it ran on the CPU.
-    const CliResult cuda = run_eplb("plan --json --backend cuda --policy robust" + three + kFlags);
+    const CliResult cuda = run_eplb("plan --json --backend cuda --policy robust" + three + kSmallFlags);
     REQUIRE(cuda.exit_code == 0);
     CHECK(cuda.err.find("the CUDA backend has no robust planner; planning on the CPU") != std::string::npos);
     CHECK(json::parse(cuda.out)["inputs"]["backend"] == "cpu");
@@ -83,7 +84,7 @@ TEST_CASE("plan --policy robust with several --trace: the report says what it pl
 TEST_CASE("plan --workloads-from-steps cuts one series into workloads") {
     const Traces& t = traces();
     const CliResult r = run_eplb("plan --backend cpu --policy robust --trace " + t.series +
-                                 " --workloads-from-steps 3 " + kFlags);
+                                 " --workloads-from-steps 3 " + kSmallFlags);
     REQUIRE(r.exit_code == 0);
     CHECK(r.out.find("3 workloads") != std::string::npos);
     CHECK(r.out.find(t.series + " steps 0:2") != std::string::npos);
@@ -93,8 +94,8 @@ TEST_CASE("plan --workloads-from-steps cuts one series into workloads") {
 TEST_CASE("evaluate with several --trace: a row per workload and the worst, as text and JSON") {
     const Traces& t = traces();
     const std::string p = temp_dir() + "/rob_eval.json";
-    REQUIRE(run_eplb("plan --backend cpu --policy robust --trace " + t.a + " --trace " + t.b + " " + kFlags +
-                     " -o " + p)
+    REQUIRE(run_eplb("plan --backend cpu --policy robust --trace " + t.a + " --trace " + t.b + " " +
+                     kSmallFlags + " -o " + p)
                 .exit_code == 0);
     const CliResult j = run_eplb("evaluate --json --placement " + p + " --trace " + t.a + " --trace " + t.b +
                                  " --trace " + t.c);
@@ -120,17 +121,18 @@ TEST_CASE("evaluate with several --trace: a row per workload and the worst, as t
 TEST_CASE("plan --policy robust --previous with a move budget; simulate robust beside deepseek") {
     const Traces& t = traces();
     const std::string prev = temp_dir() + "/rob_prev.json";
-    REQUIRE(run_eplb("plan --backend cpu --policy deepseek --trace " + t.a + " " + kFlags + " -o " + prev)
-                .exit_code == 0);
+    REQUIRE(
+        run_eplb("plan --backend cpu --policy deepseek --trace " + t.a + " " + kSmallFlags + " -o " + prev)
+            .exit_code == 0);
     const CliResult m = run_eplb("plan --json --backend cpu --policy robust --trace " + t.b + " --trace " +
-                                 t.c + " " + kFlags + " --previous " + prev + " --max-moves 10");
+                                 t.c + " " + kSmallFlags + " --previous " + prev + " --max-moves 10");
     REQUIRE(m.exit_code == 0);
     const json doc = json::parse(m.out);
     int moved = 0;
     for (const json& x : doc["migration"]["moved_per_layer"]) moved += x.get<int>();
     CHECK(moved <= 10);
     const CliResult s =
-        run_eplb("simulate --json --backend cpu --trace " + t.series + " " + kFlags +
+        run_eplb("simulate --json --backend cpu --trace " + t.series + " " + kSmallFlags +
                  " --window-size 4 --step-interval 2 --policy deepseek,robust --robust-chunks 2");
     REQUIRE(s.exit_code == 0);
     const json sim = json::parse(s.out);
@@ -138,7 +140,7 @@ TEST_CASE("plan --policy robust --previous with a move budget; simulate robust b
     CHECK(sim["lanes"][1]["policy"] == "robust");
     CHECK(sim["lanes"][1]["summary"]["rearrangements"].get<int>() ==
           sim["lanes"][0]["summary"]["rearrangements"].get<int>());
-    const CliResult bad = run_eplb("simulate --backend cpu --trace " + t.series + " " + kFlags +
+    const CliResult bad = run_eplb("simulate --backend cpu --trace " + t.series + " " + kSmallFlags +
                                    " --window-size 4 --policy robust --robust-chunks 5");
     CHECK(bad.exit_code == 3);
     CHECK(bad.err.find("robust_chunks (5) must be 1..window_size (4)") != std::string::npos);

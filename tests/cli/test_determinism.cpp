@@ -28,7 +28,7 @@ std::string series(const std::string& ext) {
     return path;
 }
 
-const char* kFlags = " --num-groups 8 --num-nodes 2 --num-gpus 16 --num-redundant-experts 16";
+const char* kHierarchicalFlags = " --num-groups 8 --num-nodes 2 --num-gpus 16 --num-redundant-experts 16";
 
 std::string plan_file(const std::string& args, const std::string& name) {
     const std::string out = temp_dir() + "/" + name;
@@ -47,7 +47,7 @@ json without_provenance(const std::string& text) {
 }  // namespace
 
 TEST_CASE("plan twice: byte-identical placement file and report") {
-    const std::string args = "--backend cpu --trace " + series("json") + kFlags;
+    const std::string args = "--backend cpu --trace " + series("json") + kHierarchicalFlags;
     const std::string a = plan_file(args, "a.json"), b = plan_file(args, "b.json");
     CHECK(a == b);
     const CliResult r1 = run_eplb("plan " + args), r2 = run_eplb("plan " + args);
@@ -60,7 +60,7 @@ TEST_CASE("plan twice: byte-identical placement file and report") {
 }
 
 TEST_CASE("--backend cpu and --backend auto give the same placement") {
-    const std::string trace = " --trace " + series("npy") + kFlags;
+    const std::string trace = " --trace " + series("npy") + kHierarchicalFlags;
     const std::string cpu = plan_file("--backend cpu" + trace, "cpu.json");
     const std::string autob = plan_file("--backend auto" + trace, "auto.json");
     // inputs.backend names what ran ("cuda" where auto found a GPU): everything else is equal.
@@ -69,9 +69,12 @@ TEST_CASE("--backend cpu and --backend auto give the same placement") {
 }
 
 TEST_CASE("the same trace as JSON, CSV and .npy plans to the same placement") {
-    const std::string a = plan_file("--backend cpu --trace " + series("json") + kFlags, "from_json.json");
-    const std::string b = plan_file("--backend cpu --trace " + series("csv") + kFlags, "from_csv.json");
-    const std::string c = plan_file("--backend cpu --trace " + series("npy") + kFlags, "from_npy.json");
+    const std::string a =
+        plan_file("--backend cpu --trace " + series("json") + kHierarchicalFlags, "from_json.json");
+    const std::string b =
+        plan_file("--backend cpu --trace " + series("csv") + kHierarchicalFlags, "from_csv.json");
+    const std::string c =
+        plan_file("--backend cpu --trace " + series("npy") + kHierarchicalFlags, "from_npy.json");
     CHECK(without_provenance(a) == without_provenance(b));
     // .npy holds no layer ids (rows are 0..L-1): the maps and metrics still match.
     json ja = without_provenance(a), jc = without_provenance(c);
@@ -84,7 +87,7 @@ TEST_CASE("the same trace as JSON, CSV and .npy plans to the same placement") {
 TEST_CASE("thread settings do not change the output") {
     // Nothing in eplb is multi-threaded today; this pins that OpenMP/BLAS-style thread settings
     // (which a linked library could honour) never reach the result.
-    const std::string args = "plan --backend cpu --json --trace " + series("json") + kFlags;
+    const std::string args = "plan --backend cpu --json --trace " + series("json") + kHierarchicalFlags;
     const CliResult one = run_eplb_with("OMP_NUM_THREADS=1", args);
     const CliResult many = run_eplb_with("OMP_NUM_THREADS=16", args);
     REQUIRE(one.exit_code == 0);
@@ -100,7 +103,7 @@ TEST_CASE("gen-trace and evaluate are deterministic too") {
                 .exit_code == 0);
     CHECK(slurp(a) == slurp(b));
     const std::string placement = temp_dir() + "/a.json";
-    plan_file("--backend cpu --trace " + series("json") + kFlags, "a.json");
+    plan_file("--backend cpu --trace " + series("json") + kHierarchicalFlags, "a.json");
     const std::string args =
         "evaluate --json --placement " + placement + " --trace " + series("csv") + " --steps 2:4";
     const CliResult e1 = run_eplb(args), e2 = run_eplb(args);

@@ -1,11 +1,10 @@
 // The doctest main of the GPU tests: exit 77 (meson: skipped) when no usable CUDA device is here.
 #define DOCTEST_CONFIG_IMPLEMENT
-#include <doctest/doctest.h>
-
 #include <cstdio>
 #include <string>
 
 #include "cuda/cuda_planner.h"
+#include "tests/doctest_run.h"
 
 int main(int argc, char** argv) {
     std::string why;
@@ -13,6 +12,5 @@ int main(int argc, char** argv) {
         std::printf("skipped: %s\n", why.c_str());
         return 77;
     }
-    doctest::Context context(argc, argv);
-    return context.run();
+    return eplb::test::run_doctest(argc, argv);
 }

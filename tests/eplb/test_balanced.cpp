@@ -18,10 +18,6 @@ using namespace eplb;
 
 namespace {
 
-struct Shape {
-    int e, r, g, n, p;
-};
-
 // Whether no GPU needs two replicas of one expert: every flat instance (a node when hierarchical)
 // has at least as many experts as slots per GPU.
 bool duplicates_avoidable(const ParallelConfig& c) {
@@ -34,12 +30,12 @@ bool duplicates_avoidable(const ParallelConfig& c) {
 
 TEST_CASE("invariants on random inputs") {
     Rng rng(99);
-    const std::vector<Shape> shapes = {{12, 16, 4, 2, 8},  {256, 288, 8, 4, 32}, {256, 288, 8, 9, 72},
-                                       {64, 64, 4, 2, 8},  {128, 160, 1, 2, 16}, {33, 40, 3, 1, 8},
-                                       {20, 40, 5, 5, 40}, {8, 8, 1, 1, 8},      {60, 96, 6, 3, 12},
-                                       {48, 48, 8, 8, 48}, {10, 30, 2, 1, 3},    {4, 24, 1, 1, 2},
-                                       {6, 12, 2, 2, 2},   {256, 320, 8, 8, 64}, {16, 64, 1, 1, 4}};
-    for (const Shape& s : shapes) {
+    const std::vector<test::Shape> shapes = {{12, 16, 4, 2, 8},  {256, 288, 8, 4, 32}, {256, 288, 8, 9, 72},
+                                             {64, 64, 4, 2, 8},  {128, 160, 1, 2, 16}, {33, 40, 3, 1, 8},
+                                             {20, 40, 5, 5, 40}, {8, 8, 1, 1, 8},      {60, 96, 6, 3, 12},
+                                             {48, 48, 8, 8, 48}, {10, 30, 2, 1, 3},    {4, 24, 1, 1, 2},
+                                             {6, 12, 2, 2, 2},   {256, 320, 8, 8, 64}, {16, 64, 1, 1, 4}};
+    for (const test::Shape& s : shapes) {
         ParallelConfig c{s.e, s.r, s.g, s.n, s.p};
         c.validate();
         for (int trial = 0; trial < 6; ++trial) {

@@ -20,10 +20,6 @@ using namespace eplb;
 
 namespace {
 
-struct Shape {
-    int e, r, g, n, p;
-};
-
 std::vector<LoadMatrix> random_workloads(Rng& rng, int count, int rows, int experts) {
     std::vector<LoadMatrix> out;
     for (int i = 0; i < count; ++i) out.push_back(test::random_loads(rng, rows, experts));
@@ -50,10 +46,10 @@ double sum_of(const std::vector<double>& v) { return std::accumulate(v.begin(), 
 
 TEST_CASE("robust: invariants, bounds and construction on random workloads") {
     Rng rng(7);
-    const std::vector<Shape> shapes = {
+    const std::vector<test::Shape> shapes = {
         {12, 16, 4, 2, 8}, {64, 72, 8, 4, 8}, {64, 72, 8, 9, 72}, {33, 40, 3, 1, 8},  {20, 40, 5, 5, 40},
         {10, 30, 2, 1, 3}, {4, 24, 1, 1, 2},  {6, 12, 2, 2, 2},   {48, 48, 8, 8, 48}, {60, 96, 6, 3, 12}};
-    for (const Shape& s : shapes) {
+    for (const test::Shape& s : shapes) {
         ParallelConfig c{s.e, s.r, s.g, s.n, s.p};
         c.validate();
         CAPTURE(s.e);
