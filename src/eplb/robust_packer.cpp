@@ -64,7 +64,7 @@ void RobustPacker::solve(const RobustOptions& options) {
     counts();
     const std::vector<int> counts0 = cnt_;
     best_slot_.clear();
-    double best = std::numeric_limits<double>::infinity();
+    double best = std::numeric_limits<double>::infinity(), best_f = best;
     for (int attempt = 0; attempt <= std::max(0, options.restarts); ++attempt) {
         if (attempt > 0 && !options.local_search) break;
         if (attempt > 0) {
@@ -83,13 +83,28 @@ void RobustPacker::solve(const RobustOptions& options) {
                 if (max_load() >= before - tol_) break;
             }
         }
-        const double f = max_load();
-        if (f < best - tol_) {
-            best = f;
+        const double score = selection_score();
+        best_f = std::min(best_f, max_load());
+        if (score < best - tol_) {
+            best = score;
             best_slot_ = slot_;
         }
-        if (best <= lower_bound_ + tol_) break;  // nothing can beat it
+        if (best_f <= lower_bound_ + tol_) break;  // F at its bound: what restarts mainly lower
     }
+}
+
+double RobustPacker::selection_score() const {
+    // The 32-norm by squarings and square roots: IEEE-exact, the same bytes on every platform.
+    const double f = max_load();
+    if (f <= 0) return 0;
+    double sum = 0;
+    for (double x : bmax_) {
+        double y = x / f;
+        for (int i = 0; i < 5; ++i) y *= y;
+        sum += y;
+    }
+    for (int i = 0; i < 5; ++i) sum = std::sqrt(sum);
+    return f * sum;
 }
 
 void RobustPacker::counts() {
@@ -210,43 +225,67 @@ void RobustPacker::polish() {
             sig2_[x] += sx[v] * sx[v];
         }
     }
+    gram_.resize(static_cast<size_t>(n_) * n_);
+    for (int x = 0; x < n_; ++x) {
+        for (int y = 0; y < n_; ++y) {
+            double xy = 0;
+            for (int v = 0; v < nw_; ++v) xy += size_[row(x) + v] * size_[row(y) + v];
+            gram_[static_cast<size_t>(x) * n_ + y] = xy;
+        }
+    }
+    // A slot and a bin scanned without a step stay so while neither bin changes: skipped (the
+    // same steps in the same order, fewer evaluations).
+    int64_t clock = 0;
+    changed_at_.assign(m_, 0);
+    scanned_at_.assign(static_cast<size_t>(m_) * k_ * m_, -1);
     for (int pass = 0; pass < 64; ++pass) {
         bool changed = false;
         for (int i = 0; i < m_ * k_; ++i) {
             const int b = i / k_;
-            for (int j = (b + 1) * k_; j < m_ * k_; ++j) {
-                const int c = j / k_, x = slot_[i], y = slot_[j];
-                if (x == y || (cap_ != 0 && (has(c, x) || has(b, y)))) continue;
-                const double* sx = &size_[row(x)];
-                const double* sy = &size_[row(y)];
-                double xy = 0;
-                for (int v = 0; v < nw_; ++v) xy += sx[v] * sy[v];
-                // With d = sx - sy: Σ(l_b - d)² = S2_b - 2 l_b·d + d·d, Σ(l_c + d)² likewise.
-                const double dd = sig2_[x] + sig2_[y] - 2 * xy, ds = sig1_[x] - sig1_[y];
-                const double* db = &dot_[static_cast<size_t>(b) * n_];
-                const double* dc = &dot_[static_cast<size_t>(c) * n_];
-                const double nb2 = bin_s2_[b] - 2 * (db[x] - db[y]) + dd;
-                const double nc2 = bin_s2_[c] + 2 * (dc[x] - dc[y]) + dd;
-                const double delta = squared_risk(bin_s1_[b] - ds, nb2, nw_) +
-                                     squared_risk(bin_s1_[c] + ds, nc2, nw_) - risk_[b] - risk_[c];
-                if (delta >= -1e-12 * f * f) continue;
-                const double* lb = &load_[static_cast<size_t>(b) * nw_];
-                const double* lc = &load_[static_cast<size_t>(c) * nw_];
-                double worst = 0;
-                for (int v = 0; v < nw_; ++v) {
-                    const double d = sx[v] - sy[v];
-                    worst = std::max(worst, std::max(lb[v] - d, lc[v] + d));
+            for (int c = b + 1; c < m_; ++c) {
+                int64_t& scanned = scanned_at_[static_cast<size_t>(i) * m_ + c];
+                if (scanned >= changed_at_[b] && scanned >= changed_at_[c]) continue;
+                bool stepped = false;
+                for (int j = c * k_; j < (c + 1) * k_; ++j) {
+                    if (!try_polish_swap(i, j, f)) continue;
+                    changed = stepped = true;
+                    changed_at_[b] = changed_at_[c] = ++clock;
                 }
-                if (worst > f) continue;
-                swap_slots(i, j);
-                bin_sums(b);
-                bin_sums(c);
-                changed = true;
+                if (!stepped) scanned = clock;
             }
         }
         if (!changed) break;
     }
     build_where();
+}
+
+bool RobustPacker::try_polish_swap(int i, int j, double f) {
+    const int b = i / k_, c = j / k_, x = slot_[i], y = slot_[j];
+    if (x == y || (cap_ != 0 && (has(c, x) || has(b, y)))) return false;
+    // With d = sx - sy: Σ(l_b - d)² = S2_b - 2 l_b·d + d·d, Σ(l_c + d)² likewise.
+    const double dd = sig2_[x] + sig2_[y] - 2 * gram_[static_cast<size_t>(x) * n_ + y];
+    const double ds = sig1_[x] - sig1_[y];
+    const double* db = &dot_[static_cast<size_t>(b) * n_];
+    const double* dc = &dot_[static_cast<size_t>(c) * n_];
+    const double nb2 = bin_s2_[b] - 2 * (db[x] - db[y]) + dd;
+    const double nc2 = bin_s2_[c] + 2 * (dc[x] - dc[y]) + dd;
+    const double delta = squared_risk(bin_s1_[b] - ds, nb2, nw_) + squared_risk(bin_s1_[c] + ds, nc2, nw_) -
+                         risk_[b] - risk_[c];
+    if (delta >= -1e-12 * f * f) return false;
+    const double* sx = &size_[row(x)];
+    const double* sy = &size_[row(y)];
+    const double* lb = &load_[static_cast<size_t>(b) * nw_];
+    const double* lc = &load_[static_cast<size_t>(c) * nw_];
+    double worst = 0;
+    for (int v = 0; v < nw_; ++v) {
+        const double d = sx[v] - sy[v];
+        worst = std::max(worst, std::max(lb[v] - d, lc[v] + d));
+    }
+    if (worst > f) return false;
+    swap_slots(i, j);
+    bin_sums(b);
+    bin_sums(c);
+    return true;
 }
 
 void RobustPacker::bin_sums(int b) {
@@ -293,7 +332,8 @@ bool RobustPacker::try_swap(int b) {
                 const int y = slot_[j];
                 if (y == x || (cap_ != 0 && has(b, y))) continue;
                 const double* sy = &size_[row(y)];
-                if (lb[top] - sx[top] + sy[top] >= best) continue;
+                const double d_top = sx[top] - sy[top];  // the top workload first: most fail on it
+                if (lb[top] - d_top >= best || lc[top] + d_top >= best) continue;
                 double worst = 0;
                 for (int v = 0; v < nw_ && worst < best; ++v) {
                     const double d = sx[v] - sy[v];

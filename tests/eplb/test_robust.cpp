@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <vector>
 
@@ -157,17 +158,55 @@ TEST_CASE("robust: blend and errors") {
 }
 
 TEST_CASE("robust: more rounds of evening swaps and local search never raise the worst workload") {
-    // Each round keeps F or lowers it, attempt by attempt, so the best attempt does too; on skewed
-    // workloads at 4 slots per GPU (EP72 global) the later rounds lower it on some layers.
+    // Each round keeps F or lowers it, so one attempt (no restarts: nothing to choose between)
+    // ends no higher with more rounds; on skewed workloads at EP32 global the later rounds lower
+    // it on some layers.
     const std::vector<LoadMatrix> w = skewed_workloads(4, 6, 256);
-    const ParallelConfig c{256, 288, 1, 1, 72};
-    RobustOptions one;
+    const ParallelConfig c{256, 288, 1, 1, 32};
+    RobustOptions one, many;
     one.rounds = 1;
-    const WorstLoads few = worst_workload_loads(plan_robust(w, c, one).phy2log, w, c);
-    const WorstLoads many = worst_workload_loads(plan_robust(w, c).phy2log, w, c);
-    for (size_t l = 0; l < few.max_gpu_load.size(); ++l) {
+    one.restarts = many.restarts = 0;
+    const WorstLoads few_rounds = worst_workload_loads(plan_robust(w, c, one).phy2log, w, c);
+    const WorstLoads more_rounds = worst_workload_loads(plan_robust(w, c, many).phy2log, w, c);
+    for (size_t l = 0; l < few_rounds.max_gpu_load.size(); ++l) {
         CAPTURE(l);
-        CHECK(many.max_gpu_load[l] <= few.max_gpu_load[l] * (1 + 1e-12));
+        CHECK(more_rounds.max_gpu_load[l] <= few_rounds.max_gpu_load[l] * (1 + 1e-12));
     }
-    CHECK(sum_of(many.max_gpu_load) < sum_of(few.max_gpu_load));
+    CHECK(sum_of(more_rounds.max_gpu_load) < sum_of(few_rounds.max_gpu_load));
+}
+
+TEST_CASE("robust: restarts keep the placement whose GPUs' worst loads have the lowest 32-norm") {
+    // Attempt 0 is the plan without restarts, and every restart is compared with it: the kept
+    // placement's 32-norm over the GPUs of (max over workloads of the GPU's load) is never higher,
+    // and lower on some layers (the restarts find better ones).
+    const std::vector<LoadMatrix> w = skewed_workloads(4, 6, 256);
+    const ParallelConfig c{256, 288, 1, 1, 32};
+    const int k = c.slots_per_gpu();
+    auto norms = [&](const Placement& p) {  // per layer, on the workloads scaled to total 1
+        std::vector<double> out;
+        for (int l = 0; l < p.num_layers(); ++l) {
+            std::vector<double> worst(c.num_gpus, 0.0);
+            for (const LoadMatrix& one : w) {
+                const double total = one.row(l).cast<double>().sum();
+                std::vector<double> gpu(c.num_gpus, 0.0);
+                for (int s = 0; s < c.num_physical_experts; ++s) {
+                    const int x = p.phy2log(l, s);
+                    gpu[s / k] += one(l, x) / total / p.logcnt(l, x);
+                }
+                for (int q = 0; q < c.num_gpus; ++q) worst[q] = std::max(worst[q], gpu[q]);
+            }
+            double sum = 0;
+            for (double x : worst) sum += std::pow(x, 32);
+            out.push_back(std::pow(sum, 1.0 / 32));
+        }
+        return out;
+    };
+    RobustOptions no_restarts;
+    no_restarts.restarts = 0;
+    const std::vector<double> kept = norms(plan_robust(w, c)), first = norms(plan_robust(w, c, no_restarts));
+    for (size_t l = 0; l < kept.size(); ++l) {
+        CAPTURE(l);
+        CHECK(kept[l] <= first[l] * (1 + 1e-9));
+    }
+    CHECK(sum_of(kept) < sum_of(first));
 }
