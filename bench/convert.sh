@@ -8,6 +8,7 @@
 #   EPLB_BENCH_LIMIT=600 stops a run after that many seconds (shown as "> 600 s").
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/common.sh
 build="${1:-build}"
 ref="${2:-main}"
 tmp="${EPLB_BENCH_DIR:-${TMPDIR:-/tmp}/eplb_bench_convert}"
@@ -26,7 +27,7 @@ if [ -z "$baseline" ]; then
     baseline="$src/build/eplb"
 fi
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(free -g | awk '/Mem:/ {print $2}') GB"
+echo "$(bench_machine), $(free -g | awk '/Mem:/ {print $2}') GB"
 echo "baseline: $ref ($(git rev-parse --short "$ref")), new: $build/eplb ($(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo ', uncommitted changes'))"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ ! -f "$npy" ]; then

@@ -7,6 +7,7 @@
 # usage: bench/pt.sh [BUILD_DIR]   (default: build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/common.sh
 build="${1:-build}"
 tmp="${EPLB_BENCH_DIR:-${TMPDIR:-/tmp}/eplb_bench_pt}"
 mkdir -p "$tmp"
@@ -15,7 +16,7 @@ npy="$tmp/deepseek-v3-20000.npy"
 steps=20000 layers=61 experts=256
 tensor_bytes=$((steps * layers * experts * 4))
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')," \
+echo "$(bench_machine)," \
     "$(free -g | awk '/Mem:/ {print $2}') GB RAM"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ ! -f "$pt" ] || [ ! -f "$npy" ]; then

@@ -6,6 +6,7 @@
 # usage: bench/robust.sh [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/common.sh
 build="${1:-build}"
 shared="${EPLB_SHARED:-../shared}"
 dir="$shared/traces/sglang-deepseek-v3-logical-count"
@@ -13,13 +14,11 @@ if [ ! -d "$dir" ]; then
     echo "bench/robust.sh: $dir is absent: nothing to measure" >&2
     exit 77
 fi
-pin=""
-command -v taskset >/dev/null && pin="taskset -c 0"
 eplb="$build/eplb"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mapfile -t traces < <(ls "$dir"/*.json | sort)
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+bench_machine
 echo "balancedness of the left-out workload under a plan of the other $((${#traces[@]} - 1)) (layers 3..60)"
 
 balancedness() {  # placement trace
@@ -64,7 +63,7 @@ args=()
 for t in "${traces[@]:1}"; do args+=(--trace "$t"); done
 for policy in balanced robust; do
     start=$(date +%s.%N)
-    $pin "$eplb" plan --backend cpu --policy "$policy" "${args[@]}" --config configs/deepseek-v3-ep32.json \
+    $bench_pin "$eplb" plan --backend cpu --policy "$policy" "${args[@]}" --config configs/deepseek-v3-ep32.json \
         --num-nodes 1 --num-groups 1 -o "$tmp/p.json" >/dev/null
     end=$(date +%s.%N)
     printf '%-9s %.2f s\n' "$policy" "$(awk -v a="$start" -v b="$end" 'BEGIN{print b-a}')"

@@ -6,6 +6,7 @@
 # usage: bench/shuffle_dry_run.sh [BUILD_DIR] [BASELINE_BIN]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/common.sh
 build="${1:-build}"
 baseline="${2:-}"
 shared="${EPLB_SHARED:-../shared}"
@@ -20,7 +21,7 @@ for name in decode_in1000out1000 prefill_in1000out1000; do
     "$build/eplb" plan --backend cpu --trace "$traces/$name.json" --config configs/deepseek-v3-ep32.json \
         -o "$dir/$name.json" >/dev/null
 done
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+bench_machine
 "$build/eplb" shuffle --dry-run --old "$dir/decode_in1000out1000.json" --new "$dir/prefill_in1000out1000.json" |
     grep '^host'
 for bin in "$build/eplb" ${baseline:+"$baseline"}; do

@@ -6,6 +6,7 @@
 # usage: bench/simulate.sh [BUILD_DIR] [BACKEND...]   (default: build cpu)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/common.sh
 build="${1:-build}"
 shift || true
 backends=("$@")
@@ -15,7 +16,7 @@ mkdir -p "$tmp"
 npy="$tmp/deepseek-v3-20000.npy"
 cfg=configs/deepseek-v3-ep32.json
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+bench_machine
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ ! -f "$npy" ]; then
     "$build/eplb" gen-trace --first-layer 3 --num-steps 20000 --seed 1 --model DeepSeek-V3 -o "$npy"
