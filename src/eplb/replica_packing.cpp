@@ -116,11 +116,7 @@ int ReplicaPacker::move_delta(int c, int add, int rem) const {
 void ReplicaPacker::apply_swap(int i, int j) {
     const int b = i / k_, c = j / k_, x = slot_[i], y = slot_[j];
     moves_ += move_delta(b, y, x) + move_delta(c, x, y);
-    std::swap(slot_[i], slot_[j]);
-    --has_[at(b, x)];
-    ++has_[at(b, y)];
-    --has_[at(c, y)];
-    ++has_[at(c, x)];
+    exchange_slots(slot_, has_, n_, k_, i, j);
     recompute_bin(b);
     recompute_bin(c);
 }

@@ -14,6 +14,18 @@ namespace eplb {
 // to `count` when it is not null.
 double min_max_replica_load_capped(const double* w, int n, int num_slots, int cap, int* count = nullptr);
 
+// Swaps the experts of positions i and j (bins i / k and j / k; slot[position] = expert) and
+// moves their replica counts with them (has[bin · n + expert]); the caller updates the bins' loads.
+inline void exchange_slots(std::vector<int>& slot, std::vector<uint16_t>& has, int n, int k, int i, int j) {
+    const size_t b = static_cast<size_t>(i / k) * n, c = static_cast<size_t>(j / k) * n;
+    const int x = slot[i], y = slot[j];
+    std::swap(slot[i], slot[j]);
+    --has[b + x];
+    ++has[b + y];
+    --has[c + y];
+    ++has[c + x];
+}
+
 // One instance: n experts with loads w (>= 0), m bins (GPUs) of k slots each. Each expert's load
 // is split evenly over its replicas. Slot j of bin b is position b·k + j.
 class ReplicaPacker {

@@ -142,14 +142,9 @@ void RobustPacker::build_where() {
 }
 
 void RobustPacker::swap_slots(int i, int j) {
-    const int b = i / k_, c = j / k_, x = slot_[i], y = slot_[j];
-    std::swap(slot_[i], slot_[j]);
-    --has_[at(b, x)];
-    ++has_[at(b, y)];
-    --has_[at(c, y)];
-    ++has_[at(c, x)];
-    recompute_bin(b);
-    recompute_bin(c);
+    exchange_slots(slot_, has_, n_, k_, i, j);
+    recompute_bin(i / k_);
+    recompute_bin(j / k_);
 }
 
 void RobustPacker::pack(uint64_t seed) {
